@@ -1,0 +1,13 @@
+from django.urls import reverse
+
+
+def navigation(request):
+    """Return the navigation entries the signed-in user may reach."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = [("Home", reverse("home"))]
+    if user.is_staff:
+        items.append(("Admin", reverse("admin:index")))
+    items.append(("Password", reverse("password_change")))
+    return {"nav_items": items}

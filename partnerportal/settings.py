@@ -1,0 +1,264 @@
+"""Settings for Partner Portal, read from the environment.
+
+Every value comes from an environment variable (or a `.env` file beside manage.py, which
+`make run` / `make test` create for local use). A bad value stops the process at start with one
+line that names the variable; README.md lists them all.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# Real environment variables win over the file: read_env only sets what is missing.
+environ.Env.read_env(BASE_DIR / ".env")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _fail(message: str):
+    # SystemExit with a message prints one line on stderr and exits 1, no traceback:
+    # manage.py, gunicorn, celery and pytest all stop right there.
+    raise SystemExit(f"Configuration error: {message}")
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    _fail(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = env.str(name, default=str(default)).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        _fail(f"{name} must be a whole number, got {raw!r}")
+    if value < minimum:
+        _fail(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env.str(name, default=default).split(",") if item.strip()]
+
+
+DEBUG = _bool("DEBUG", False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        _fail("SECRET_KEY must be set when DEBUG is off (make run / make test write one to .env)")
+    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105 (DEBUG only)
+
+ALLOWED_HOSTS = _list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+if not DEBUG and not ALLOWED_HOSTS:
+    _fail("ALLOWED_HOSTS must name at least one host when DEBUG is off")
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS", "")
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if "://" not in _origin:
+        _fail(f"CSRF_TRUSTED_ORIGINS entries need a scheme (https://...), got {_origin!r}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "axes",
+    "pgtrigger",
+    "pghistory",
+    "django_countries",
+    "django_filters",
+    "django_tables2",
+    "partnerportal",
+    "programs",
+    "tiering",
+    "support",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "partnerportal.audit.AuditContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks, so it sees the outcome of every login.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "partnerportal.urls"
+WSGI_APPLICATION = "partnerportal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "partnerportal.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# Database: SQLite file by default (embedded), PostgreSQL in production via DATABASE_URL.
+try:
+    DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")}
+except Exception as exc:  # environ raises several types for a malformed URL
+    _fail(f"DATABASE_URL is not a database URL we understand ({exc})")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the Celery worker write to the same file: wait for the lock instead
+    # of failing, take the write lock at BEGIN (no upgrade deadlocks), and let readers run
+    # beside a writer (WAL).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = _int("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The audit trail is made by PostgreSQL triggers (django-pghistory); its cross-model event view
+# in the admin is PostgreSQL SQL too, so it is offered only there. See docs/audit.md.
+AUDIT_ENABLED = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postg")
+if AUDIT_ENABLED:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("pghistory") + 1, "pghistory.admin")
+
+AUTH_USER_MODEL = "programs.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+INVITATION_VALID_DAYS = _int("INVITATION_VALID_DAYS", 7, minimum=1)
+
+# django-axes: lock a username from one address after repeated failures.
+AXES_FAILURE_LIMIT = _int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = _int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_FORM_FIELD = "username"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        # The manifest needs `collectstatic` first; production runs it, development does not.
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if _bool("STATIC_MANIFEST", not DEBUG)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Email: console by default, any backend through EMAIL_URL (smtp://user:pass@host:587 ...).
+try:
+    vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+except Exception as exc:
+    _fail(f"EMAIL_URL is not an email URL we understand ({exc})")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Partner Portal <support@partnerportal.test>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Security. With DEBUG off every protection is on by default; behind a TLS-terminating proxy
+# set SECURE_PROXY_SSL_HEADER=true so Django trusts X-Forwarded-Proto.
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+if _bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_AGE = _int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=60)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Celery. With REDIS_URL, Redis is broker and result store; without it, the broker and results
+# live in files under var/ (kombu's filesystem transport) so a fresh machine needs no server.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    _fail(f"REDIS_URL must start with redis://, rediss:// or unix://, got {REDIS_URL!r}")
+CELERY_BROKER_DIR = VAR_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    # Longer than the longest task, so an unacknowledged task is not handed out twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery-results'}"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+HEARTBEAT_SECONDS = _int("HEARTBEAT_SECONDS", 30, minimum=1)
+# /healthz fails when the last beat is older than this: the detection-latency promise.
+HEALTHZ_MAX_BEAT_AGE = _int("HEALTHZ_MAX_BEAT_AGE", 120, minimum=1)
+
+# The one beat schedule. Later periodic tasks (SLA sweep, re-tier, releases) are added here.
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "partnerportal.tasks.heartbeat", "schedule": float(HEARTBEAT_SECONDS)},
+}
+
+PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}
+
+DJANGO_TABLES2_TEMPLATE = "django_tables2/semantic.html"

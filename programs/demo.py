@@ -1,0 +1,101 @@
+"""Demo data for the embedded default: partners across motions and one login per role.
+
+Every function here is idempotent: it finds records by their natural keys and brings them to the
+state described, so running it twice leaves the same data.
+"""
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from .models import Membership, Motion, Partner, PartnerMotion, StaffRole, User
+
+DEMO_PASSWORD = "demo12345"  # noqa: S105 (documented demo logins)
+
+MOTIONS = [
+    ("resale", "Resale", "Partners who resell our subscriptions and own the customer relationship."),
+    ("services", "Services", "Partners who implement, integrate and run our product for customers."),
+    ("technology", "Technology", "Partners whose products integrate with ours and go to market with us."),
+]
+
+# (email, full name, staff role or None, admin access, superuser)
+STAFF = [
+    ("l1@demo.test", "Lena Lindqvist", StaffRole.SUPPORT_L1, False, False),
+    ("l2@demo.test", "Omar Haddad", StaffRole.SUPPORT_L2, False, False),
+    ("engineer@demo.test", "Priya Raman", StaffRole.ENGINEERING, False, False),
+    ("support-manager@demo.test", "Mehmet Yilmaz", StaffRole.SUPPORT_MANAGER, True, False),
+    ("manager@demo.test", "Grace Okafor", StaffRole.PROGRAM_MANAGER, True, False),
+    ("admin@demo.test", "Ada Admin", None, True, True),
+]
+
+# (name, slug, country, time zone, motions, [(email, full name, role, support contact)])
+PARTNERS = [
+    (
+        "Northwind Resellers",
+        "northwind",
+        "GB",
+        "Europe/London",
+        ["resale", "services"],
+        [
+            ("partner-admin@demo.test", "Paula Admin", Membership.Role.ADMIN, True),
+            ("partner-user@demo.test", "Peter User", Membership.Role.MEMBER, True),
+        ],
+    ),
+    (
+        "Contoso Integration Services",
+        "contoso",
+        "DE",
+        "Europe/Berlin",
+        ["services"],
+        [("other-partner@demo.test", "Olga Other", Membership.Role.ADMIN, True)],
+    ),
+    ("Globex Technologies", "globex", "US", "America/New_York", ["technology"], []),
+    ("Anatolia Cloud Partners", "anatolia", "TR", "Europe/Istanbul", ["resale", "services"], []),
+    ("Sakura Systems", "sakura", "JP", "Asia/Tokyo", ["technology", "resale"], []),
+    ("Pampas Digital", "pampas", "AR", "America/Argentina/Buenos_Aires", ["resale"], []),
+]
+
+
+def _person(email: str, full_name: str, **flags) -> User:
+    user, _ = User.objects.update_or_create(email=email, defaults={"full_name": full_name, "is_active": True, **flags})
+    if not user.check_password(DEMO_PASSWORD):
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def seed() -> dict:
+    """Create or refresh the demo motions, partners and people; return counts."""
+    motions = {}
+    for slug, name, description in MOTIONS:
+        motions[slug], _ = Motion.objects.update_or_create(
+            slug=slug, defaults={"name": name, "description": description}
+        )
+
+    staff = {}
+    for email, full_name, role, admin_access, superuser in STAFF:
+        user = _person(email, full_name, is_staff=admin_access, is_superuser=superuser)
+        user.groups.set([Group.objects.get(name=role.label)] if role else [])
+        staff[email] = user
+
+    for name, slug, country, zone, motion_slugs, people in PARTNERS:
+        partner, _ = Partner.objects.update_or_create(
+            slug=slug,
+            defaults={
+                "name": name,
+                "country": country,
+                "time_zone": zone,
+                "status": Partner.Status.ACTIVE,
+                "partner_manager": staff["manager@demo.test"],
+            },
+        )
+        for motion_slug in motion_slugs:
+            PartnerMotion.objects.get_or_create(partner=partner, motion=motions[motion_slug])
+        PartnerMotion.objects.filter(partner=partner).exclude(motion__slug__in=motion_slugs).delete()
+        for email, full_name, role, support_contact in people:
+            user = _person(email, full_name, is_staff=False, is_superuser=False)
+            user.groups.clear()
+            Membership.objects.update_or_create(
+                user=user, defaults={"partner": partner, "role": role, "is_support_contact": support_contact}
+            )
+    return {"motions": Motion.objects.count(), "partners": Partner.objects.count(), "people": User.objects.count()}

@@ -1,0 +1,12 @@
+from django.core.management.base import BaseCommand
+
+from programs import demo
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo data (idempotent). Every demo login uses the password demo12345."
+
+    def handle(self, *args, **options):
+        counts = demo.seed()
+        summary = ", ".join(f"{count} {name}" for name, count in counts.items())
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {summary}."))

@@ -1,0 +1,42 @@
+"""What each staff role may do, as Django permissions on the group of the same name.
+
+Later apps add their models' permissions here. `sync_staff_groups` runs after every migrate, so
+a fresh database, the test database and production all get the same groups.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+from .models import StaffRole
+
+_VIEW_DIRECTORY = ["programs.view_partner", "programs.view_membership", "programs.view_motion"]
+
+ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
+    StaffRole.SUPPORT_L1: _VIEW_DIRECTORY,
+    StaffRole.SUPPORT_L2: _VIEW_DIRECTORY,
+    StaffRole.ENGINEERING: _VIEW_DIRECTORY,
+    StaffRole.SUPPORT_MANAGER: [*_VIEW_DIRECTORY, "programs.view_user", "programs.view_invitation"],
+    StaffRole.PROGRAM_MANAGER: [
+        *(
+            f"programs.{action}_{model}"
+            for action in ("view", "add", "change")
+            for model in ("partner", "membership", "invitation", "motion", "partnermotion")
+        ),
+        "programs.view_user",
+        "programs.add_user",
+        "programs.change_user",
+    ],
+}
+
+# Roles that work in the Django admin (is_staff); the support desk works in the portal pages.
+ADMIN_ROLES = frozenset({StaffRole.PROGRAM_MANAGER, StaffRole.SUPPORT_MANAGER})
+
+
+def sync_staff_groups(**kwargs) -> None:
+    """Create one group per staff role and give it exactly its permissions."""
+    for role, codenames in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role.label)
+        wanted = [tuple(name.split(".", 1)) for name in codenames]
+        permissions = Permission.objects.filter(
+            content_type__app_label__in={app for app, _ in wanted}, codename__in={code for _, code in wanted}
+        ).select_related("content_type")
+        group.permissions.set(p for p in permissions if (p.content_type.app_label, p.codename) in wanted)

@@ -1,0 +1,104 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from . import services
+from .access import partner_admin_required
+from .forms import AcceptInvitationForm, InviteMemberForm
+from .models import Invitation, Membership
+
+
+@login_required
+def home(request):
+    if request.user.is_portal_staff:
+        return render(request, "programs/staff_home.html")
+    if request.user.membership is None:
+        raise PermissionDenied("Your account is not linked to a partner. Ask your partner admin for an invitation.")
+    return _partner_home(request, InviteMemberForm())
+
+
+def _partner_home(request, invite_form, status=200):
+    membership = request.user.membership
+    partner = membership.partner
+    context = {
+        "partner": partner,
+        "membership": membership,
+        "motions": partner.partner_motions.select_related("motion"),
+        "members": Membership.objects.for_user(request.user).filter(partner=partner).select_related("user"),
+        "invitations": Invitation.objects.for_user(request.user).pending().select_related("invited_by")
+        if membership.is_admin
+        else [],
+        "invite_form": invite_form,
+    }
+    return render(request, "programs/partner_home.html", context, status=status)
+
+
+@partner_admin_required
+def invite_member(request):
+    if request.method != "POST":
+        return render(request, "programs/invite.html", {"form": InviteMemberForm()})
+    form = InviteMemberForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation, _ = services.invite_member(
+                request.membership.partner,
+                **form.cleaned_data,
+                by=request.user,
+                base_url=request.build_absolute_uri("/"),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("home")
+    return render(request, "programs/invite.html", {"form": form}, status=400)
+
+
+@require_POST
+@partner_admin_required
+def revoke_invitation(request, pk):
+    invitation = get_object_or_404(Invitation.objects.for_user(request.user).pending(), pk=pk)
+    services.revoke_invitation(invitation, by=request.user)
+    messages.success(request, f"The invitation to {invitation.email} was revoked.")
+    return redirect("home")
+
+
+@require_POST
+@partner_admin_required
+def remove_member(request, pk):
+    membership = get_object_or_404(Membership.objects.for_user(request.user).select_related("user"), pk=pk)
+    try:
+        services.remove_member(membership, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{membership.user} was removed and can no longer sign in.")
+    return redirect("home")
+
+
+def accept_invitation(request, token):
+    invitation = services.find_invitation(token)
+    if invitation is None or not invitation.is_usable(timezone.now()):
+        return render(request, "programs/invitation_invalid.html", status=404)
+    if request.user.is_authenticated:
+        return render(request, "programs/accept_invitation.html", {"invitation": invitation, "signed_in": True})
+    form = AcceptInvitationForm(
+        request.POST or None, invitation=invitation, initial={"full_name": invitation.full_name}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.accept_invitation(
+                invitation, full_name=form.cleaned_data["full_name"], password=form.cleaned_data["password1"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {invitation.partner.name} on Partner Portal.")
+            return redirect("home")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "programs/accept_invitation.html", {"invitation": invitation, "form": form}, status=status)
