@@ -125,6 +125,12 @@ try:
     DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")}
 except Exception as exc:  # environ raises several types for a malformed URL
     _fail(f"DATABASE_URL is not a database URL we understand ({exc})")
+_SUPPORTED_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+if DATABASES["default"]["ENGINE"] not in _SUPPORTED_ENGINES:
+    _fail(
+        "DATABASE_URL must be a sqlite:/// or postgres:// URL, got scheme "
+        + repr(env.str("DATABASE_URL").split(":")[0])
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: wait for the lock instead
     # of failing, take the write lock at BEGIN (no upgrade deadlocks), and let readers run

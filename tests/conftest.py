@@ -1,0 +1,96 @@
+import pytest
+
+from programs.models import Membership, StaffRole
+from tests.factories import InvitationFactory, MembershipFactory, PartnerFactory, staff_user
+
+STAFF_PERSONAS = {
+    "support_l1": StaffRole.SUPPORT_L1,
+    "support_l2": StaffRole.SUPPORT_L2,
+    "engineer": StaffRole.ENGINEERING,
+    "support_manager": StaffRole.SUPPORT_MANAGER,
+    "program_manager": StaffRole.PROGRAM_MANAGER,
+}
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # The manifest storage of production needs collectstatic; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # Hashing with the production PBKDF2 cost takes a quarter second per user created.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def partner(db):
+    return PartnerFactory(name="Northwind Resellers", slug="northwind")
+
+
+@pytest.fixture
+def other_partner_org(db):
+    return PartnerFactory(name="Contoso Services", slug="contoso", country="DE", time_zone="Europe/Berlin")
+
+
+@pytest.fixture
+def partner_admin(partner):
+    return MembershipFactory(partner=partner, role=Membership.Role.ADMIN, user__email="admin@northwind.test").user
+
+
+@pytest.fixture
+def partner_member(partner):
+    return MembershipFactory(partner=partner, role=Membership.Role.MEMBER, user__email="member@northwind.test").user
+
+
+@pytest.fixture
+def other_partner(other_partner_org):
+    """A partner admin of a different organisation: must never see or change `partner`'s records."""
+    return MembershipFactory(
+        partner=other_partner_org, role=Membership.Role.ADMIN, user__email="admin@contoso.test"
+    ).user
+
+
+@pytest.fixture
+def pending_invitation(partner, partner_admin):
+    return InvitationFactory(partner=partner, invited_by=partner_admin, email="new.colleague@northwind.test")
+
+
+def _staff_fixture(role):
+    @pytest.fixture
+    def persona(db):
+        return staff_user(role)
+
+    return persona
+
+
+for _name, _role in STAFF_PERSONAS.items():
+    globals()[_name] = _staff_fixture(_role)
+
+
+@pytest.fixture
+def superuser(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(is_staff=True, is_superuser=True, email="root@provider.test")
+
+
+@pytest.fixture
+def anonymous():
+    return None
+
+
+PERSONAS = ["anonymous", "partner_admin", "partner_member", "other_partner", *STAFF_PERSONAS, "superuser"]
+
+
+@pytest.fixture
+def client_for(client):
+    """Return a function that signs the test client in as a user (or leaves it anonymous)."""
+
+    def sign_in(user):
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return sign_in

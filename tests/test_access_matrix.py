@@ -1,0 +1,218 @@
+"""The access matrix: every URL pattern of the project, for every persona.
+
+URL patterns come from the resolver, not from a hand-written list, and each must have a rule in
+RULES below (keyed by URL name). A new page without a rule fails `test_every_url_has_a_rule`, so
+no page can be added without saying who may open it. Objects in the URLs belong to the partner
+"Northwind"; the admin of another partner ("other_partner") must get 404 for them.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from partnerportal.health import record_beat
+from tests.conftest import PERSONAS, STAFF_PERSONAS
+
+PARTNER_PEOPLE = ("partner_admin", "partner_member", "other_partner")
+ADMIN_SITE_PERSONAS = ("support_manager", "program_manager", "superuser")
+EVERYONE = tuple(PERSONAS)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Expect a redirect whose target starts with `to` (a URL name or a path)."""
+
+    to: str
+
+    def matches(self, response) -> bool:
+        target = self.to if self.to.startswith("/") else reverse(self.to)
+        return response.status_code == 302 and response["Location"].startswith(target)
+
+    def __repr__(self):
+        return f"redirect to {self.to}"
+
+
+LOGIN = Redirect("login")
+ADMIN_LOGIN = Redirect("admin:login")
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """Expect one of several outcomes (used only for the admin site, see admin_rule)."""
+
+    statuses: tuple
+
+    def matches(self, response) -> bool:
+        return response.status_code in self.statuses
+
+    def __repr__(self):
+        return f"any of {self.statuses}"
+
+
+def expect(default, **overrides) -> dict:
+    return {persona: overrides.get(persona, default) for persona in PERSONAS}
+
+
+def staff(value) -> dict:
+    return dict.fromkeys((*STAFF_PERSONAS, "superuser"), value)
+
+
+@dataclass
+class Rule:
+    get: dict
+    post: dict | None = None
+    kwargs: object = None  # callable(world) -> dict of URL kwargs
+    post_data: dict = field(default_factory=dict)
+
+
+def _membership_of_member(world):
+    return {"pk": world["partner_member"].membership.pk}
+
+
+RULES = {
+    "healthz": Rule(get=expect(200)),
+    "login": Rule(get=expect(200)),
+    "logout": Rule(get=expect(405), post=expect(LOGIN)),
+    "password_change": Rule(get=expect(200, anonymous=LOGIN)),
+    "password_change_done": Rule(get=expect(200, anonymous=LOGIN)),
+    "password_reset": Rule(get=expect(200)),
+    "password_reset_done": Rule(get=expect(200)),
+    "password_reset_confirm": Rule(get=expect(200), kwargs=lambda world: {"uidb64": "MQ", "token": "bad-token"}),
+    "password_reset_complete": Rule(get=expect(200)),
+    "home": Rule(get=expect(200, anonymous=LOGIN)),
+    "invite_member": Rule(
+        get=expect(200, anonymous=LOGIN, partner_member=403, **staff(403)),
+        post=expect(Redirect("home"), anonymous=LOGIN, partner_member=403, **staff(403)),
+        post_data={"email": "colleague@example.test", "role": "member"},
+    ),
+    "remove_member": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, partner_admin=Redirect("home"), other_partner=404),
+        kwargs=_membership_of_member,
+    ),
+    "revoke_invitation": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, partner_admin=Redirect("home"), other_partner=404),
+        kwargs=lambda world: {"pk": world["pending_invitation"].pk},
+    ),
+    "accept_invitation": Rule(get=expect(200), kwargs=lambda world: {"token": world["pending_invitation"].token}),
+}
+
+
+def admin_rule(name: str) -> Rule:
+    """Return the rule for a Django admin URL.
+
+    People without admin access (partners, L1/L2/engineering, anonymous) are sent to the admin
+    login for every admin URL. People with admin access get what their permissions allow; their
+    exact rights per model are tested in tests/programs/test_admin.py, here only "no server error".
+    """
+    if name == "admin:login":
+        return Rule(get=expect(200, **dict.fromkeys(ADMIN_SITE_PERSONAS, Redirect("admin:index"))))
+    if name == "admin:logout":  # POST only; without admin access it sends you to the admin login
+        return Rule(get=expect(AnyOf((302, 405))))
+    allowed = AnyOf((200, 302, 403, 404))
+    return Rule(get=expect(ADMIN_LOGIN, **dict.fromkeys(ADMIN_SITE_PERSONAS, allowed)), kwargs=_admin_kwargs)
+
+
+def _admin_kwargs(world, name=None, keys=()):
+    kwargs = {}
+    for key in keys:
+        if key == "object_id":
+            kwargs[key] = _sample_object_id(name)
+        elif key == "app_label":
+            kwargs[key] = "programs"
+        elif key == "content_type_id":
+            from django.contrib.contenttypes.models import ContentType
+
+            kwargs[key] = ContentType.objects.get_for_model(world["partner"]).pk
+        else:
+            kwargs[key] = "1"
+    return kwargs
+
+
+def _sample_object_id(name: str) -> str:
+    # admin:<app>_<model>_<action>
+    app_model = name.removeprefix("admin:").rsplit("_", 1)[0]
+    for model in apps.get_models():
+        if f"{model._meta.app_label}_{model._meta.model_name}" == app_model:
+            obj = model._default_manager.first()
+            return str(obj.pk) if obj else "0"
+    return "0"
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            yield (f"{namespace}{entry.name}" if entry.name else None), prefix + str(entry.pattern), entry
+
+
+def project_urls():
+    """Return (key, route, pattern) for every URL of the project; unnamed ones are keyed by route."""
+    return [(name or route, route, pattern) for name, route, pattern in _walk(get_resolver().url_patterns)]
+
+
+def rule_for(key: str) -> Rule | None:
+    if key in RULES:
+        return RULES[key]
+    if key.startswith("admin:") or key.startswith("admin/"):
+        return admin_rule(key)
+    return None
+
+
+def test_every_url_has_a_rule():
+    missing = [key for key, _, _ in project_urls() if rule_for(key) is None]
+    assert not missing, f"URLs without an access rule in tests/test_access_matrix.py: {missing}"
+
+
+def test_every_rule_names_a_real_url():
+    keys = {key for key, _, _ in project_urls()}
+    assert not set(RULES) - keys, f"Rules for URLs that no longer exist: {set(RULES) - keys}"
+
+
+@pytest.fixture
+def world(request, partner, partner_admin, partner_member, other_partner, pending_invitation):
+    record_beat()
+    return {
+        "partner": partner,
+        "partner_admin": partner_admin,
+        "partner_member": partner_member,
+        "other_partner": other_partner,
+        "pending_invitation": pending_invitation,
+    }
+
+
+def _resolve(key, route, pattern, world):
+    rule = rule_for(key)
+    keys = tuple(pattern.pattern.regex.groupindex)
+    if key.startswith("admin/"):  # the admin's unnamed catch-all view
+        return rule, "/admin/no-such-page/"
+    if key.startswith("admin:"):
+        return rule, reverse(key, kwargs=_admin_kwargs(world, key, keys) if keys else None)
+    kwargs = rule.kwargs(world) if rule.kwargs else None
+    return rule, reverse(key, kwargs=kwargs)
+
+
+def _check(response, expected, what):
+    ok = response.status_code == expected if isinstance(expected, int) else expected.matches(response)
+    location = response.get("Location", "")
+    assert ok, f"{what}: expected {expected!r}, got {response.status_code} {location}"
+
+
+URLS = project_urls()
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(("key", "route", "pattern"), URLS, ids=[key for key, _, _ in URLS])
+def test_access(key, route, pattern, persona, world, request, client_for):
+    rule, url = _resolve(key, route, pattern, world)
+    user = request.getfixturevalue(persona)
+    client = client_for(user)
+    _check(client.get(url), rule.get[persona], f"GET {url} as {persona}")
+    if rule.post:
+        client = client_for(user)
+        _check(client.post(url, rule.post_data), rule.post[persona], f"POST {url} as {persona}")
