@@ -1,0 +1,54 @@
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from programs.demo import DEMO_PASSWORD
+from programs.models import Invitation
+
+
+@pytest.fixture
+def demo(transactional_db):
+    call_command("seed_demo", verbosity=0)
+
+
+def test_a_partner_admin_signs_in_invites_a_colleague_and_signs_out(live_server, demo, page, screenshot):
+    page.goto(f"{live_server.url}/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Email").fill("partner-admin@demo.test")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.get_by_role("heading", name="Northwind Resellers")).to_be_visible()
+    members = page.get_by_role("region", name="Members")
+    expect(members.get_by_text("partner-user@demo.test")).to_be_visible()
+    expect(members.get_by_text("Partner member").first).to_be_visible()
+
+    invite = page.get_by_role("region", name="Invite a colleague")
+    invite.get_by_label("Work email").fill("new.colleague@northwind.example")
+    invite.get_by_label("Full name").fill("New Colleague")
+    invite.get_by_label("Role").select_option("member")
+    invite.get_by_role("button", name="Send invitation").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Invitation sent to new.colleague@northwind.example")
+    expect(page.get_by_role("region", name="Pending invitations")).to_contain_text("new.colleague@northwind.example")
+    screenshot("partner-home-after-invite")
+    assert Invitation.objects.filter(email="new.colleague@northwind.example").exists()
+    assert mail.outbox[-1].to == ["new.colleague@northwind.example"]
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
+    page.goto(f"{live_server.url}/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_a_bad_invitation_shows_the_field_error_in_the_page(live_server, demo, page):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill("partner-admin@demo.test")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    invite = page.get_by_role("region", name="Invite a colleague")
+    invite.get_by_label("Work email").fill("not an email")
+    invite.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text("Enter a valid email address.")).to_be_visible()
+    assert not Invitation.objects.exists()
