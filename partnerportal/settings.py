@@ -132,6 +132,8 @@ if DATABASES["default"]["ENGINE"] not in _SUPPORTED_ENGINES:
         + repr(env.str("DATABASE_URL").split(":")[0])
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The web server and the Celery worker write to the same file: wait for the lock instead
     # of failing, take the write lock at BEGIN (no upgrade deadlocks), and let readers run
     # beside a writer (WAL).
