@@ -1,5 +1,7 @@
 from django.urls import reverse
 
+from programs.models import SUPPORT_ROLES
+
 
 def navigation(request):
     """Return the navigation entries the signed-in user may reach."""
@@ -7,6 +9,10 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     items = [("Home", reverse("home"))]
+    if user.membership is not None:
+        items.append(("Tickets", reverse("ticket_list")))
+    if user.has_staff_role(*SUPPORT_ROLES):
+        items.append(("Queue", reverse("queue")))
     if user.is_staff:
         items.append(("Admin", reverse("admin:index")))
     items.append(("Password", reverse("password_change")))

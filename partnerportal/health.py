@@ -11,11 +11,16 @@ from .models import Heartbeat
 BEAT = "beat"
 
 
+def record_heartbeat(name: str, *, now: datetime | None = None) -> datetime:
+    """Store the time the periodic job `name` last ran and return it."""
+    now = now or timezone.now()
+    Heartbeat.objects.update_or_create(name=name, defaults={"last_run_at": now})
+    return now
+
+
 def record_beat(*, now: datetime | None = None) -> datetime:
     """Store the time the periodic beat reached a worker and return it."""
-    now = now or timezone.now()
-    Heartbeat.objects.update_or_create(name=BEAT, defaults={"last_run_at": now})
-    return now
+    return record_heartbeat(BEAT, now=now)
 
 
 def check_database() -> dict:
@@ -39,24 +44,37 @@ def check_broker() -> dict:
     return {"ok": True, "transport": transport}
 
 
-def check_beat(now: datetime) -> dict:
+def check_heartbeat(name: str, now: datetime, what: str) -> dict:
     try:
-        beat = Heartbeat.objects.filter(name=BEAT).first()
+        beat = Heartbeat.objects.filter(name=name).first()
     except Exception as exc:
         return {"ok": False, "error": str(exc).splitlines()[0]}
     if beat is None:
-        return {"ok": False, "last_beat_at": None, "error": "the beat has not run yet"}
+        return {"ok": False, "last_run_at": None, "error": f"the {what} has not run yet"}
     age = beat.age_seconds(now)
-    status = {"ok": age <= settings.HEALTHZ_MAX_BEAT_AGE, "last_beat_at": beat.last_run_at.isoformat()}
+    status = {"ok": age <= settings.HEALTHZ_MAX_BEAT_AGE, "last_run_at": beat.last_run_at.isoformat()}
     status["age_seconds"] = round(age, 1)
     if not status["ok"]:
-        status["error"] = f"last beat {age:.0f}s ago, more than {settings.HEALTHZ_MAX_BEAT_AGE}s"
+        status["error"] = f"last {what} {age:.0f}s ago, more than {settings.HEALTHZ_MAX_BEAT_AGE}s"
     return status
+
+
+def check_beat(now: datetime) -> dict:
+    return check_heartbeat(BEAT, now, "beat")
+
+
+def check_sla_sweep(now: datetime) -> dict:
+    return check_heartbeat("sla_sweep", now, "SLA sweep")
 
 
 def health_report(now: datetime | None = None) -> dict:
     """Return every check with its status and the list of failing parts."""
     now = now or timezone.now()
-    checks = {"database": check_database(), "broker": check_broker(), "beat": check_beat(now)}
+    checks = {
+        "database": check_database(),
+        "broker": check_broker(),
+        "beat": check_beat(now),
+        "sla_sweep": check_sla_sweep(now),
+    }
     failing = [name for name, check in checks.items() if not check["ok"]]
     return {"status": "fail" if failing else "ok", "failing": failing, "checked_at": now.isoformat(), **checks}

@@ -170,6 +170,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = None  # show registration/logged_out.html
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 INVITATION_VALID_DAYS = _int("INVITATION_VALID_DAYS", 7, minimum=1)
+ATTACHMENT_MAX_BYTES = _int("ATTACHMENT_MAX_MB", 10, minimum=1) * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # django-axes: lock a username from one address after repeated failures.
 AXES_FAILURE_LIMIT = _int("AXES_FAILURE_LIMIT", 5, minimum=1)
@@ -206,6 +208,8 @@ except Exception as exc:
     _fail(f"EMAIL_URL is not an email URL we understand ({exc})")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Partner Portal <support@partnerportal.test>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people reach the portal, for links in mail sent outside a request (tasks, the sweep).
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Security. With DEBUG off every protection is on by default; behind a TLS-terminating proxy
 # set SECURE_PROXY_SSL_HEADER=true so Django trusts X-Forwarded-Proto.
@@ -251,12 +255,14 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = _int("HEARTBEAT_SECONDS", 30, minimum=1)
+SLA_SWEEP_SECONDS = _int("SLA_SWEEP_SECONDS", 60, minimum=1)
 # /healthz fails when the last beat is older than this: the detection-latency promise.
 HEALTHZ_MAX_BEAT_AGE = _int("HEALTHZ_MAX_BEAT_AGE", 120, minimum=1)
 
 # The one beat schedule. Later periodic tasks (SLA sweep, re-tier, releases) are added here.
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "partnerportal.tasks.heartbeat", "schedule": float(HEARTBEAT_SECONDS)},
+    "sla-sweep": {"task": "support.tasks.sweep_slas", "schedule": float(SLA_SWEEP_SECONDS)},
 }
 
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"

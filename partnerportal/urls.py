@@ -29,5 +29,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
+    path("", include("support.urls")),
     path("", include("programs.urls")),
 ]

@@ -9,12 +9,36 @@ from django.contrib.auth.models import Group, Permission
 from .models import StaffRole
 
 _VIEW_DIRECTORY = ["programs.view_partner", "programs.view_membership", "programs.view_motion"]
+_SUPPORT_SETUP = [
+    f"support.{action}_{model}"
+    for action in ("view", "add", "change", "delete")
+    for model in (
+        "businesscalendar",
+        "calendarwindow",
+        "calendarholiday",
+        "supportplan",
+        "severitytarget",
+        "planassignment",
+    )
+]
+_SUPPORT_READ = [
+    "support.view_ticket",
+    "support.view_ticketattachment",
+    "support.view_supportplan",
+    "support.view_businesscalendar",
+]
 
 ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
     StaffRole.SUPPORT_L1: _VIEW_DIRECTORY,
     StaffRole.SUPPORT_L2: _VIEW_DIRECTORY,
     StaffRole.ENGINEERING: _VIEW_DIRECTORY,
-    StaffRole.SUPPORT_MANAGER: [*_VIEW_DIRECTORY, "programs.view_user", "programs.view_invitation"],
+    StaffRole.SUPPORT_MANAGER: [
+        *_VIEW_DIRECTORY,
+        "programs.view_user",
+        "programs.view_invitation",
+        *_SUPPORT_SETUP,
+        *_SUPPORT_READ,
+    ],
     StaffRole.PROGRAM_MANAGER: [
         *(
             f"programs.{action}_{model}"
@@ -24,6 +48,8 @@ ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
         "programs.view_user",
         "programs.add_user",
         "programs.change_user",
+        *_SUPPORT_SETUP,
+        *_SUPPORT_READ,
     ],
 }
 

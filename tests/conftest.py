@@ -76,6 +76,26 @@ def superuser(db):
 
 
 @pytest.fixture
+def plan(partner, other_partner_org):
+    """A 24/7 plan (P2: 60 min first response, 8 h resolution) given to both partners."""
+    from support.models import PlanAssignment
+    from tests.factories import support_plan
+
+    plan = support_plan()
+    PlanAssignment.objects.create(partner=partner, plan=plan)
+    PlanAssignment.objects.create(partner=other_partner_org, plan=plan)
+    return plan
+
+
+@pytest.fixture
+def ticket(plan, partner, partner_member):
+    """A P2 ticket of `partner`, filed by its member."""
+    from tests.factories import file_ticket
+
+    return file_ticket(partner, partner_member)
+
+
+@pytest.fixture
 def anonymous():
     return None
 

@@ -80,3 +80,38 @@ class InvitationFactory(factory.django.DjangoModelFactory):
         instance = super()._create(model_class, *args, **kwargs)
         instance.token = token
         return instance
+
+
+def support_plan(name="Premier", *, always_open=True, zone="UTC", windows=(), targets=None, rank=3, **fields):
+    """Return a support plan with targets per severity (minutes), on a 24/7 calendar by default."""
+    from support.models import BusinessCalendar, CalendarWindow, SeverityTarget, SupportPlan
+
+    calendar = BusinessCalendar.objects.create(name=f"{name} hours", time_zone=zone, always_open=always_open)
+    for weekday, start, end in windows:
+        CalendarWindow.objects.create(calendar=calendar, weekday=weekday, start=start, end=end)
+    plan = SupportPlan.objects.create(name=name, rank=rank, calendar=calendar, channels=["portal", "email"], **fields)
+    targets = targets or {"P1": (15, 240), "P2": (60, 480), "P3": (240, 1440), "P4": (1440, 4320)}
+    for severity, (first, resolution) in targets.items():
+        SeverityTarget.objects.create(
+            plan=plan, severity=severity, first_response_minutes=first, resolution_minutes=resolution
+        )
+    return plan
+
+
+TICKET_INTAKE = {
+    "customer_name": "Acme Retail GmbH",
+    "environment": "production",
+    "environment_details": "EU region",
+    "steps_to_reproduce": "Add to cart, pay, see HTTP 500.",
+    "business_impact": "No orders for this customer.",
+    "category": "defect",
+}
+
+
+def file_ticket(partner, submitter, *, title="Checkout returning 500", severity="P2", at=None, **fields):
+    """Return a ticket filed through the real service, as a partner would."""
+    from support import services
+
+    return services.open_ticket(
+        partner, submitter=submitter, title=title, severity=severity, at=at, **{**TICKET_INTAKE, **fields}
+    )

@@ -12,7 +12,7 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from partnerportal.health import record_beat
+from partnerportal.health import record_beat, record_heartbeat
 from tests.conftest import PERSONAS, STAFF_PERSONAS
 
 PARTNER_PEOPLE = ("partner_admin", "partner_member", "other_partner")
@@ -67,6 +67,17 @@ class Rule:
     post_data: dict = field(default_factory=dict)
 
 
+SUPPORT_STAFF = ("support_l1", "support_l2", "engineer", "support_manager", "superuser")
+
+
+def support(value) -> dict:
+    return dict.fromkeys(SUPPORT_STAFF, value)
+
+
+def _ticket(world):
+    return {"pk": world["ticket"].pk}
+
+
 def _membership_of_member(world):
     return {"pk": world["partner_member"].membership.pk}
 
@@ -98,6 +109,46 @@ RULES = {
         kwargs=lambda world: {"pk": world["pending_invitation"].pk},
     ),
     "accept_invitation": Rule(get=expect(200), kwargs=lambda world: {"token": world["pending_invitation"].token}),
+    "ticket_list": Rule(get=expect(200, anonymous=LOGIN, **staff(403))),
+    "ticket_new": Rule(
+        get=expect(200, anonymous=LOGIN, **staff(403)),
+        post=expect(Redirect("/tickets/"), anonymous=LOGIN, **staff(403)),
+        post_data={
+            "title": "Matrix ticket",
+            "severity": "P3",
+            "category": "defect",
+            "customer_name": "Acme",
+            "environment": "production",
+            "steps_to_reproduce": "Open it",
+            "business_impact": "Some",
+        },
+    ),
+    "ticket_detail": Rule(get=expect(200, anonymous=LOGIN, other_partner=404), kwargs=_ticket),
+    "ticket_comment": Rule(
+        get=expect(405),
+        post=expect(Redirect("/tickets/"), anonymous=LOGIN, other_partner=404, program_manager=403),
+        post_data={"body": "Any news?"},
+        kwargs=_ticket,
+    ),
+    "ticket_action": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, other_partner=404, **support(Redirect("/tickets/"))),
+        kwargs=lambda world: {"pk": world["ticket"].pk, "action": "acknowledge"},
+    ),
+    "ticket_severity": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, **support(Redirect("/tickets/"))),
+        post_data={"severity": "P1", "reason": "Everything is down"},
+        kwargs=_ticket,
+    ),
+    "ticket_assign_to_me": Rule(
+        get=expect(405), post=expect(403, anonymous=LOGIN, **support(Redirect("/tickets/"))), kwargs=_ticket
+    ),
+    "attachment_download": Rule(
+        get=expect(200, anonymous=LOGIN, other_partner=404),
+        kwargs=lambda world: {"pk": world["ticket"].pk, "attachment_pk": world["attachment"].pk},
+    ),
+    "queue": Rule(get=expect(403, anonymous=LOGIN, **support(200))),
 }
 
 
@@ -175,15 +226,34 @@ def test_every_rule_names_a_real_url():
 
 
 @pytest.fixture
-def world(request, partner, partner_admin, partner_member, other_partner, pending_invitation):
+def world(
+    request, partner, partner_admin, partner_member, other_partner, pending_invitation, ticket, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from support import services
+
+    settings.MEDIA_ROOT = tmp_path
+    services.add_comment(
+        ticket, by=partner_member, body="Screenshot", attachments=[_checked(SimpleUploadedFile("a.txt", b"hello"))]
+    )
     record_beat()
+    record_heartbeat("sla_sweep")
     return {
         "partner": partner,
         "partner_admin": partner_admin,
         "partner_member": partner_member,
         "other_partner": other_partner,
         "pending_invitation": pending_invitation,
+        "ticket": ticket,
+        "attachment": ticket.attachments.get(),
     }
+
+
+def _checked(upload):
+    from support.forms import check_upload
+
+    return check_upload(upload)
 
 
 def _resolve(key, route, pattern, world):

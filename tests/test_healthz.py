@@ -6,23 +6,30 @@ from django.urls import reverse
 from django.utils import timezone
 
 from partnerportal.celery import app as celery_app
-from partnerportal.health import record_beat
+from partnerportal.health import record_beat, record_heartbeat
 from partnerportal.tasks import heartbeat
 
 pytestmark = pytest.mark.django_db
 
 
-def test_it_is_healthy_with_a_recent_beat(client):
-    record_beat()
+def all_ran(now=None):
+    record_beat(now=now)
+    record_heartbeat("sla_sweep", now=now)
+
+
+def test_it_is_healthy_with_a_recent_beat_and_sweep(client):
+    all_ran()
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["failing"] == []
     assert body["database"]["ok"] and body["broker"]["ok"]
-    assert body["beat"]["last_beat_at"] is not None
+    assert body["beat"]["last_run_at"] is not None
+    assert body["sla_sweep"]["last_run_at"] is not None
 
 
 def test_it_fails_naming_the_beat_before_the_first_beat(client):
+    record_heartbeat("sla_sweep")
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
     assert response.json()["failing"] == ["beat"]
@@ -31,16 +38,17 @@ def test_it_fails_naming_the_beat_before_the_first_beat(client):
 
 def test_it_fails_when_the_last_beat_is_older_than_two_minutes(client, time_machine):
     time_machine.move_to(timezone.now(), tick=False)
-    record_beat(now=timezone.now() - timedelta(seconds=121))
+    all_ran(now=timezone.now() - timedelta(seconds=121))
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
-    assert "more than 120s" in response.json()["beat"]["error"]
-    record_beat(now=timezone.now() - timedelta(seconds=119))
+    assert response.json()["failing"] == ["beat", "sla_sweep"]
+    assert "more than 120s" in response.json()["sla_sweep"]["error"]
+    all_ran(now=timezone.now() - timedelta(seconds=119))
     assert client.get(reverse("healthz")).status_code == 200
 
 
 def test_it_fails_naming_the_broker_when_the_broker_is_unreachable(client, monkeypatch):
-    record_beat()
+    all_ran()
     monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
@@ -54,7 +62,7 @@ def test_it_fails_naming_the_database_when_queries_fail(client, monkeypatch):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(health.connection, "cursor", broken_cursor)
-    monkeypatch.setattr(health, "check_beat", lambda now: {"ok": True})
+    monkeypatch.setattr(health, "check_heartbeat", lambda name, now, what: {"ok": True})
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
     assert response.json()["failing"] == ["database"]

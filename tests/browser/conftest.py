@@ -42,10 +42,11 @@ def page(browser):
 
 
 @pytest.fixture
-def screenshot(page):
+def screenshot():
+    """Return a function that saves a full-page screenshot of a page under test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
 
-    def take(name: str) -> Path:
+    def take(page, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path

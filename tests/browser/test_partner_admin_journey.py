@@ -32,7 +32,7 @@ def test_a_partner_admin_signs_in_invites_a_colleague_and_signs_out(live_server,
 
     expect(page.get_by_role("status")).to_contain_text("Invitation sent to new.colleague@northwind.example")
     expect(page.get_by_role("region", name="Pending invitations")).to_contain_text("new.colleague@northwind.example")
-    screenshot("partner-home-after-invite")
+    screenshot(page, "partner-home-after-invite")
     assert Invitation.objects.filter(email="new.colleague@northwind.example").exists()
     assert mail.outbox[-1].to == ["new.colleague@northwind.example"]
 

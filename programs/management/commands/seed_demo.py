@@ -1,12 +1,13 @@
 from django.core.management.base import BaseCommand
 
 from programs import demo
+from support import demo as support_demo
 
 
 class Command(BaseCommand):
     help = "Create or refresh the demo data (idempotent). Every demo login uses the password demo12345."
 
     def handle(self, *args, **options):
-        counts = demo.seed()
+        counts = demo.seed() | support_demo.seed()
         summary = ", ".join(f"{count} {name}" for name, count in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {summary}."))

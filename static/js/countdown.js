@@ -1,0 +1,27 @@
+// Live SLA countdowns: every <time class="countdown" datetime="..."> shows "in 1 h 20 min" or
+// "overdue by 5 min", refreshed every 30 seconds. Without JavaScript the absolute time stays.
+(function () {
+  function words(ms) {
+    var minutes = Math.round(Math.abs(ms) / 60000);
+    var days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
+    var parts = [];
+    if (days) parts.push(days + " d");
+    if (hours) parts.push(hours + " h");
+    if (!days) parts.push(mins + " min");
+    return parts.join(" ");
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time.countdown[datetime]").forEach(function (el) {
+      if (!el.dataset.absolute) el.dataset.absolute = el.textContent;
+      var due = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(due)) return;
+      var left = due - now;
+      el.title = el.dataset.absolute;
+      el.textContent = left >= 0 ? "in " + words(left) : "overdue by " + words(left);
+      el.classList.toggle("overdue", left < 0);
+    });
+  }
+  tick();
+  setInterval(tick, 30000);
+})();

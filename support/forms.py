@@ -1,0 +1,131 @@
+from pathlib import Path
+
+import filetype
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from .models import SEVERITY_GUIDE, Severity, Ticket
+
+# Extension -> the content type we serve it as. Binary kinds are checked by their magic bytes;
+# text kinds must be UTF-8 without NUL bytes. Nothing is ever served inline as HTML.
+BINARY_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".pdf": "application/pdf",
+    ".zip": "application/zip",
+    ".gz": "application/gzip",
+}
+TEXT_TYPES = {
+    ".txt": "text/plain",
+    ".log": "text/plain",
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".har": "application/json",
+}
+
+
+def check_upload(upload):
+    """Return the upload with `checked_content_type` set, or raise a ValidationError saying why not."""
+    extension = Path(upload.name).suffix.lower()
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        raise forms.ValidationError(
+            f"“{upload.name}” is {filesizeformat(upload.size)}; files can be at most {filesizeformat(settings.ATTACHMENT_MAX_BYTES)}."
+        )
+    head = upload.read(8192)
+    upload.seek(0)
+    if extension in BINARY_TYPES:
+        guessed = filetype.guess_mime(head)
+        if guessed != BINARY_TYPES[extension]:
+            raise forms.ValidationError(f"“{upload.name}” is not really a {extension} file.")
+        upload.checked_content_type = guessed
+    elif extension in TEXT_TYPES:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            # A multi-byte character cut at the 8 KiB boundary is fine; anything else is not text.
+            try:
+                head[:-4].decode("utf-8")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(f"“{upload.name}” is not a UTF-8 text file.") from None
+        if b"\x00" in head:
+            raise forms.ValidationError(f"“{upload.name}” is not a text file.")
+        upload.checked_content_type = TEXT_TYPES[extension]
+    else:
+        allowed = ", ".join(sorted({*BINARY_TYPES, *TEXT_TYPES}))
+        raise forms.ValidationError(f"“{upload.name}”: this kind of file is not accepted. Allowed: {allowed}.")
+    return upload
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    widget = MultipleFileInput
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        if len(files) > 5:
+            raise forms.ValidationError("Attach at most 5 files at a time.")
+        return [check_upload(super(AttachmentsField, self).clean(item, initial)) for item in files]
+
+
+def severity_choices():
+    return [(value, f"{label}: {SEVERITY_GUIDE[value][0]}") for value, label in Severity.choices]
+
+
+class TicketForm(forms.ModelForm):
+    attachments = AttachmentsField(help_text="Logs, screenshots, HAR files: up to 5 files.")
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "title",
+            "severity",
+            "category",
+            "customer_name",
+            "environment",
+            "environment_details",
+            "steps_to_reproduce",
+            "business_impact",
+        ]
+        widgets = {
+            "severity": forms.RadioSelect,
+            "steps_to_reproduce": forms.Textarea(attrs={"rows": 5}),
+            "business_impact": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "title": "One line: what is broken, for whom.",
+            "steps_to_reproduce": "What your team did to reproduce it, what happened, and what should have happened.",
+            "business_impact": "Who is affected and how badly: users, revenue, deadlines.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["severity"].choices = severity_choices()
+        self.fields["title"].widget.attrs.update({"autocomplete": "off", "maxlength": 200})
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=20000)
+    attachments = AttachmentsField()
+
+
+class StaffCommentForm(CommentForm):
+    internal = forms.BooleanField(label="Internal note (partners do not see it)", required=False)
+
+
+class SeverityForm(forms.Form):
+    severity = forms.ChoiceField(choices=Severity.choices)
+    reason = forms.CharField(max_length=500)
+
+
+class TransitionForm(forms.Form):
+    message = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,0 +1,128 @@
+"""SLA clocks, derived from a ticket's timeline so they can always be recomputed.
+
+Semantics (docs/sla.md says the same for people):
+- Both clocks start when the ticket is received; outside support hours they start at the next
+  opening. Targets are business time in the calendar of the ticket's plan.
+- First response is the first public, human action of our staff on the ticket: acknowledging it,
+  starting work, asking the partner for information, resolving, or a public reply. The automatic
+  acknowledgement email does not count.
+- Waiting on partner pauses the resolution clock; the business time spent paused extends the
+  deadline. Between a resolution and a reopening the clock is paused too.
+- A severity change re-targets both clocks from the original received time.
+- A warning is due at `warning_ratio` of a target; warnings and breaches are recorded once.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from . import businesstime
+
+# Event kinds as stored in TicketEvent.kind (kept as plain strings: this module has no Django).
+FIRST_RESPONSE_KINDS = {"acknowledged", "started", "waiting", "resolved", "comment"}
+PAUSE_KINDS = {"waiting", "resolved"}
+RUN_KINDS = {"resumed", "started", "reopened", "acknowledged"}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: str
+    at: datetime
+    by_staff: bool = False
+    public: bool = True
+
+
+@dataclass(frozen=True)
+class Targets:
+    first_response: timedelta
+    resolution: timedelta
+    warning_ratio: float = 0.75
+
+
+@dataclass(frozen=True)
+class Clock:
+    first_response_at: datetime | None
+    first_response_due: datetime
+    first_response_warn_at: datetime
+    resolution_due: datetime | None  # None while paused
+    resolution_warn_at: datetime | None
+    paused: timedelta
+    is_paused: bool
+
+
+def first_response(timeline: list[TimelineEntry]) -> datetime | None:
+    """Return when staff first answered in a way the partner sees, or None."""
+    for entry in timeline:
+        if entry.by_staff and entry.public and entry.kind in FIRST_RESPONSE_KINDS:
+            return entry.at
+    return None
+
+
+def pause_intervals(timeline: list[TimelineEntry]) -> tuple[list[tuple[datetime, datetime]], datetime | None]:
+    """Return the closed pause intervals and the start of a pause still running (or None)."""
+    closed, paused_since = [], None
+    for entry in timeline:
+        if entry.kind in PAUSE_KINDS and paused_since is None:
+            paused_since = entry.at
+        elif entry.kind in RUN_KINDS and paused_since is not None:
+            closed.append((paused_since, entry.at))
+            paused_since = None
+    return closed, paused_since
+
+
+def compute_clock(
+    *, received_at: datetime, timeline: list[TimelineEntry], targets: Targets, calendar: businesstime.BusinessCalendar
+) -> Clock:
+    """Return the ticket's SLA clock for its timeline, targets and business calendar."""
+    closed_pauses, paused_since = pause_intervals(timeline)
+    paused = sum(
+        (businesstime.business_time_between(calendar, start, end) for start, end in closed_pauses), timedelta()
+    )
+    ratio = targets.warning_ratio
+
+    def at(duration: timedelta) -> datetime:
+        return businesstime.add_business_time(calendar, received_at, duration)
+
+    is_paused = paused_since is not None and not _resolved_for_good(timeline)
+    return Clock(
+        first_response_at=first_response(timeline),
+        first_response_due=at(targets.first_response),
+        first_response_warn_at=at(targets.first_response * ratio),
+        resolution_due=None if is_paused else at(targets.resolution + paused),
+        resolution_warn_at=None if is_paused else at(targets.resolution * ratio + paused),
+        paused=paused,
+        is_paused=is_paused,
+    )
+
+
+def _resolved_for_good(timeline: list[TimelineEntry]) -> bool:
+    # A resolved (or closed) ticket keeps the deadline it was resolved against, for reporting.
+    for entry in reversed(timeline):
+        if entry.kind in {"resolved", "closed"}:
+            return True
+        if entry.kind in RUN_KINDS or entry.kind == "waiting":
+            return False
+    return False
+
+
+def thresholds(ticket) -> list[tuple[datetime, str, str]]:
+    """Return (instant, event kind, target) for every threshold that still matters for `ticket`."""
+    points = []
+    if ticket.first_response_at is None and ticket.is_open:
+        points += [
+            (ticket.first_response_warn_at, "sla_warning", "first_response"),
+            (ticket.first_response_due, "sla_breach", "first_response"),
+        ]
+    if ticket.is_open and ticket.resolution_due is not None:
+        points += [
+            (ticket.resolution_warn_at, "sla_warning", "resolution"),
+            (ticket.resolution_due, "sla_breach", "resolution"),
+        ]
+    return sorted(point for point in points if point[0] is not None)
+
+
+def next_check(ticket, recorded: set[tuple[str, str]]) -> datetime | None:
+    """Return the earliest threshold of `ticket` not yet recorded, or None."""
+    for instant, kind, target in thresholds(ticket):
+        if (kind, target) not in recorded:
+            return instant
+    return None

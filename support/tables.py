@@ -1,0 +1,57 @@
+import django_tables2 as tables
+from django.utils import timezone
+from django.utils.html import format_html
+
+from .models import Ticket
+
+
+class QueueTable(tables.Table):
+    id = tables.Column(verbose_name="#", linkify=lambda record: record.get_absolute_url())
+    severity = tables.Column()
+    title = tables.Column(linkify=lambda record: record.get_absolute_url(), attrs={"td": {"class": "title"}})
+    partner = tables.Column(accessor="partner__name", verbose_name="Partner")
+    status = tables.Column()
+    assignee = tables.Column(accessor="assignee__email", default="—", verbose_name="Assignee")
+    sla = tables.Column(empty_values=(), orderable=False, verbose_name="SLA")
+    next_due_at = tables.DateTimeColumn(verbose_name="Next due", format="Y-m-d H:i e")
+    received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i")
+    actions = tables.TemplateColumn(
+        template_name="support/_partials/queue_actions.html", orderable=False, verbose_name="", exclude_from_export=True
+    )
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "severity",
+            "title",
+            "partner",
+            "status",
+            "assignee",
+            "sla",
+            "next_due_at",
+            "received_at",
+            "actions",
+        ]
+        order_by = ["next_due_at"]
+        template_name = "support/_partials/table.html"
+        attrs = {"class": "table queue"}
+        row_attrs = {"data-sla": lambda record: record.sla_state(timezone.now())}
+
+    def render_severity(self, value, record):
+        return format_html('<span class="sev sev-{}">{}</span>', value, value)
+
+    def render_sla(self, record):
+        state = record.sla_state(timezone.now())
+        return format_html('<span class="sla sla-{}">{}</span>', state, SLA_LABELS[state])
+
+    def value_sla(self, record):
+        return record.sla_state(timezone.now())
+
+    def render_next_due_at(self, value):
+        return format_html(
+            '<time class="countdown" datetime="{}">{}</time>', value.isoformat(), value.strftime("%Y-%m-%d %H:%M UTC")
+        )
+
+
+SLA_LABELS = {"ok": "On track", "warning": "Warning", "breached": "Breached", "paused": "Paused", "met": "Met"}

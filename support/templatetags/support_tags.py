@@ -1,0 +1,25 @@
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def sla_state(ticket, now):
+    """Return the ticket's SLA state at `now` ('ok', 'warning', 'breached', 'paused', 'met')."""
+    return ticket.sla_state(now)
+
+
+@register.filter
+def business_hours(minutes):
+    """Return a target in business minutes as words: '90' -> '1 h 30 min', '1440' -> '24 h'."""
+    if minutes is None:
+        return "—"
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+@register.filter
+def div60(seconds):
+    return int(seconds) // 60

@@ -1,0 +1,211 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
+from django_tables2.export import TableExport
+from django_tables2.paginators import LazyPaginator
+
+from programs.access import partner_required, staff_role_required
+from programs.models import SUPPORT_ROLES
+
+from . import services
+from .filters import OPEN, TicketFilter
+from .forms import CommentForm, SeverityForm, StaffCommentForm, TicketForm, TransitionForm
+from .models import SEVERITY_GUIDE, Severity, Ticket, TicketAttachment, TicketEvent
+from .tables import QueueTable
+
+
+@partner_required
+def ticket_list(request):
+    tickets = Ticket.objects.for_user(request.user).select_related("submitter").order_by("-received_at")
+    page = Paginator(tickets, 25).get_page(request.GET.get("page"))
+    return render(request, "support/ticket_list.html", {"page": page, "now": timezone.now()})
+
+
+@partner_required
+def ticket_new(request):
+    partner = request.membership.partner
+    plan = services.plan_for_partner(partner)
+    form = TicketForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: value for name, value in form.cleaned_data.items() if name != "attachments"}
+        try:
+            ticket = services.open_ticket(
+                partner, submitter=request.user, attachments=form.cleaned_data["attachments"], **fields
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Ticket #{ticket.pk} was received. The SLA clock is running.")
+            return redirect(ticket)
+    context = {"form": form, "plan": plan, "severity_guide": _severity_guide(plan)}
+    return render(request, "support/ticket_new.html", context, status=400 if form.errors else 200)
+
+
+def _severity_guide(plan):
+    targets = {t.severity: t for t in plan.targets.all()} if plan else {}
+    return [
+        {
+            "severity": value,
+            "label": label,
+            "definition": SEVERITY_GUIDE[value][0],
+            "example": SEVERITY_GUIDE[value][1],
+            "target": targets.get(value),
+        }
+        for value, label in Severity.choices
+    ]
+
+
+def _ticket_for(request, pk):
+    queryset = Ticket.objects.for_user(request.user).select_related(
+        "partner", "plan__calendar", "submitter", "assignee"
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+@login_required
+def ticket_detail(request, pk, comment_form=None, status=200):
+    ticket = _ticket_for(request, pk)
+    user = request.user
+    staff = services.is_support_staff(user)
+    events = TicketEvent.objects.visible_to(user).filter(ticket=ticket).select_related("actor")
+    attachments = TicketAttachment.objects.for_user(user).filter(ticket=ticket)
+    if not user.is_portal_staff:
+        attachments = attachments.filter(public=True)
+    allowed = services.STAFF_ACTIONS if staff else services.PARTNER_ACTIONS if user.membership else set()
+    actions = [
+        (name, label)
+        for name, label in ACTION_LABELS.items()
+        if name in allowed and ticket.status in services.TRANSITIONS[name][0]
+    ]
+    context = {
+        "ticket": ticket,
+        "events": events,
+        "attachments": attachments,
+        "actions": actions,
+        "is_support": staff,
+        "comment_form": comment_form or (StaffCommentForm() if staff else CommentForm()),
+        "severity_form": SeverityForm(initial={"severity": ticket.severity}) if staff else None,
+        "transition_form": TransitionForm(),
+        "sla_state": ticket.sla_state(timezone.now()),
+        "zone": ticket.partner.time_zone,
+        "severity_guide": SEVERITY_GUIDE[ticket.severity],
+    }
+    return render(request, "support/ticket_detail.html", context, status=status)
+
+
+ACTION_LABELS = {
+    "acknowledge": "Acknowledge",
+    "start": "Start work",
+    "wait": "Wait on partner",
+    "resolve": "Resolve",
+    "close": "Close",
+    "reopen": "Reopen",
+}
+
+
+@require_POST
+@login_required
+def ticket_action(request, pk, action):
+    ticket = _ticket_for(request, pk)
+    if action not in services.TRANSITIONS:
+        raise Http404("No such action.")
+    form = TransitionForm(request.POST)
+    message = form.cleaned_data["message"] if form.is_valid() else ""
+    try:
+        services.transition_ticket(ticket, action=action, by=request.user, message=message)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Ticket #{ticket.pk}: {ACTION_LABELS[action].lower()} done.")
+    return redirect("queue") if request.POST.get("next") == "queue" else redirect(ticket)
+
+
+@require_POST
+@login_required
+def ticket_comment(request, pk):
+    ticket = _ticket_for(request, pk)
+    staff = services.is_support_staff(request.user)
+    form = (StaffCommentForm if staff else CommentForm)(request.POST, request.FILES)
+    if form.is_valid():
+        public = not form.cleaned_data.get("internal", False)
+        try:
+            services.add_comment(
+                ticket,
+                by=request.user,
+                body=form.cleaned_data["body"],
+                public=public,
+                attachments=form.cleaned_data["attachments"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Your message was added." if public else "Internal note added.")
+            return redirect(ticket)
+    return ticket_detail(request, pk, comment_form=form, status=400)
+
+
+@require_POST
+@staff_role_required(*SUPPORT_ROLES)
+def ticket_severity(request, pk):
+    ticket = _ticket_for(request, pk)
+    form = SeverityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a severity and give a reason.")
+        return redirect(ticket)
+    try:
+        services.change_severity(ticket, by=request.user, **form.cleaned_data)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        severity = form.cleaned_data["severity"]
+        messages.success(request, f"Severity is now {severity}; the SLA clocks were re-targeted.")
+    return redirect(ticket)
+
+
+@require_POST
+@staff_role_required(*SUPPORT_ROLES)
+def ticket_assign_to_me(request, pk):
+    ticket = _ticket_for(request, pk)
+    services.assign_ticket(ticket, assignee=request.user, by=request.user)
+    messages.success(request, f"Ticket #{ticket.pk} is yours.")
+    return redirect(ticket)
+
+
+@login_required
+def attachment_download(request, pk, attachment_pk):
+    ticket = _ticket_for(request, pk)
+    attachments = TicketAttachment.objects.for_user(request.user).filter(ticket=ticket)
+    if not request.user.is_portal_staff:
+        attachments = attachments.filter(public=True)
+    attachment = get_object_or_404(attachments, pk=attachment_pk)
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@staff_role_required(*SUPPORT_ROLES)
+def queue(request):
+    data = request.GET.copy()
+    data.setdefault("status", OPEN)
+    tickets = Ticket.objects.for_user(request.user).for_queue()
+    filterset = TicketFilter(data, queryset=tickets)
+    status = 200 if filterset.is_valid() else 400  # an invalid filter shows its error and no rows
+    table = QueueTable(filterset.qs)
+    export_format = request.GET.get("_export")
+    if TableExport.is_valid_format(export_format):
+        RequestConfig(request, paginate=False).configure(table)
+        return TableExport(export_format, table, exclude_columns=()).response(f"queue.{export_format}")
+    RequestConfig(request, paginate={"per_page": 50, "paginator_class": LazyPaginator}).configure(table)
+    return render(request, "support/queue.html", {"table": table, "filter": filterset}, status=status)

@@ -1,0 +1,88 @@
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from support.models import Ticket
+from tests.factories import file_ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_queue_lists_open_tickets_by_next_deadline(client, plan, partner, partner_member, support_l1):
+    now = timezone.now()
+    later = file_ticket(partner, partner_member, title="Low: avatar upload", severity="P4", at=now)
+    sooner = file_ticket(partner, partner_member, title="Critical: checkout down", severity="P1", at=now)
+    done = file_ticket(partner, partner_member, title="Old question", severity="P4", at=now - timedelta(days=3))
+    from support import services
+
+    services.transition_ticket(done, action="resolve", by=support_l1)
+    client.force_login(support_l1)
+    page = client.get(reverse("queue")).content.decode()
+    assert page.index("Critical: checkout down") < page.index("Low: avatar upload")
+    assert "Old question" not in page
+    assert later.pk and sooner.pk
+
+
+def test_the_queue_filters_by_severity_and_sla_state(client, plan, partner, partner_member, support_l1):
+    now = timezone.now()
+    file_ticket(partner, partner_member, title="Breached one", severity="P1", at=now - timedelta(hours=1))
+    file_ticket(partner, partner_member, title="Fresh one", severity="P3", at=now)
+    client.force_login(support_l1)
+    page = client.get(reverse("queue"), {"sla_state": "breached"}).content.decode()
+    assert "Breached one" in page and "Fresh one" not in page
+    page = client.get(reverse("queue"), {"severity": ["P3"]}).content.decode()
+    assert "Fresh one" in page and "Breached one" not in page
+
+
+def test_a_bad_filter_answers_400_with_the_error(client, plan, support_l1):
+    client.force_login(support_l1)
+    response = client.get(reverse("queue"), {"severity": "P9"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_the_queue_exports_csv(client, plan, partner, partner_member, support_l1):
+    file_ticket(partner, partner_member, title="Exported ticket")
+    client.force_login(support_l1)
+    response = client.get(reverse("queue"), {"_export": "csv"})
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:3] == ["#", "Severity", "Title"]
+    assert rows[1][2] == "Exported ticket"
+
+
+def test_the_queue_colours_rows_by_sla_state(client, plan, partner, partner_member, support_l1):
+    file_ticket(partner, partner_member, title="Breached one", severity="P1", at=timezone.now() - timedelta(hours=1))
+    client.force_login(support_l1)
+    assert 'data-sla="breached"' in client.get(reverse("queue")).content.decode()
+
+
+def _many(partner, submitter, count):
+    # Bulk-copy one real ticket: the query count must not depend on how many rows exist.
+    template = file_ticket(partner, submitter, title="Template")
+    fields = {f.attname: getattr(template, f.attname) for f in Ticket._meta.concrete_fields if f.attname != "id"}
+    Ticket.objects.bulk_create([Ticket(**fields) for _ in range(count - 1)])
+
+
+@pytest.mark.parametrize("count", [10, 1000])
+def test_the_queue_runs_the_same_number_of_queries_at_any_size(
+    client, plan, partner, partner_member, support_l1, count, django_assert_max_num_queries
+):
+    _many(partner, partner_member, count)
+    client.force_login(support_l1)
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("queue")).status_code == 200
+
+
+@pytest.mark.parametrize("count", [10, 1000])
+def test_the_ticket_list_runs_the_same_number_of_queries_at_any_size(
+    client, plan, partner, partner_member, count, django_assert_max_num_queries
+):
+    _many(partner, partner_member, count)
+    client.force_login(partner_member)
+    with django_assert_max_num_queries(7):
+        assert client.get(reverse("ticket_list")).status_code == 200
