@@ -1,4 +1,5 @@
 import django_tables2 as tables
+from django.db.models import F
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -48,7 +49,14 @@ class QueueTable(tables.Table):
     def value_sla(self, record):
         return record.sla_state(timezone.now())
 
+    def order_next_due_at(self, queryset, is_descending):
+        # Paused tickets have no running deadline: they come last either way.
+        due = F("next_due_at").desc(nulls_last=True) if is_descending else F("next_due_at").asc(nulls_last=True)
+        return queryset.order_by(due, "id"), True
+
     def render_next_due_at(self, value):
+        if value is None:
+            return "—"
         return format_html(
             '<time class="countdown" datetime="{}">{}</time>', value.isoformat(), value.strftime("%Y-%m-%d %H:%M UTC")
         )

@@ -28,7 +28,7 @@ def test_a_partner_files_a_ticket_l1_acknowledges_it_from_the_queue_and_the_part
     partner.get_by_label("P2 – High", exact=False).check()
     partner.get_by_label("Category").select_option("defect")
     partner.get_by_label("End customer").fill("Acme Retail GmbH")
-    partner.get_by_label("Environment", exact=True).select_option("production")
+    partner.locator("#id_environment").select_option("production")
     partner.get_by_label("Steps to reproduce").fill("Open checkout, pay by card, wait 30 s: timeout.")
     partner.get_by_label("Business impact").fill("No card payments for this customer.")
     partner.get_by_role("button", name="Submit ticket").click()

@@ -27,6 +27,19 @@ def test_the_queue_lists_open_tickets_by_next_deadline(client, plan, partner, pa
     assert later.pk and sooner.pk
 
 
+def test_paused_tickets_come_last_in_the_queue(client, plan, partner, partner_member, support_l1):
+    from support import services
+
+    paused = file_ticket(partner, partner_member, title="Waiting for logs", severity="P1")
+    services.transition_ticket(paused, action="acknowledge", by=support_l1)
+    services.transition_ticket(paused, action="wait", by=support_l1)
+    file_ticket(partner, partner_member, title="Slow question", severity="P4")
+    client.force_login(support_l1)
+    page = client.get(reverse("queue")).content.decode()
+    assert page.index("Slow question") < page.index("Waiting for logs")
+    assert "Paused" in page
+
+
 def test_the_queue_filters_by_severity_and_sla_state(client, plan, partner, partner_member, support_l1):
     now = timezone.now()
     file_ticket(partner, partner_member, title="Breached one", severity="P1", at=now - timedelta(hours=1))
