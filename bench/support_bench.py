@@ -1,0 +1,174 @@
+"""Benchmarks of the staff queue and the SLA sweep on PostgreSQL.
+
+Usage (creates and drops its own database, partnerportal_bench):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/partnerportal_bench \
+        .venv/bin/python bench/support_bench.py [--queue-sizes 1000 100000] [--sweep-size 1000000]
+
+Prints one line per figure; docs/benchmarks.md records the results.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partnerportal.settings")
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, reset_queries  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from programs.models import Membership, StaffRole, User  # noqa: E402
+from support.models import PlanAssignment, Ticket, TicketEvent  # noqa: E402
+from support.sweep import sweep_slas  # noqa: E402
+from tests.factories import PartnerFactory, file_ticket, staff_user, support_plan  # noqa: E402
+
+COPY_COLUMNS = [
+    f.column for f in Ticket._meta.concrete_fields if f.column not in {"id", "next_sla_check_at", "next_due_at"}
+]
+
+
+def setup_database():
+    name = settings.DATABASES["default"]["NAME"]
+    assert connection.vendor == "postgresql" and name.endswith("_bench"), "run against a *_bench PostgreSQL database"
+    import psycopg
+
+    params = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=params["HOST"], port=params["PORT"] or 5432, user=params["USER"], dbname="postgres", autocommit=True
+    ) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    with connection.cursor() as cursor:
+        cursor.execute("SET client_min_messages TO WARNING")
+    call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)
+
+
+def world():
+    plan = support_plan()
+    partner = PartnerFactory()
+    PlanAssignment.objects.create(partner=partner, plan=plan)
+    member = Membership.objects.create(
+        partner=partner, user=User.objects.create_user("bench@example.test"), role="admin"
+    )
+    agent = staff_user(StaffRole.SUPPORT_L1, email="agent@example.test")
+    template = file_ticket(partner, member.user, title="Bench ticket", severity="P3")
+    return agent, template
+
+
+def fill(template, count, *, due_share=0.0):
+    """Copy the template ticket `count` times; `due_share` of them have thresholds already crossed."""
+    columns = ", ".join(COPY_COLUMNS)
+    due_every = int(1 / due_share) if due_share else 0
+    crossed = f"CASE WHEN {due_every} > 0 AND g %% {due_every} = 0 THEN now() - interval '1 minute' ELSE now() + (g || ' seconds')::interval END"
+    with connection.cursor() as cursor:
+        # The copies are fixtures, not changes anyone made: keep them out of the audit trail.
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(
+            f"""
+            INSERT INTO support_ticket ({columns}, next_sla_check_at, next_due_at)
+            SELECT {columns}, {crossed}, now() + (g || ' seconds')::interval
+            FROM support_ticket, generate_series(1, %s) AS g WHERE id = %s
+            """,
+            [count, template.pk],
+        )
+        # Crossed rows: their first-response thresholds are in the past too.
+        cursor.execute(
+            """UPDATE support_ticket SET first_response_warn_at = now() - interval '30 minutes',
+                   first_response_due = now() - interval '1 minute',
+                   next_sla_check_at = now() - interval '30 minutes'
+               WHERE next_sla_check_at <= now()"""
+        )
+        cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute("ANALYZE support_ticket")
+
+
+def bench_queue(agent, runs=25):
+    client = Client()
+    client.force_login(agent)
+    client.get("/queue/")  # warm caches
+    timings = []
+    reset_queries()  # each request resets the log: count from an empty one
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/queue/")
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = client.get("/queue/")
+        timings.append(time.perf_counter() - start)
+        assert response.status_code == 200
+    return statistics.median(timings), len(queries)
+
+
+def bench_sweep():
+    due = Ticket.objects.filter(first_response_due__lt=timezone.now(), first_response_at__isnull=True).count()
+    reset_queries()
+    start = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+
+            with cProfile.Profile() as profile:
+                result = sweep_slas(notify=False)
+            profile.print_stats("cumulative")
+        else:
+            result = sweep_slas(notify=False)
+    sweep_seconds = time.perf_counter() - start
+    if os.environ.get("BENCH_VERBOSE"):
+        for query in queries.captured_queries:
+            print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:110]}")
+    assert result.recorded == 2 * due, (result.recorded, due)
+    # The floor: one raw UPDATE touching the same rows, in the same run.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE support_ticket SET next_sla_check_at = first_response_warn_at WHERE first_response_due < now() AND first_response_at IS NULL"
+        )
+        start = time.perf_counter()
+        cursor.execute("UPDATE support_ticket SET next_sla_check_at = NULL WHERE next_sla_check_at <= now()")
+        floor_seconds = time.perf_counter() - start
+        touched = cursor.rowcount
+    return due, sweep_seconds, len(queries), touched, floor_seconds
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--queue-sizes", type=int, nargs="*", default=[1000, 100000])
+    parser.add_argument("--sweep-size", type=int, default=1000000)
+    args = parser.parse_args()
+    setup_database()
+    agent, template = world()
+    have = 1
+    for size in sorted(args.queue_sizes):
+        fill(template, size - have)
+        have = size
+        median, queries = bench_queue(agent)
+        print(f"queue  open_tickets={size:>9,}  median={median * 1000:7.1f} ms  queries={queries}")
+    if args.sweep_size:
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+            cursor.execute("DELETE FROM support_ticket WHERE id <> %s", [template.pk])
+            cursor.execute("SET session_replication_role = DEFAULT")
+        TicketEvent.objects.filter(kind__in=["sla_warning", "sla_breach"]).delete()
+        fill(template, args.sweep_size - 1, due_share=0.01)
+        due, seconds, queries, touched, floor = bench_sweep()
+        print(
+            f"sweep  open_tickets={args.sweep_size:>9,}  due={due:,}  sweep={seconds * 1000:.0f} ms  queries={queries}  "
+            f"floor(UPDATE of {touched:,} rows)={floor * 1000:.0f} ms  ratio={seconds / floor:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
