@@ -20,7 +20,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partnerportal.settings")
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -123,7 +123,7 @@ class StaffCommentForm(CommentForm):
 
 
 class SeverityForm(forms.Form):
-    severity = forms.ChoiceField(choices=Severity.choices)
+    severity = forms.ChoiceField(choices=severity_choices, widget=forms.RadioSelect)
     reason = forms.CharField(max_length=500)
 
 

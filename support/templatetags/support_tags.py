@@ -23,3 +23,14 @@ def business_hours(minutes):
 @register.filter
 def div60(seconds):
     return int(seconds) // 60
+
+
+@register.inclusion_tag("support/_partials/plan_card.html")
+def support_plan_card(partner):
+    """Render the partner's support plan: hours, channels, targets per severity, services."""
+    from support.models import SEVERITY_GUIDE
+    from support.services import plan_for_partner
+
+    plan = plan_for_partner(partner)
+    targets = list(plan.targets.all()) if plan else []
+    return {"plan": plan, "targets": targets, "guide": SEVERITY_GUIDE}

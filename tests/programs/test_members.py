@@ -208,3 +208,11 @@ def test_the_services_refuse_an_actor_who_is_not_an_admin_of_that_partner(partne
         services.invite_member(partner, email="x@example.test", role="member", by=partner_member, base_url="http://t")
     with pytest.raises(PermissionDenied):
         services.remove_member(partner_member.membership, by=other_partner)
+
+
+def test_partner_home_shows_the_support_plan_and_its_targets(client, plan, partner_member):
+    client.force_login(partner_member)
+    page = client.get(reverse("home")).content.decode()
+    assert "Support plan: Premier" in page
+    assert "24/7" in page
+    assert "15 min" in page and "4 h" in page  # P1 targets
