@@ -34,9 +34,7 @@ def test_a_program_manager_creates_a_calendar_with_windows(client, program_manag
 
 def test_a_calendar_with_no_working_time_is_refused(client, program_manager):
     client.force_login(program_manager)
-    response = client.post(
-        reverse("admin:support_businesscalendar_add"), calendar_form(**{"windows-TOTAL_FORMS": "0"})
-    )
+    response = client.post(reverse("admin:support_businesscalendar_add"), calendar_form(**{"windows-TOTAL_FORMS": "0"}))
     assert response.status_code == 200
     assert "A calendar needs at least one working window, or tick 24/7." in response.content.decode()
     assert not BusinessCalendar.objects.exists()
