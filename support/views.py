@@ -109,6 +109,16 @@ ACTION_LABELS = {
 }
 
 
+ACTION_DONE = {
+    "acknowledge": "acknowledged",
+    "start": "is in progress",
+    "wait": "is waiting on the partner; its resolution clock is paused",
+    "resolve": "resolved",
+    "close": "closed",
+    "reopen": "reopened",
+}
+
+
 @require_POST
 @login_required
 def ticket_action(request, pk, action):
@@ -122,7 +132,7 @@ def ticket_action(request, pk, action):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"Ticket #{ticket.pk}: {ACTION_LABELS[action].lower()} done.")
+        messages.success(request, f"Ticket #{ticket.pk} {ACTION_DONE[action]}.")
     return redirect("queue") if request.POST.get("next") == "queue" else redirect(ticket)
 
 
