@@ -115,3 +115,11 @@ def file_ticket(partner, submitter, *, title="Checkout returning 500", severity=
     return services.open_ticket(
         partner, submitter=submitter, title=title, severity=severity, at=at, **{**TICKET_INTAKE, **fields}
     )
+
+
+def copy_ticket(template, count: int) -> None:
+    """Insert `count` copies of a real ticket in one statement, for tests that need volume."""
+    from support.models import Ticket
+
+    fields = {f.attname: getattr(template, f.attname) for f in Ticket._meta.concrete_fields if f.attname != "id"}
+    Ticket.objects.bulk_create([Ticket(**fields) for _ in range(count)])
