@@ -48,3 +48,12 @@ def staff_role_required(*roles):
         return wrapper
 
     return decorator
+
+
+def lockout_username(request, credentials=None) -> str:
+    """Return the sign-in name django-axes counts failures against: the email, case-folded.
+
+    Emails match case-insensitively at sign-in, so `Ann@x` and `ann@x` must share one counter.
+    """
+    source = credentials if credentials else getattr(request, "data", request.POST)
+    return (source.get("username") or "").strip().lower()

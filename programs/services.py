@@ -1,12 +1,13 @@
 """Changes to partners and their people. Each function is the one way to make its change."""
 
 import secrets
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -42,7 +43,7 @@ def invite_member(
         )
     open_invitations.update(revoked_at=now)  # expired ones: make room for the new invitation
     token = secrets.token_urlsafe(32)
-    with audit_context(action="invite_member", actor=by.pk):
+    with audit_context(action="invite_member", actor=by.pk), _pending_twice_is_refused():
         invitation = Invitation.objects.create(
             partner=partner,
             email=email,
@@ -54,8 +55,18 @@ def invite_member(
             expires_at=now + timedelta(days=settings.INVITATION_VALID_DAYS),
         )
     accept_url = base_url.rstrip("/") + reverse("accept_invitation", args=[token])
-    transaction.on_commit(lambda: _send_invitation_email(invitation, accept_url))
+    transaction.on_commit(lambda: _send_invitation_email(invitation, accept_url), robust=True)
     return invitation, token
+
+
+@contextmanager
+def _pending_twice_is_refused():
+    # Two admins inviting the same address at the same moment: the constraint decides, in words.
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise ValidationError({"email": "An invitation to this address is already pending."}) from None
 
 
 def _send_invitation_email(invitation: Invitation, accept_url: str) -> None:
@@ -100,6 +111,7 @@ def accept_invitation(invitation: Invitation, *, full_name: str, password: str) 
 def revoke_invitation(invitation: Invitation, *, by: User) -> None:
     """Withdraw a pending invitation so its link stops working."""
     _require_partner_admin(invitation.partner, by)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)  # an accept may be racing
     if invitation.accepted_at or invitation.revoked_at:
         raise ValidationError("This invitation is no longer pending.")
     with audit_context(action="revoke_invitation", actor=by.pk):

@@ -46,7 +46,9 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
 class SeverityTargetInline(admin.TabularInline):
     model = SeverityTarget
     extra = 0
+    min_num = 4  # every severity needs its targets, or tickets of that severity cannot be filed
     max_num = 4
+    validate_min = True
 
 
 class SupportPlanForm(forms.ModelForm):

@@ -1,5 +1,6 @@
 import django_filters
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from programs.models import SUPPORT_ROLES, Partner, User
@@ -11,8 +12,13 @@ OPEN = "open"
 
 def sla_state_q(state: str, now) -> Q:
     """Return the condition for tickets whose SLA state (see Ticket.sla_state) is `state`."""
+    # The same rules as Ticket.sla_state, as a query.
     unanswered = Q(first_response_at__isnull=True)
-    breached = (unanswered & Q(first_response_due__lt=now)) | Q(resolution_due__lt=now)
+    breached = (
+        (unanswered & Q(first_response_due__lt=now))
+        | Q(first_response_at__gt=F("first_response_due"))
+        | Q(resolution_due__lt=Coalesce("resolved_at", Value(now)))
+    )
     warning = (unanswered & Q(first_response_warn_at__lte=now)) | Q(resolution_warn_at__lte=now)
     paused = Q(status=Ticket.Status.WAITING_ON_PARTNER)
     return {

@@ -362,6 +362,7 @@ class TicketEvent(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    by_staff = models.BooleanField(default=False, help_text="The actor acted as support staff.")
     public = models.BooleanField(default=True)
     body = models.TextField(blank=True)
     from_value = models.CharField(max_length=100, blank=True)

@@ -39,6 +39,16 @@ def is_support_staff(user: User) -> bool:
     return user.has_staff_role(*SUPPORT_ROLES)
 
 
+def _record(ticket: Ticket, kind: str, by: User | None, **fields) -> TicketEvent:
+    """Add a timeline event, noting whether its actor acted as support staff at that moment.
+
+    Stored, not looked up later: a first response stays one when the person changes role or leaves.
+    """
+    return TicketEvent.objects.create(
+        ticket=ticket, kind=kind, actor=by, by_staff=bool(by and is_support_staff(by)), **fields
+    )
+
+
 def plan_for_partner(partner: Partner) -> SupportPlan | None:
     """Return the support plan the partner is entitled to (its assignment, until tiers decide)."""
     assignment = PlanAssignment.objects.select_related("plan").filter(partner=partner).first()
@@ -73,12 +83,12 @@ def open_ticket(partner: Partner, *, submitter: User, attachments=(), at=None, *
     now = at or timezone.now()
     with audit_context(action="open_ticket", actor=submitter.pk):
         ticket = Ticket.objects.create(partner=partner, submitter=submitter, plan=plan, received_at=now, **fields)
-        TicketEvent.objects.create(ticket=ticket, kind=Kind.RECEIVED, at=now, actor=submitter, to_value=ticket.severity)
+        _record(ticket, Kind.RECEIVED, submitter, at=now, to_value=ticket.severity)
         for upload in attachments:
             _store_attachment(ticket, upload, by=submitter, at=now)
         refresh_clock(ticket)
     if at is None:
-        transaction.on_commit(lambda: _send_auto_acknowledgement(ticket.pk))
+        transaction.on_commit(lambda: _send_auto_acknowledgement(ticket.pk), robust=True)
     return ticket
 
 
@@ -91,7 +101,7 @@ def _send_auto_acknowledgement(ticket_id: int) -> None:
         recipient_list=[ticket.submitter.email],
     )
     # Recorded as a system event: it is not a first response.
-    TicketEvent.objects.create(ticket=ticket, kind=Kind.AUTO_ACK, actor=None, body=ticket.submitter.email)
+    _record(ticket, Kind.AUTO_ACK, None, body=ticket.submitter.email)
 
 
 @transaction.atomic
@@ -110,11 +120,11 @@ def transition_ticket(ticket: Ticket, *, action: str, by: User, message: str = "
         raise ValidationError("Say why the ticket is reopened.")
     now = at or timezone.now()
     with audit_context(action=f"ticket_{action}", actor=by.pk):
-        TicketEvent.objects.create(
-            ticket=ticket,
-            kind=kind,
+        _record(
+            ticket,
+            kind,
+            by,
             at=now,
-            actor=by,
             body=message.strip(),
             from_value=ticket.status,
             to_value=to_status,
@@ -144,17 +154,15 @@ def add_comment(ticket: Ticket, *, by: User, body: str, public: bool = True, att
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     now = at or timezone.now()
     with audit_context(action="add_comment", actor=by.pk):
-        event = TicketEvent.objects.create(
-            ticket=ticket, kind=Kind.COMMENT if public else Kind.NOTE, at=now, actor=by, public=public, body=body
-        )
+        event = _record(ticket, Kind.COMMENT if public else Kind.NOTE, by, at=now, public=public, body=body)
         for upload in attachments:
             _store_attachment(ticket, upload, by=by, at=now, public=public)
         if not staff and ticket.status == Status.WAITING_ON_PARTNER:
-            TicketEvent.objects.create(
-                ticket=ticket,
-                kind=Kind.RESUMED,
+            _record(
+                ticket,
+                Kind.RESUMED,
+                by,
                 at=now,
-                actor=by,
                 from_value=ticket.status,
                 to_value=Status.IN_PROGRESS,
             )
@@ -176,7 +184,7 @@ def _store_attachment(ticket: Ticket, upload, *, by: User, at, public: bool = Tr
     )
     attachment.file.save(upload.name, upload, save=False)
     attachment.save()
-    TicketEvent.objects.create(ticket=ticket, kind=Kind.ATTACHMENT, at=at, actor=by, public=public, body=upload.name)
+    _record(ticket, Kind.ATTACHMENT, by, at=at, public=public, body=upload.name)
     return attachment
 
 
@@ -191,9 +199,7 @@ def change_severity(ticket: Ticket, *, severity: str, by: User, reason: str) -> 
     if severity == ticket.severity:
         raise ValidationError({"severity": "The ticket already has this severity."})
     with audit_context(action="change_severity", actor=by.pk):
-        TicketEvent.objects.create(
-            ticket=ticket, kind=Kind.SEVERITY, actor=by, from_value=ticket.severity, to_value=severity, body=reason
-        )
+        _record(ticket, Kind.SEVERITY, by, from_value=ticket.severity, to_value=severity, body=reason)
         ticket.severity = severity
         ticket.save(update_fields=["severity", "updated_at"])
         refresh_clock(ticket)
@@ -207,10 +213,10 @@ def assign_ticket(ticket: Ticket, *, assignee: User, by: User) -> Ticket:
         raise PermissionDenied("Tickets are assigned to and by support staff.")
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     with audit_context(action="assign_ticket", actor=by.pk):
-        TicketEvent.objects.create(
-            ticket=ticket,
-            kind=Kind.ASSIGNED,
-            actor=by,
+        _record(
+            ticket,
+            Kind.ASSIGNED,
+            by,
             public=False,
             from_value=ticket.assignee.email if ticket.assignee else "",
             to_value=assignee.email,
@@ -221,7 +227,11 @@ def assign_ticket(ticket: Ticket, *, assignee: User, by: User) -> Ticket:
 
 
 def _targets(ticket: Ticket) -> sla.Targets:
-    target = SeverityTarget.objects.get(plan=ticket.plan_id, severity=ticket.severity)
+    target = SeverityTarget.objects.filter(plan=ticket.plan_id, severity=ticket.severity).first()
+    if target is None:
+        raise ValidationError(
+            f"The support plan {ticket.plan} has no {ticket.severity} target yet. Ask your partner manager."
+        )
     return sla.Targets(
         first_response=timedelta(minutes=target.first_response_minutes),
         resolution=timedelta(minutes=target.resolution_minutes),
@@ -230,13 +240,10 @@ def _targets(ticket: Ticket) -> sla.Targets:
 
 
 def timeline_of(ticket: Ticket) -> list[sla.TimelineEntry]:
-    staff_ids = set(
-        User.objects.filter(groups__name__in=[role.label for role in SUPPORT_ROLES]).values_list("pk", flat=True)
-    )
     return [
-        sla.TimelineEntry(kind=kind, at=at, by_staff=actor_id in staff_ids, public=public)
-        for kind, at, actor_id, public in ticket.events.order_by("at", "pk").values_list(
-            "kind", "at", "actor_id", "public"
+        sla.TimelineEntry(kind=kind, at=at, by_staff=by_staff, public=public)
+        for kind, at, by_staff, public in ticket.events.order_by("at", "pk").values_list(
+            "kind", "at", "by_staff", "public"
         )
     ]
 

@@ -63,6 +63,10 @@ def pause_intervals(timeline: list[TimelineEntry]) -> tuple[list[tuple[datetime,
     for entry in timeline:
         if entry.kind in PAUSE_KINDS and paused_since is None:
             paused_since = entry.at
+        elif entry.kind == "resolved" and paused_since is not None:
+            # Resolved while waiting on the partner: the wait counts as paused up to the resolution.
+            closed.append((paused_since, entry.at))
+            paused_since = entry.at
         elif entry.kind in RUN_KINDS and paused_since is not None:
             closed.append((paused_since, entry.at))
             paused_since = None

@@ -97,21 +97,27 @@ class ClaimedTicket(NamedTuple):
 
 
 INSERT_EVENTS = (
-    "INSERT INTO support_ticketevent (ticket_id, kind, sla_target, at, public, body, from_value, to_value)"
-    " VALUES {rows} ON CONFLICT DO NOTHING"
+    "INSERT INTO support_ticketevent"
+    " (ticket_id, kind, sla_target, at, public, by_staff, body, from_value, to_value)"
+    " VALUES {rows} ON CONFLICT DO NOTHING RETURNING ticket_id, kind, sla_target"
 )
 EVENTS_PER_INSERT = 2000  # 10,000 parameters: inside every driver's and SQLite's limits
 
 
-def _insert_events(crossed) -> None:
+def _insert_events(crossed) -> set[tuple[int, str, str]]:
+    """Insert the crossed thresholds; return those that were new (a repeat is a no-op)."""
     # Multi-row INSERTs of plain values: building thousands of model instances for bulk_create
-    # costs more than the database work. The unique constraint makes a repeat a no-op.
+    # costs more than the database work. The unique constraint makes a repeat a no-op, and
+    # RETURNING tells which rows were really written, so nobody is mailed twice.
+    inserted = set()
     with connection.cursor() as cursor:
         for start in range(0, len(crossed), EVENTS_PER_INSERT):
             chunk = crossed[start : start + EVENTS_PER_INSERT]
-            rows = ", ".join(["(%s, %s, %s, %s, %s, '', '', '')"] * len(chunk))
-            params = [value for t, at, kind, target in chunk for value in (t.id, kind, target, at, False)]
+            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, '', '', '')"] * len(chunk))
+            params = [value for t, at, kind, target in chunk for value in (t.id, kind, target, at, False, False)]
             cursor.execute(INSERT_EVENTS.format(rows=rows), params)
+            inserted.update(cursor.fetchall())
+    return inserted
 
 
 @transaction.atomic
@@ -129,7 +135,8 @@ def _sweep_batch(now: datetime, batch_size: int) -> SweepResult:
         for instant, kind, target in sla.thresholds(ticket)
         if ticket.next_sla_check_at <= instant <= now
     ]
-    _insert_events(crossed)
+    inserted = _insert_events(crossed)
+    crossed = [item for item in crossed if (item[0].id, item[2], item[3]) in inserted]
     # One set-based UPDATE moves every claimed ticket's cursor to its next threshold after now.
     _claimed(tickets).update(next_sla_check_at=next_threshold_after(now))
     return SweepResult(checked=len(tickets), recorded=len(crossed), events=crossed)

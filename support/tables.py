@@ -39,6 +39,22 @@ class QueueTable(tables.Table):
         attrs = {"class": "table queue"}
         row_attrs = {"data-sla": lambda record: record.sla_state(timezone.now())}
 
+    # Exports: plain values, and text a partner typed can never run as a spreadsheet formula.
+    def value_title(self, value):
+        return spreadsheet_safe(value)
+
+    def value_partner(self, value):
+        return spreadsheet_safe(value)
+
+    def value_assignee(self, value):
+        return spreadsheet_safe(value)
+
+    def value_severity(self, record):
+        return record.severity
+
+    def value_next_due_at(self, value):
+        return value.isoformat() if value else ""
+
     def render_severity(self, value, record):
         return format_html('<span class="sev sev-{}">{}</span>', value, value)
 
@@ -60,6 +76,12 @@ class QueueTable(tables.Table):
         return format_html(
             '<time class="countdown" datetime="{}">{}</time>', value.isoformat(), value.strftime("%Y-%m-%d %H:%M UTC")
         )
+
+
+def spreadsheet_safe(text) -> str:
+    """Return `text` with a leading quote when Excel or Sheets would read it as a formula."""
+    text = "" if text is None else str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 SLA_LABELS = {"ok": "On track", "warning": "Warning", "breached": "Breached", "paused": "Paused", "met": "Met"}

@@ -205,17 +205,27 @@ def attachment_download(request, pk, attachment_pk):
     return response
 
 
+def _valid_paging(params) -> bool:
+    for name, limit in (("page", 1_000_000), ("per_page", 200)):
+        value = params.get(name)
+        if value is not None and not (value.isdigit() and 1 <= int(value) <= limit):
+            return False
+    return True
+
+
 @staff_role_required(*SUPPORT_ROLES)
 def queue(request):
     data = request.GET.copy()
     data.setdefault("status", OPEN)
     tickets = Ticket.objects.for_user(request.user).for_queue()
     filterset = TicketFilter(data, queryset=tickets)
-    status = 200 if filterset.is_valid() else 400  # an invalid filter shows its error and no rows
-    table = QueueTable(filterset.qs)
+    valid = filterset.is_valid() and _valid_paging(request.GET)
+    status = 200 if valid else 400  # an invalid filter or page shows its error and no rows
+    table = QueueTable(filterset.qs if valid else tickets.none())
     export_format = request.GET.get("_export")
-    if TableExport.is_valid_format(export_format):
+    if valid and TableExport.is_valid_format(export_format):
         RequestConfig(request, paginate=False).configure(table)
         return TableExport(export_format, table, exclude_columns=()).response(f"queue.{export_format}")
-    RequestConfig(request, paginate={"per_page": 50, "paginator_class": LazyPaginator}).configure(table)
+    paginate = {"per_page": 50, "paginator_class": LazyPaginator} if valid else False
+    RequestConfig(request, paginate=paginate).configure(table)
     return render(request, "support/queue.html", {"table": table, "filter": filterset}, status=status)

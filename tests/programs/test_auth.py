@@ -65,3 +65,10 @@ def test_sign_out_is_a_post_and_ends_the_session(client, partner_member):
     response = client.post(reverse("logout"))
     assert "You are signed out" in response.content.decode()
     assert client.get(reverse("home"))["Location"].startswith(reverse("login"))
+
+
+def test_changing_the_case_of_the_email_does_not_reset_the_lockout(client, partner_admin, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(client, partner_admin.email, "wrong")
+    response = sign_in(client, partner_admin.email.upper(), PASSWORD)
+    assert response.status_code == 429

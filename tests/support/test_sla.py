@@ -99,3 +99,13 @@ def test_a_ticket_received_outside_hours_starts_its_clock_at_the_next_opening():
         received_at=saturday, timeline=[TimelineEntry("received", saturday)], targets=TARGETS, calendar=OFFICE
     )
     assert c.first_response_due == datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+
+
+def test_resolving_while_waiting_keeps_the_wait_out_of_the_resolution_time():
+    c = clock(
+        TimelineEntry("acknowledged", minutes(5), by_staff=True),
+        TimelineEntry("waiting", minutes(60), by_staff=True),
+        TimelineEntry("resolved", minutes(20 * 60), by_staff=True),
+    )
+    assert c.paused == timedelta(hours=19)
+    assert c.resolution_due == minutes(480 + 19 * 60)

@@ -240,3 +240,30 @@ def test_the_partner_sees_the_sla_state_change_to_breached(client, plan, partner
     ticket = file_ticket(partner, partner_member, at=timezone.now() - timedelta(minutes=90))
     client.force_login(partner_member)
     assert "Breached" in client.get(ticket.get_absolute_url()).content.decode()
+
+
+def test_a_first_response_stays_one_when_the_agent_later_changes_role(ticket, partner_member, support_l1):
+    from support import services
+
+    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    support_l1.groups.clear()
+    services.add_comment(ticket, by=partner_member, body="Thanks")
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is not None
+
+
+def test_a_superuser_acknowledging_is_a_first_response(ticket, superuser):
+    from support import services
+
+    services.transition_ticket(ticket, action="acknowledge", by=superuser)
+    ticket.refresh_from_db()
+    assert ticket.first_response_at is not None
+
+
+def test_a_plan_missing_a_severity_target_refuses_that_severity_in_words(client, plan, partner_member):
+    plan.targets.filter(severity="P1").delete()
+    client.force_login(partner_member)
+    response = client.post(reverse("ticket_new"), new_ticket_data(severity="P1"))
+    assert response.status_code == 400
+    assert "has no P1 target" in response.content.decode()
+    assert not Ticket.objects.exists()

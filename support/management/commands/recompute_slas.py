@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from support.models import SupportPlan, Ticket
 from support.services import refresh_clock
@@ -17,9 +18,12 @@ class Command(BaseCommand):
                 raise CommandError(f"No support plan is named “{plan}”.")
             tickets = tickets.filter(plan__name=plan)
         cache, moved_count, total = {}, 0, 0
-        for ticket in tickets.iterator(chunk_size=500):
+        for ticket_id in tickets.values_list("pk", flat=True).iterator(chunk_size=500):
             total += 1
-            moved = refresh_clock(ticket, cache)
+            # Lock and re-read each ticket: a transition or the sweep may have changed it meanwhile.
+            with transaction.atomic():
+                ticket = Ticket.objects.select_for_update().select_related("plan__calendar").get(pk=ticket_id)
+                moved = refresh_clock(ticket, cache)
             if moved:
                 moved_count += 1
                 changes = ", ".join(
