@@ -15,7 +15,7 @@ app.autodiscover_tasks()
 def _prepare_embedded_broker(sender, **kwargs):
     """Create the folders of the filesystem broker and result store when they are in use."""
     options = sender.conf.broker_transport_options or {}
-    folders = [options.get("data_folder_in"), options.get("processed_folder")]
+    folders = [options.get(name) for name in ("data_folder_in", "processed_folder", "control_folder")]
     backend = sender.conf.result_backend or ""
     if backend.startswith("file://"):
         folders.append(backend.removeprefix("file://"))

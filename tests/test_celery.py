@@ -19,7 +19,12 @@ def isolated_broker(tmp_path, monkeypatch):
         yield settings.CELERY_BROKER_URL
         return
     queue = str(tmp_path / "queue")
-    options = {"data_folder_in": queue, "data_folder_out": queue, "processed_folder": str(tmp_path / "done")}
+    options = {
+        "data_folder_in": queue,
+        "data_folder_out": queue,
+        "processed_folder": str(tmp_path / "done"),
+        "control_folder": str(tmp_path / "control"),
+    }
     for folder in options.values():
         (tmp_path / folder).mkdir(parents=True, exist_ok=True)
     monkeypatch.setitem(app.conf, "broker_transport_options", {**app.conf.broker_transport_options, **options})
