@@ -32,9 +32,9 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from programs.models import Membership, StaffRole, User  # noqa: E402
-from support.models import PlanAssignment, Ticket, TicketEvent  # noqa: E402
+from support.models import Ticket, TicketEvent  # noqa: E402
 from support.sweep import sweep_slas  # noqa: E402
-from tests.factories import PartnerFactory, file_ticket, staff_user, support_plan  # noqa: E402
+from tests.factories import PartnerFactory, entitle, file_ticket, staff_user, support_plan  # noqa: E402
 
 COPY_COLUMNS = [
     f.column for f in Ticket._meta.concrete_fields if f.column not in {"id", "next_sla_check_at", "next_due_at"}
@@ -61,7 +61,7 @@ def setup_database():
 def world():
     plan = support_plan()
     partner = PartnerFactory()
-    PlanAssignment.objects.create(partner=partner, plan=plan)
+    entitle(partner, plan)
     member = Membership.objects.create(
         partner=partner, user=User.objects.create_user("bench@example.test"), role="admin"
     )

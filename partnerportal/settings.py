@@ -5,6 +5,7 @@ Every value comes from an environment variable (or a `.env` file beside manage.p
 line that names the variable; README.md lists them all.
 """
 
+from datetime import date as _date
 from pathlib import Path
 
 import environ
@@ -261,10 +262,23 @@ SLA_SWEEP_SECONDS = _int("SLA_SWEEP_SECONDS", 60, minimum=1)
 # /healthz fails when the last beat is older than this: the detection-latency promise.
 HEALTHZ_MAX_BEAT_AGE = _int("HEALTHZ_MAX_BEAT_AGE", 120, minimum=1)
 
+# Tiering: the day of the annual re-tier (MM-DD, evaluated on that day), and how long a claimed
+# named account may go without logged engagement before it is released.
+_retier_date = env.str("RETIER_DATE", default="01-15").strip()
+try:
+    RETIER_DATE = tuple(int(part) for part in _retier_date.split("-"))
+    _date(2001, *RETIER_DATE)  # a year without 29 February: the date must exist every year
+except (TypeError, ValueError):
+    _fail(f"RETIER_DATE must be a month and day that exists every year, as MM-DD (e.g. 01-15), got {_retier_date!r}")
+EXCLUSIVITY_ENGAGEMENT_DAYS = _int("EXCLUSIVITY_ENGAGEMENT_DAYS", 30, minimum=1)
+TIERING_UPKEEP_SECONDS = _int("TIERING_UPKEEP_SECONDS", 3600, minimum=60)
+
 # The one beat schedule. Later periodic tasks (SLA sweep, re-tier, releases) are added here.
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "partnerportal.tasks.heartbeat", "schedule": float(HEARTBEAT_SECONDS)},
     "sla-sweep": {"task": "support.tasks.sweep_slas", "schedule": float(SLA_SWEEP_SECONDS)},
+    # Policies taking effect, due downgrades, stale account claims, and the annual re-tier on its day.
+    "tiering-upkeep": {"task": "tiering.tasks.upkeep", "schedule": float(TIERING_UPKEEP_SECONDS)},
 }
 
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"

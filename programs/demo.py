@@ -52,6 +52,11 @@ PARTNERS = [
     ("Anatolia Cloud Partners", "anatolia", "TR", "Europe/Istanbul", ["resale", "services"], []),
     ("Sakura Systems", "sakura", "JP", "Asia/Tokyo", ["technology", "resale"], []),
     ("Pampas Digital", "pampas", "AR", "America/Argentina/Buenos_Aires", ["resale"], []),
+    ("Maple Integrators", "maple", "CA", "America/Toronto", ["services"], []),
+    ("Fjord Analytics", "fjord", "NO", "Europe/Oslo", ["technology"], []),
+    ("Kilimanjaro Data", "kilimanjaro", "KE", "Africa/Nairobi", ["technology"], []),
+    ("Baltic Resale Group", "baltic", "LV", "Europe/Riga", ["resale"], []),
+    ("Outback Reselling", "outback", "AU", "Australia/Sydney", ["resale"], []),
 ]
 
 

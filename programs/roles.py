@@ -18,7 +18,6 @@ _SUPPORT_SETUP = [
         "calendarholiday",
         "supportplan",
         "severitytarget",
-        "planassignment",
     )
 ]
 _SUPPORT_READ = [

@@ -6,7 +6,6 @@ from .models import (
     CalendarHoliday,
     CalendarWindow,
     Channel,
-    PlanAssignment,
     SeverityTarget,
     SupportPlan,
     Ticket,
@@ -84,15 +83,6 @@ class SupportPlanAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     autocomplete_fields = ["calendar"]
     inlines = [SeverityTargetInline]
-
-
-@admin.register(PlanAssignment)
-class PlanAssignmentAdmin(admin.ModelAdmin):
-    list_display = ["partner", "plan", "assigned_at"]
-    list_filter = ["plan"]
-    list_select_related = ["partner", "plan"]
-    search_fields = ["partner__name"]
-    autocomplete_fields = ["partner", "plan"]
 
 
 class TicketEventInline(admin.TabularInline):

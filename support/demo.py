@@ -9,7 +9,7 @@ from django.utils import timezone
 from programs.models import Partner, User
 
 from . import services
-from .models import BusinessCalendar, CalendarWindow, Channel, PlanAssignment, SeverityTarget, SupportPlan, Ticket
+from .models import BusinessCalendar, CalendarWindow, Channel, SeverityTarget, SupportPlan, Ticket
 from .sweep import sweep_slas
 
 WEEKDAYS = range(5)
@@ -77,15 +77,6 @@ PLANS = {
     ),
 }
 
-ASSIGNMENTS = {
-    "northwind": "Priority",
-    "contoso": "Premier",
-    "globex": "Essential",
-    "anatolia": "Premier",
-    "sakura": "Essential",
-    "pampas": "Essential",
-}
-
 
 def _calendars() -> dict:
     calendars = {}
@@ -126,10 +117,6 @@ def _plans(calendars) -> dict:
                 defaults={"first_response_minutes": first, "resolution_minutes": resolution, "update_minutes": update},
             )
         plans[name] = plan
-    for slug, plan_name in ASSIGNMENTS.items():
-        partner = Partner.objects.filter(slug=slug).first()
-        if partner:
-            PlanAssignment.objects.update_or_create(partner=partner, defaults={"plan": plans[plan_name]})
     return plans
 
 
@@ -227,10 +214,14 @@ def _tickets() -> int:
 
 
 @transaction.atomic
-def seed() -> dict:
-    """Create or refresh the demo calendars, plans and tickets; return counts."""
-    calendars = _calendars()
-    plans = _plans(calendars)
+def seed_plans() -> dict:
+    """Create or refresh the demo calendars and plans; return the plans by name."""
+    return _plans(_calendars())
+
+
+@transaction.atomic
+def seed_tickets() -> dict:
+    """Create the demo tickets (partners get their plans from their tiers first) and sweep them."""
     created = _tickets()
     sweep_slas(notify=False)
-    return {"calendars": len(calendars), "plans": len(plans), "new tickets": created}
+    return {"calendars": BusinessCalendar.objects.count(), "plans": SupportPlan.objects.count(), "new tickets": created}

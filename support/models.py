@@ -174,23 +174,6 @@ class SeverityTarget(models.Model):
         return f"{self.plan} {self.severity}"
 
 
-class PlanAssignmentQuerySet(PartnerScopedQuerySet):
-    pass
-
-
-class PlanAssignment(models.Model):
-    """A plan given to a partner directly (until its tiers decide it)."""
-
-    partner = models.OneToOneField(Partner, on_delete=models.CASCADE, related_name="plan_assignment")
-    plan = models.ForeignKey(SupportPlan, on_delete=models.PROTECT, related_name="assignments")
-    assigned_at = models.DateTimeField(default=timezone.now)
-
-    objects = PlanAssignmentQuerySet.as_manager()
-
-    def __str__(self):
-        return f"{self.partner}: {self.plan}"
-
-
 class TicketQuerySet(PartnerScopedQuerySet):
     def open(self):
         return self.exclude(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])

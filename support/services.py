@@ -13,7 +13,7 @@ from partnerportal.audit import audit_context
 from programs.models import SUPPORT_ROLES, Partner, User
 
 from . import sla
-from .models import PlanAssignment, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
+from .models import SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
 
 Status = Ticket.Status
 Kind = TicketEvent.Kind
@@ -49,10 +49,25 @@ def _record(ticket: Ticket, kind: str, by: User | None, **fields) -> TicketEvent
     )
 
 
+def plan_entitlement(partner: Partner):
+    """Return the support plan the partner's tiers entitle it to (the best of its standings) and that standing.
+
+    A grandfathered tier still counts: the partner keeps its tier's benefits until the drop applies.
+    """
+    from tiering.models import Standing
+
+    standing = (
+        Standing.objects.filter(partner=partner, tier__support_plan__isnull=False)
+        .select_related("tier__support_plan__calendar", "ladder__motion")
+        .order_by("-tier__support_plan__rank", "tier__support_plan__name")
+        .first()
+    )
+    return (standing.tier.support_plan, standing) if standing else (None, None)
+
+
 def plan_for_partner(partner: Partner) -> SupportPlan | None:
-    """Return the support plan the partner is entitled to (its assignment, until tiers decide)."""
-    assignment = PlanAssignment.objects.select_related("plan").filter(partner=partner).first()
-    return assignment.plan if assignment else None
+    """Return the support plan the partner's tiers entitle it to, or None."""
+    return plan_entitlement(partner)[0]
 
 
 def _check_actor(ticket: Ticket, user: User, action: str) -> None:
@@ -79,7 +94,9 @@ def open_ticket(partner: Partner, *, submitter: User, attachments=(), at=None, *
         raise PermissionDenied("You can only file tickets for your own organisation.")
     plan = plan_for_partner(partner)
     if plan is None:
-        raise ValidationError("Your organisation has no support plan yet. Ask your partner manager to assign one.")
+        raise ValidationError(
+            "Your organisation has no support plan yet: none of its tiers includes one. Ask your partner manager."
+        )
     now = at or timezone.now()
     with audit_context(action="open_ticket", actor=submitter.pk):
         ticket = Ticket.objects.create(partner=partner, submitter=submitter, plan=plan, received_at=now, **fields)

@@ -23,6 +23,15 @@ def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process(monkeypatch):
+    """Run Celery tasks where they are sent (tests/test_celery.py sends them through a real worker)."""
+    from partnerportal.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+
+
 @pytest.fixture
 def partner(db):
     return PartnerFactory(name="Northwind Resellers", slug="northwind")
@@ -77,13 +86,12 @@ def superuser(db):
 
 @pytest.fixture
 def plan(partner, other_partner_org):
-    """A 24/7 plan (P2: 60 min first response, 8 h resolution) given to both partners."""
-    from support.models import PlanAssignment
-    from tests.factories import support_plan
+    """A 24/7 plan (P2: 60 min first response, 8 h resolution) that both partners' tiers include."""
+    from tests.factories import entitle, support_plan
 
     plan = support_plan()
-    PlanAssignment.objects.create(partner=partner, plan=plan)
-    PlanAssignment.objects.create(partner=other_partner_org, plan=plan)
+    entitle(partner, plan)
+    entitle(other_partner_org, plan)
     return plan
 
 

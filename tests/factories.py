@@ -98,6 +98,26 @@ def support_plan(name="Premier", *, always_open=True, zone="UTC", windows=(), ta
     return plan
 
 
+def entitle(partner, plan):
+    """Give `partner` a tier whose support plan is `plan`: a standing on the resale ladder, made if missing."""
+    from django.db.models import Max
+
+    from programs.models import PartnerMotion
+    from tiering.models import Ladder, Standing, Tier
+
+    motion = MotionFactory(slug="resale")
+    PartnerMotion.objects.get_or_create(partner=partner, motion=motion)
+    ladder, _ = Ladder.objects.get_or_create(motion=motion, defaults={"name": "Resale partners"})
+    tier = Tier.objects.filter(ladder=ladder, support_plan=plan).first()
+    if tier is None:
+        rank = (ladder.tiers.aggregate(top=Max("rank"))["top"] or 0) + 1
+        tier = Tier.objects.create(ladder=ladder, name=f"{plan.name} tier", rank=rank, support_plan=plan)
+    Standing.objects.update_or_create(
+        partner=partner, ladder=ladder, defaults={"tier": tier, "since": timezone.localdate()}
+    )
+    return tier
+
+
 TICKET_INTAKE = {
     "customer_name": "Acme Retail GmbH",
     "environment": "production",

@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def isolated_broker(tmp_path, monkeypatch):
     """Keep the embedded broker's files in a temporary folder so a running dev worker is left alone."""
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
     if settings.REDIS_URL:
         yield settings.CELERY_BROKER_URL
         return

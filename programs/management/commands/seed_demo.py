@@ -2,12 +2,16 @@ from django.core.management.base import BaseCommand
 
 from programs import demo
 from support import demo as support_demo
+from tiering import demo as tiering_demo
 
 
 class Command(BaseCommand):
     help = "Create or refresh the demo data (idempotent). Every demo login uses the password demo12345."
 
     def handle(self, *args, **options):
-        counts = demo.seed() | support_demo.seed()
+        # Plans first, then the tiers that entitle partners to them, then tickets filed under them.
+        counts = demo.seed()
+        support_demo.seed_plans()
+        counts |= tiering_demo.seed() | support_demo.seed_tickets()
         summary = ", ".join(f"{count} {name}" for name, count in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {summary}."))

@@ -1,0 +1,109 @@
+"""Criterion values from metric rows, aggregated in SQL: a few queries whatever the number of partners.
+
+Each criterion asks for one metric aggregated over one window ending on the evaluation day.
+Criteria sharing a window are answered together: one grouped query for sums, counts and averages,
+one for the latest value per partner and metric, one for certifications valid on the day.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Avg, Count, F, Sum, Window
+from django.db.models.functions import RowNumber
+
+from programs.models import Certification, Metric, MetricValue
+
+from .models import window_bounds
+
+Aggregation = Metric.Aggregation
+_GROUPED = {Aggregation.SUM, Aggregation.COUNT, Aggregation.AVERAGE}
+_LATEST = {Aggregation.LATEST, Aggregation.BOOLEAN}
+# What a partner with no row in the window has: nothing summed is 0, but an average of nothing is unknown.
+_EMPTY = {
+    Aggregation.SUM: Decimal(0),
+    Aggregation.COUNT: Decimal(0),
+    Aggregation.BOOLEAN: Decimal(0),
+    Aggregation.CERTIFICATIONS: Decimal(0),
+    Aggregation.AVERAGE: None,
+    Aggregation.LATEST: None,
+}
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What one criterion measures: a metric, how it aggregates, over which window."""
+
+    key: str
+    metric_id: int
+    aggregation: str
+    window: str
+
+
+class CriterionValues:
+    """The values of many criteria for many partners; a partner with no rows gets the empty value."""
+
+    def __init__(self, measures: Iterable[Measure], found: dict):
+        self._measures = {measure.key: measure for measure in measures}
+        self._found = found
+
+    def for_partner(self, partner_id: int) -> dict[str, Decimal | None]:
+        return {key: self.value(key, partner_id) for key in self._measures}
+
+    def value(self, key: str, partner_id: int) -> Decimal | None:
+        measure = self._measures[key]
+        return self._found.get((measure.metric_id, measure.window), {}).get(partner_id, _EMPTY[measure.aggregation])
+
+
+def criterion_values(measures: Iterable[Measure], as_of: dt.date, **partners) -> CriterionValues:
+    """Return the values of `measures` on `as_of` for the partners selected by `partners`.
+
+    `partners` filters metric rows by partner, e.g. `partner_id__in=[…]` or `partner_id__gte=lo, partner_id__lte=hi`.
+    """
+    measures = list(measures)
+    found: dict[tuple[int, str], dict[int, Decimal]] = defaultdict(dict)
+    by_window: dict[str, list[Measure]] = defaultdict(list)
+    for measure in measures:
+        by_window[measure.window].append(measure)
+    for window, group in by_window.items():
+        start, end = window_bounds(window, as_of)
+        grouped = {m.metric_id: m.aggregation for m in group if m.aggregation in _GROUPED}
+        latest = {m.metric_id: m.aggregation for m in group if m.aggregation in _LATEST}
+        certified = {m.metric_id for m in group if m.aggregation == Aggregation.CERTIFICATIONS}
+        rows = MetricValue.objects.filter(recorded_on__range=(start, end), **partners)
+        if grouped:
+            _grouped(rows.filter(metric_id__in=grouped), grouped, window, found)
+        if latest:
+            _latest(rows.filter(metric_id__in=latest), latest, window, found)
+        if certified:
+            valid = Certification.objects.valid_on(end).filter(metric_id__in=certified, **partners)
+            for partner_id, metric_id, count in valid.values_list("partner_id", "metric_id").annotate(n=Count("id")):
+                found[(metric_id, window)][partner_id] = Decimal(count)
+    return CriterionValues(measures, found)
+
+
+def _grouped(rows, aggregations: dict[int, str], window: str, found: dict) -> None:
+    totals = rows.values_list("partner_id", "metric_id").annotate(total=Sum("value"), n=Count("id"), mean=Avg("value"))
+    for partner_id, metric_id, total, n, mean in totals:
+        aggregation = aggregations[metric_id]
+        if aggregation == Aggregation.SUM:
+            value = total
+        elif aggregation == Aggregation.COUNT:
+            value = Decimal(n)
+        else:
+            value = Decimal(mean).quantize(CENT)
+        found[(metric_id, window)][partner_id] = value
+
+
+def _latest(rows, aggregations: dict[int, str], window: str, found: dict) -> None:
+    # One value per partner and metric per day (a unique constraint), so "latest" is well defined.
+    newest = rows.annotate(
+        row=Window(RowNumber(), partition_by=[F("partner_id"), F("metric_id")], order_by=F("recorded_on").desc())
+    ).filter(row=1)
+    for partner_id, metric_id, value in newest.values_list("partner_id", "metric_id", "value"):
+        if aggregations[metric_id] == Aggregation.BOOLEAN:
+            value = Decimal(1 if value else 0)
+        found[(metric_id, window)][partner_id] = value
