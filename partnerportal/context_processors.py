@@ -10,9 +10,11 @@ def navigation(request):
         return {"nav_items": []}
     items = [("Home", reverse("home"))]
     if user.membership is not None:
+        items.append(("My tiers", reverse("my_tiers")))
         items.append(("Tickets", reverse("ticket_list")))
     if user.has_staff_role(*SUPPORT_ROLES):
         items.append(("Queue", reverse("queue")))
+    items.append(("Program", reverse("program")))
     if user.is_staff:
         items.append(("Admin", reverse("admin:index")))
     items.append(("Password", reverse("password_change")))

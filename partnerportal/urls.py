@@ -30,5 +30,6 @@ urlpatterns = [
     path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
     path("", include("support.urls")),
+    path("", include("tiering.urls")),
     path("", include("programs.urls")),
 ]

@@ -1,8 +1,25 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 
-from .models import Invitation, Membership, Motion, Partner, PartnerMotion, User
+from . import services
+from .models import (
+    Certification,
+    Invitation,
+    Membership,
+    Metric,
+    MetricImport,
+    MetricValue,
+    Motion,
+    Partner,
+    PartnerMotion,
+    User,
+)
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -64,6 +81,11 @@ class PartnerAdmin(admin.ModelAdmin):
     autocomplete_fields = ["partner_manager"]
     inlines = [PartnerMotionInline, MembershipInline]
 
+    def get_inlines(self, request, obj):
+        from tiering.admin import PartnerStandingInline
+
+        return [*self.inlines, PartnerStandingInline]
+
     def get_queryset(self, request):
         from django.db.models import Count
 
@@ -98,3 +120,86 @@ class InvitationAdmin(admin.ModelAdmin):
     search_fields = ["email", "partner__name"]
     autocomplete_fields = ["partner", "invited_by"]
     readonly_fields = ["token_hash", "created_at", "accepted_at"]
+
+
+@admin.register(Metric)
+class MetricAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "unit", "aggregation"]
+    list_filter = ["unit", "aggregation"]
+    search_fields = ["name", "key"]
+    prepopulated_fields = {"key": ["name"]}
+
+
+class MetricImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Columns: partner (slug), metric (key), recorded_on (YYYY-MM-DD), value, and optionally source. "
+        "A file with any bad row is refused whole.",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 10 * 1024 * 1024:
+            raise ValidationError("The file is larger than 10 MB; split it.")
+        return upload
+
+
+@admin.register(MetricValue)
+class MetricValueAdmin(admin.ModelAdmin):
+    list_display = ["partner", "metric", "recorded_on", "value", "source", "metric_import"]
+    list_filter = ["metric", "recorded_on"]
+    list_select_related = ["partner", "metric", "metric_import"]
+    search_fields = ["partner__name", "source"]
+    autocomplete_fields = ["partner", "metric"]
+    date_hierarchy = "recorded_on"
+    change_list_template = "admin/programs/metricvalue/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="programs_metricvalue_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = MetricImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                batch = services.import_metric_values(upload.read(), file_name=upload.name, by=request.user)
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                self.message_user(request, f"Imported {batch.row_count} metric values from {batch.file_name}.")
+                return redirect("admin:programs_metricvalue_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "form": form,
+            "title": "Import metric values",
+            "columns": services.IMPORT_COLUMNS,
+        }
+        status = 400 if form.errors else 200
+        return TemplateResponse(request, "admin/programs/metricvalue/import.html", context, status=status)
+
+
+@admin.register(MetricImport)
+class MetricImportAdmin(admin.ModelAdmin):
+    list_display = ["file_name", "row_count", "imported_by", "imported_at"]
+    list_select_related = ["imported_by"]
+    search_fields = ["file_name"]
+    readonly_fields = ["file_name", "row_count", "imported_by", "imported_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Certification)
+class CertificationAdmin(admin.ModelAdmin):
+    list_display = ["name", "holder", "partner", "metric", "earned_on", "expires_on"]
+    list_filter = ["metric", "expires_on"]
+    list_select_related = ["partner", "metric"]
+    search_fields = ["name", "holder", "partner__name"]
+    autocomplete_fields = ["partner"]

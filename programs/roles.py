@@ -20,6 +20,39 @@ _SUPPORT_SETUP = [
         "severitytarget",
     )
 ]
+_TIERING_SETUP = [
+    f"tiering.{action}_{model}"
+    for action in ("view", "add", "change", "delete")
+    for model in (
+        "ladder",
+        "tier",
+        "tierbenefit",
+        "benefit",
+        "policy",
+        "criterion",
+        "mdfcriterion",
+        "qualificationcheck",
+    )
+]
+_METRICS = [
+    *(
+        f"programs.{action}_{model}"
+        for action in ("view", "add", "change", "delete")
+        for model in ("metric", "certification")
+    ),
+    "programs.view_metricvalue",
+    "programs.add_metricvalue",
+    "programs.change_metricvalue",
+    "programs.view_metricimport",
+]
+# Standings, history and results change only through re-tiers and conversations: no change permission.
+_TIERING_READ = [
+    f"tiering.view_{model}"
+    for model in (
+        "ladder", "tier", "tierbenefit", "benefit", "policy", "criterion", "mdfcriterion", "qualificationcheck",
+        "standing", "tierchange", "downgradeconversation", "retierrun", "retierresult", "accountclaim", "engagement",
+    )
+]  # fmt: skip
 _SUPPORT_READ = [
     "support.view_ticket",
     "support.view_ticketattachment",
@@ -37,6 +70,7 @@ ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
         "programs.view_invitation",
         *_SUPPORT_SETUP,
         *_SUPPORT_READ,
+        *_TIERING_READ,
     ],
     StaffRole.PROGRAM_MANAGER: [
         *(
@@ -49,6 +83,12 @@ ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
         "programs.change_user",
         *_SUPPORT_SETUP,
         *_SUPPORT_READ,
+        *_TIERING_SETUP,
+        *_TIERING_READ,
+        *_METRICS,
+        "tiering.add_downgradeconversation",
+        "tiering.add_retierrun",
+        "tiering.change_accountclaim",
     ],
 }
 

@@ -1,8 +1,11 @@
 """Changes to partners and their people. Each function is the one way to make its change."""
 
+import csv
+import io
 import secrets
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +17,7 @@ from django.utils import timezone
 
 from partnerportal.audit import audit_context
 
-from .models import Invitation, Membership, Partner, User, hash_token
+from .models import Invitation, Membership, Metric, MetricImport, MetricValue, Partner, User, hash_token
 
 
 def _require_partner_admin(partner: Partner, by: User) -> None:
@@ -131,3 +134,129 @@ def remove_member(membership: Membership, *, by: User) -> None:
         membership.delete()
         user.is_active = False
         user.save(update_fields=["is_active"])
+
+
+# --- Metric values ---------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = ("partner", "metric", "recorded_on", "value")
+IMPORT_MAX_ROWS = 100_000
+_ERRORS_SHOWN = 50
+
+
+def import_metric_values(content: bytes, *, file_name: str, by: User, today=None) -> MetricImport:
+    """Import metric values from CSV: all rows or none. Bad rows are refused with their row numbers.
+
+    Columns: partner (slug), metric (key), recorded_on (YYYY-MM-DD), value, and optionally source.
+    A value for the same partner, metric and day replaces the one on record (re-importing is safe).
+    """
+    today = today or timezone.localdate()
+    rows, errors = _parse_metric_rows(content, file_name=file_name, today=today)
+    if errors:
+        shown = errors[:_ERRORS_SHOWN]
+        if len(errors) > _ERRORS_SHOWN:
+            shown.append(f"… and {len(errors) - _ERRORS_SHOWN} more rows with problems.")
+        raise ValidationError(["Nothing was imported. Fix these rows and upload the whole file again:", *shown])
+    with transaction.atomic(), audit_context(action="import_metric_values", actor=by.pk):
+        batch = MetricImport.objects.create(file_name=file_name[:200], imported_by=by, row_count=len(rows))
+        for row in rows:
+            row.metric_import = batch
+        MetricValue.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["partner", "metric", "recorded_on"],
+            update_fields=["value", "source", "metric_import"],
+        )
+    return batch
+
+
+def _parse_metric_rows(content: bytes, *, file_name: str, today) -> tuple[list[MetricValue], list[str]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], ["The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    missing = [column for column in IMPORT_COLUMNS if column not in header]
+    if missing:
+        return [], [
+            f"The first row must name the columns {', '.join(IMPORT_COLUMNS)} (source is optional); "
+            f"missing: {', '.join(missing)}."
+        ]
+    reader.fieldnames = header
+    try:
+        raw_rows = list(reader)
+    except csv.Error as error:
+        return [], [f"The file is not valid CSV: {error}."]
+    if not raw_rows:
+        return [], ["The file has a header but no rows."]
+    if len(raw_rows) > IMPORT_MAX_ROWS:
+        return [], [f"The file has {len(raw_rows):,} rows; import at most {IMPORT_MAX_ROWS:,} at a time."]
+    partners = dict(
+        Partner.objects.filter(slug__in={(r.get("partner") or "").strip() for r in raw_rows}).values_list("slug", "pk")
+    )
+    metrics = {m.key: m for m in Metric.objects.filter(key__in={(r.get("metric") or "").strip() for r in raw_rows})}
+    rows, errors, seen = [], [], {}
+    for number, raw in enumerate(raw_rows, start=2):  # row 1 is the header
+        problems = []
+        slug, key = (raw.get("partner") or "").strip(), (raw.get("metric") or "").strip()
+        partner_id, metric = partners.get(slug), metrics.get(key)
+        if partner_id is None:
+            problems.append(f"no partner with the slug “{slug}”" if slug else "the partner is missing")
+        if metric is None:
+            problems.append(f"no metric with the key “{key}”" if key else "the metric is missing")
+        elif metric.from_certifications:
+            problems.append(f"{metric.name} is counted from certifications; record those instead")
+        recorded_on = _parse_day(raw.get("recorded_on"), today, problems)
+        value = _parse_value(raw.get("value"), metric, problems)
+        source = (raw.get("source") or "").strip() or f"CSV import: {file_name}"
+        if len(source) > 200:
+            problems.append("the source is longer than 200 characters")
+        identity = (partner_id, key, recorded_on)
+        if not problems and identity in seen:
+            problems.append(f"the same partner, metric and day as row {seen[identity]}")
+        if problems:
+            errors.append(f"Row {number}: " + "; ".join(problems) + ".")
+            continue
+        seen[identity] = number
+        rows.append(
+            MetricValue(partner_id=partner_id, metric=metric, recorded_on=recorded_on, value=value, source=source)
+        )
+    return rows, errors
+
+
+def _parse_day(raw, today, problems):
+    raw = (raw or "").strip()
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        problems.append(f"“{raw}” is not a date as YYYY-MM-DD" if raw else "the date is missing")
+        return None
+    if len(raw) != 10:
+        problems.append(f"“{raw}” is not a date as YYYY-MM-DD")
+        return None
+    if day > today:
+        problems.append(f"{raw} is in the future")
+    return day
+
+
+def _parse_value(raw, metric, problems):
+    raw = (raw or "").strip().replace(",", "")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        problems.append(f"“{raw}” is not a number" if raw else "the value is missing")
+        return None
+    if not value.is_finite() or abs(value) >= Decimal("1e14"):
+        problems.append(f"“{raw}” is not a usable number")
+        return None
+    if value != value.quantize(Decimal("0.01")):
+        problems.append(f"“{raw}” has more than two decimals")
+        return None
+    if metric is not None:
+        try:
+            metric.validate_value(value)
+        except ValidationError as error:
+            problems.append(" ".join(error.messages).rstrip("."))
+            return None
+    return value

@@ -3,6 +3,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.html import format_html
 
+from partnerportal.exports import spreadsheet_safe
+
 from .models import Ticket
 
 
@@ -76,12 +78,6 @@ class QueueTable(tables.Table):
         return format_html(
             '<time class="countdown" datetime="{}">{}</time>', value.isoformat(), value.strftime("%Y-%m-%d %H:%M UTC")
         )
-
-
-def spreadsheet_safe(text) -> str:
-    """Return `text` with a leading quote when Excel or Sheets would read it as a formula."""
-    text = "" if text is None else str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 SLA_LABELS = {"ok": "On track", "warning": "Warning", "breached": "Breached", "paused": "Paused", "met": "Met"}

@@ -7,13 +7,16 @@ no page can be added without saying who may open it. Objects in the URLs belong 
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from partnerportal.health import record_beat, record_heartbeat
 from tests.conftest import PERSONAS, STAFF_PERSONAS
+from tiering.models import AccountClaim
 
 PARTNER_PEOPLE = ("partner_admin", "partner_member", "other_partner")
 ADMIN_SITE_PERSONAS = ("support_manager", "program_manager", "superuser")
@@ -35,6 +38,7 @@ class Redirect:
 
 
 LOGIN = Redirect("login")
+CLAIMS = Redirect("account_claims")
 ADMIN_LOGIN = Redirect("admin:login")
 
 
@@ -149,6 +153,25 @@ RULES = {
         kwargs=lambda world: {"pk": world["ticket"].pk, "attachment_pk": world["attachment"].pk},
     ),
     "queue": Rule(get=expect(403, anonymous=LOGIN, **support(200))),
+    "my_tiers": Rule(get=expect(200, anonymous=LOGIN, **staff(403))),
+    "program": Rule(get=expect(200)),
+    "account_claims": Rule(
+        get=expect(200, anonymous=LOGIN, **staff(403)),
+        # Northwind's tiers do not include exclusivity here: the claim is refused in the form.
+        post=expect(400, anonymous=LOGIN, **staff(403)),
+        post_data={"account_name": "Matrix Retail"},
+    ),
+    "log_engagement": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, other_partner=404, partner_admin=CLAIMS, partner_member=CLAIMS),
+        post_data={"note": "Call with their CFO"},
+        kwargs=lambda world: {"pk": world["claim"].pk},
+    ),
+    "withdraw_claim": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, other_partner=404, partner_admin=CLAIMS, partner_member=CLAIMS),
+        kwargs=lambda world: {"pk": world["claim"].pk},
+    ),
 }
 
 
@@ -239,7 +262,15 @@ def world(
     )
     record_beat()
     record_heartbeat("sla_sweep")
+    claim = AccountClaim.objects.create(
+        partner=partner,
+        account_name="Acme Retail",
+        account_key="acme retail",
+        claimed_by=partner_admin,
+        expires_at=timezone.now() + timedelta(days=90),
+    )
     return {
+        "claim": claim,
         "partner": partner,
         "partner_admin": partner_admin,
         "partner_member": partner_member,

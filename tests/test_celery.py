@@ -38,8 +38,13 @@ def isolated_broker(tmp_path, monkeypatch):
 
 
 def _forget_result_backend():
+    """Drop what the app built from its old configuration: result backend and broker connection pools."""
     app._backend_cache = None
     app._local.__dict__.pop("backend", None)
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
 
 
 def test_a_real_worker_runs_the_heartbeat_task_and_returns_its_result(isolated_broker):

@@ -160,9 +160,10 @@ def format_value(value: Decimal | None, unit: str) -> str:
         return "no data"
     if unit == "boolean":
         return "yes" if value else "no"
-    number = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    sign, value = ("-", -value) if value < 0 else ("", value)
+    number = sign + (f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}")
     if unit == "currency":
-        return f"${number}"
+        return f"{sign}${number.lstrip('-')}"
     if unit == "percent":
         return f"{number}%"
     return number
@@ -187,6 +188,13 @@ def _gate_words(result: TierResult) -> str:
 
 def explain(evaluation: Evaluation, current_rank: int | None) -> str:
     """Return in words why the evaluation moves a partner from the tier of `current_rank` (None: no tier)."""
+    words = _explain_move(evaluation, current_rank)
+    if evaluation.gate_passed is False:
+        words += f" The {GATE} failed: a candidate for a graceful exit."
+    return words
+
+
+def _explain_move(evaluation: Evaluation, current_rank: int | None) -> str:
     landing = evaluation.landing
     current = next((result for result in evaluation.tiers if result.tier.rank == current_rank), None)
     if landing and (current is None or landing.tier.rank > current.tier.rank):

@@ -541,6 +541,7 @@ class RetierResult(models.Model):
 
     class Meta:
         ordering = ["run", "ladder", "partner"]
+        verbose_name = "re-tier result"
         constraints = [models.UniqueConstraint(fields=["run", "partner", "ladder"], name="retier_result_once")]
         indexes = [models.Index(fields=["run", "move"], name="retier_result_move_idx")]
 

@@ -149,7 +149,7 @@ def measure_of(criterion) -> Measure:
 def ladder_setup(ladder: Ladder, policy: Policy | None, as_of: dt.date, tiers=None) -> LadderSetup:
     """Return `ladder`'s tiers with `policy`'s criteria, evaluated on `as_of`."""
     tiers = tuple(tiers if tiers is not None else ladder.tiers.order_by("rank"))
-    criteria = list(policy.criteria.select_related("metric")) if policy else []
+    criteria = _criteria_of(policy) if policy else []
     by_tier: dict[int, list] = {}
     for criterion in criteria:
         by_tier.setdefault(criterion.tier_id, []).append(criterion)
@@ -163,6 +163,12 @@ def ladder_setup(ladder: Ladder, policy: Policy | None, as_of: dt.date, tiers=No
         for tier in tiers
     )
     return LadderSetup(ladder, policy, tiers, specs, tuple(measure_of(c) for c in criteria))
+
+
+def _criteria_of(policy: Policy) -> list[Criterion]:
+    if "criteria" in getattr(policy, "_prefetched_objects_cache", {}):
+        return list(policy.criteria.all())
+    return list(policy.criteria.select_related("metric"))
 
 
 @transaction.atomic
@@ -303,6 +309,7 @@ def execute_run(run: RetierRun, *, now: dt.datetime | None = None) -> RetierRun:
         run.status = RetierRun.Status.DONE
         run.finished_at = timezone.now()
         run.save(update_fields=["summary", "status", "finished_at"])
+        run.refresh_from_db(fields=["processed"])
     except Exception as error:
         log.exception("Re-tier run %s failed", run.pk)
         RetierRun.objects.filter(pk=run.pk).update(
@@ -744,7 +751,11 @@ def run_upkeep(now: dt.datetime | None = None) -> dict:
         **release_stale_claims(now, engagement_days=settings.EXCLUSIVITY_ENGAGEMENT_DAYS),
     }
     due = annual_retier_date(today.year)
-    if today >= due and not RetierRun.objects.filter(scheduled_for_year=today.year).exists():
+    # A re-tier dated on or after this year's day, scheduled or started by hand, is this year's re-tier.
+    done_this_year = RetierRun.objects.filter(
+        Q(scheduled_for_year=today.year) | Q(kind=RetierRun.Kind.APPLY, as_of__gte=due)
+    ).exclude(status=RetierRun.Status.FAILED)
+    if today >= due and not done_this_year.exists():
         try:
             run = start_run(kind=RetierRun.Kind.APPLY, as_of=due, by=None, scheduled_for_year=today.year, enqueue=False)
         except ValidationError as error:

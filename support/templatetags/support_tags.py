@@ -28,9 +28,18 @@ def div60(seconds):
 @register.inclusion_tag("support/_partials/plan_card.html")
 def support_plan_card(partner):
     """Render the partner's support plan: hours, channels, targets per severity, services."""
-    from support.models import SEVERITY_GUIDE
-    from support.services import plan_for_partner
+    from django.utils import timezone
 
-    plan = plan_for_partner(partner)
+    from support.models import SEVERITY_GUIDE
+    from support.services import plan_entitlement
+
+    plan, standing = plan_entitlement(partner)
     targets = list(plan.targets.all()) if plan else []
-    return {"plan": plan, "targets": targets, "guide": SEVERITY_GUIDE}
+    grandfathered = standing.is_grandfathered(timezone.localdate()) if standing else False
+    return {
+        "plan": plan,
+        "standing": standing,
+        "grandfathered": grandfathered,
+        "targets": targets,
+        "guide": SEVERITY_GUIDE,
+    }

@@ -52,3 +52,26 @@ def screenshot():
         return path
 
     return take
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The demo data of `make run`, in the live server's database."""
+    from django.core.management import call_command
+
+    call_command("seed_demo", verbosity=0)
+
+
+def sign_in(page, base: str, email: str, path: str = "/accounts/login/") -> None:
+    """Sign in on the portal's (or the admin's) login page with a demo login."""
+    from programs.demo import DEMO_PASSWORD
+
+    page.goto(f"{base}{path}")
+    if path.startswith("/admin/"):
+        page.get_by_label("Email address").fill(email)
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        return
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()

@@ -1,15 +1,8 @@
-import pytest
 from django.core import mail
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from programs.demo import DEMO_PASSWORD
 from programs.models import Invitation
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("seed_demo", verbosity=0)
 
 
 def test_a_partner_admin_signs_in_invites_a_colleague_and_signs_out(live_server, demo, page, screenshot):

@@ -1,20 +1,6 @@
-import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
-from programs.demo import DEMO_PASSWORD
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("seed_demo", verbosity=0)
-
-
-def sign_in(page, base, email):
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+from .conftest import sign_in
 
 
 def test_a_partner_files_a_ticket_l1_acknowledges_it_from_the_queue_and_the_partner_sees_it(

@@ -23,6 +23,8 @@ def test_a_program_manager_edits_partners_in_the_admin_and_the_change_is_logged(
             "partner_motions-INITIAL_FORMS": "0",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
+            "standings-TOTAL_FORMS": "0",
+            "standings-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

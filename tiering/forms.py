@@ -1,0 +1,13 @@
+from django import forms
+
+
+class ClaimAccountForm(forms.Form):
+    account_name = forms.CharField(
+        label="Account", max_length=200, help_text="The customer's legal or trading name, as in your CRM."
+    )
+
+
+class EngagementForm(forms.Form):
+    note = forms.CharField(
+        label="What happened", max_length=500, help_text="A meeting, a demo, a proposal sent…", strip=True
+    )

@@ -1,0 +1,369 @@
+"""Reads for the tier pages: a partner's standing and progress per motion, and the public program.
+
+Everything is evaluated with the same pure `evaluation` module and SQL criterion values the
+re-tier uses, so what a partner reads is what the next run will compute.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Prefetch
+
+from programs.models import Partner
+
+from . import evaluation
+from .measures import criterion_values
+from .models import Criterion, Ladder, MdfCriterion, Policy, QualificationCheck, Standing, Tier, TierBenefit
+from .services import LadderSetup, criterion_spec, ladder_setup, measure_of, next_retier_date
+
+
+@dataclass
+class MotionStanding:
+    """One motion of a partner: the tier held, its benefits, progress, risks and the upcoming policy."""
+
+    ladder: Ladder
+    tiers: list[Tier]
+    standing: Standing | None
+    policy: Policy | None
+    now: evaluation.Evaluation | None  # today's figures under the policy in force
+    next_run: dt.date
+    at_next_run: evaluation.Evaluation | None  # today's figures as the next re-tier will see them
+    upcoming: Policy | None = None
+    under_upcoming: evaluation.Evaluation | None = None
+    gate: QualificationCheck | None = None
+
+    @property
+    def tier(self) -> Tier | None:
+        return self.standing.tier if self.standing else None
+
+    @property
+    def benefits(self) -> list[TierBenefit]:
+        return list(self.tier.tier_benefits.all()) if self.tier else []
+
+    def _result(self, result: evaluation.Evaluation | None, tier: Tier | None) -> evaluation.TierResult | None:
+        return result.result_for(tier.pk) if result and tier else None
+
+    @property
+    def keep(self) -> evaluation.TierResult | None:
+        """Return today's result for the tier held: what it takes to keep it."""
+        return self._result(self.now, self.tier)
+
+    @property
+    def next_tier(self) -> evaluation.TierResult | None:
+        """Return today's result for the tier above the one held (the entry tier without one)."""
+        if self.now is None:
+            return None
+        rank = self.tier.rank if self.tier else 0
+        above = [result for result in self.now.tiers if result.tier.rank > rank]
+        return above[0] if above else None
+
+    @property
+    def at_risk(self) -> bool:
+        """Return True when figures leaving the window would drop the tier held at the next re-tier."""
+        if self.tier is None or self.at_next_run is None or (self.standing and self.standing.has_pending_drop):
+            return False
+        landing = self.at_next_run.tier
+        return landing is None or landing.rank < self.tier.rank
+
+    @property
+    def risk(self) -> evaluation.TierResult | None:
+        """Return the next re-tier's result for the tier held, when it would fail."""
+        return self._result(self.at_next_run, self.tier) if self.at_risk else None
+
+    @property
+    def upcoming_landing(self) -> evaluation.TierSpec | None:
+        return self.under_upcoming.tier if self.under_upcoming else None
+
+    def side_by_side(self) -> list[tuple[Tier, evaluation.TierResult | None, evaluation.TierResult | None]]:
+        """Return per tier the current and the upcoming policy's result, for comparison."""
+        return [(tier, self._result(self.now, tier), self._result(self.under_upcoming, tier)) for tier in self.tiers]
+
+
+@dataclass
+class MdfEligibility:
+    criteria: list[evaluation.CriterionResult] = field(default_factory=list)
+
+    @property
+    def eligible(self) -> bool:
+        return bool(self.criteria) and all(result.passed for result in self.criteria)
+
+
+def _ladders_with_tiers(ladders):
+    tiers = Tier.objects.select_related("support_plan").prefetch_related(
+        Prefetch("tier_benefits", TierBenefit.objects.select_related("benefit"))
+    )
+    return ladders.select_related("motion").prefetch_related(Prefetch("tiers", tiers.order_by("rank")))
+
+
+def _announced_policies(ladders) -> dict[int, list[Policy]]:
+    policies = (
+        Policy.objects.announced()
+        .filter(ladder__in=ladders)
+        .order_by("effective_from")
+        .prefetch_related(Prefetch("criteria", Criterion.objects.select_related("metric")))
+    )
+    by_ladder: dict[int, list[Policy]] = {}
+    for policy in policies:
+        by_ladder.setdefault(policy.ladder_id, []).append(policy)
+    return by_ladder
+
+
+def _in_force(policies: list[Policy], day: dt.date) -> Policy | None:
+    started = [policy for policy in policies if policy.effective_from <= day]
+    return started[-1] if started else None
+
+
+def _upcoming(policies: list[Policy], day: dt.date) -> Policy | None:
+    return next((policy for policy in policies if policy.effective_from > day), None)
+
+
+def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
+    """Return the partner's standing and progress in each motion it runs."""
+    ladders = list(_ladders_with_tiers(Ladder.objects.filter(motion__partner_motions__partner=partner)))
+    standings = {
+        standing.ladder_id: standing
+        for standing in Standing.objects.filter(partner=partner).select_related("tier", "pending_tier")
+    }
+    policies = _announced_policies(ladders)
+    gates: dict[int, QualificationCheck] = {}
+    for check in QualificationCheck.objects.filter(partner=partner, assessed_on__lte=today).order_by(
+        "motion_id", "-assessed_on", "-pk"
+    ):
+        gates.setdefault(check.motion_id, check)
+    next_run = next_retier_date(today)
+
+    plans: list[tuple[Ladder, Policy | None, Policy | None, Policy | None]] = []
+    today_setups: list[LadderSetup] = []
+    next_setups: list[LadderSetup] = []
+    for ladder in ladders:
+        tiers = list(ladder.tiers.all())
+        now, later = _in_force(policies.get(ladder.pk, []), today), _in_force(policies.get(ladder.pk, []), next_run)
+        upcoming = _upcoming(policies.get(ladder.pk, []), today)
+        plans.append((ladder, now, later, upcoming))
+        today_setups += [ladder_setup(ladder, policy, today, tiers) for policy in (now, upcoming) if policy]
+        if later:
+            next_setups.append(ladder_setup(ladder, later, next_run, tiers))
+    values_today = criterion_values(_measures(today_setups), today, partner_id=partner.pk).for_partner(partner.pk)
+    values_next = criterion_values(_measures(next_setups), next_run, partner_id=partner.pk).for_partner(partner.pk)
+
+    def evaluate(ladder, policy, day, values):
+        if policy is None:
+            return None
+        gate = gates.get(ladder.motion_id)
+        setup = ladder_setup(ladder, policy, day, list(ladder.tiers.all()))
+        return evaluation.evaluate(setup.specs, values, gate.passed if gate else None)
+
+    return [
+        MotionStanding(
+            ladder=ladder,
+            tiers=list(ladder.tiers.all()),
+            standing=standings.get(ladder.pk),
+            policy=now,
+            now=evaluate(ladder, now, today, values_today),
+            next_run=next_run,
+            at_next_run=evaluate(ladder, later, next_run, values_next),
+            upcoming=upcoming,
+            under_upcoming=evaluate(ladder, upcoming, today, values_today),
+            gate=gates.get(ladder.motion_id),
+        )
+        for ladder, now, later, upcoming in plans
+    ]
+
+
+def _measures(setups: list[LadderSetup]):
+    return {measure for setup in setups for measure in setup.measures}
+
+
+def mdf_eligibility(partner: Partner, today: dt.date) -> MdfEligibility:
+    """Return the partner's standing against the public MDF criteria (open to every tier)."""
+    criteria = list(MdfCriterion.objects.select_related("metric"))
+    if not criteria:
+        return MdfEligibility()
+    values = criterion_values([measure_of(c) for c in criteria], today, partner_id=partner.pk)
+    return MdfEligibility(
+        [
+            evaluation.CriterionResult(criterion_spec(c, today), values.value(measure_of(c).key, partner.pk))
+            for c in criteria
+        ]
+    )
+
+
+@dataclass
+class LadderOverview:
+    ladder: Ladder
+    tiers: list[Tier]
+    policy: Policy | None
+    upcoming: Policy | None
+
+    def rows(self) -> list[tuple[Tier, list[Criterion], list[Criterion]]]:
+        """Return per tier its criteria now and under the upcoming policy."""
+
+        def of(policy, tier):
+            return [c for c in policy.criteria.all() if c.tier_id == tier.pk] if policy else []
+
+        return [(tier, of(self.policy, tier), of(self.upcoming, tier)) for tier in self.tiers]
+
+
+def program_overview(today: dt.date) -> list[LadderOverview]:
+    """Return every ladder with its tiers, benefits, criteria in force and the upcoming criteria."""
+    ladders = list(_ladders_with_tiers(Ladder.objects.all()))
+    policies = _announced_policies(ladders)
+    return [
+        LadderOverview(
+            ladder=ladder,
+            tiers=list(ladder.tiers.all()),
+            policy=_in_force(policies.get(ladder.pk, []), today),
+            upcoming=_upcoming(policies.get(ladder.pk, []), today),
+        )
+        for ladder in ladders
+    ]
+
+
+# --- Re-tier run reports ---------------------------------------------------------------------------
+
+NO_TIER = "none"
+
+
+@dataclass
+class LadderReport:
+    """One ladder of a run: tier counts before and after, the movement matrix, and tier inflation."""
+
+    ladder_id: int
+    name: str
+    policy: str
+    columns: list[tuple[str, str]]  # (tier key, tier name), the last one "no tier"
+    before: list[int]
+    after: list[int]
+    held: list[int]
+    matrix: list[tuple[str, list[int], int]]
+    moves: list[tuple[str, str, int]]
+    total: int
+    top_share_before: float
+    top_share_after: float
+    top_share_held: float
+    trend: list[tuple[dt.date, float, int, bool]]
+
+    @property
+    def top_tier(self) -> str:
+        return self.columns[-2][1] if len(self.columns) > 1 else ""
+
+
+def run_report(run) -> list[LadderReport]:
+    """Return the what-if report of a finished run, per ladder."""
+    from .models import RetierResult
+    from .services import inflation_trend
+
+    reports = []
+    ladders = {ladder.pk: ladder for ladder in Ladder.objects.filter(pk__in=[int(k) for k in run.summary])}
+    for ladder_key, entry in run.summary.items():
+        columns = [(str(key), name) for key, name in entry["tiers"]] + [(NO_TIER, "No tier")]
+
+        def row(counts, columns=columns):
+            return [counts.get(key, 0) for key, _ in columns]
+
+        trend = []
+        ladder = ladders.get(int(ladder_key))
+        if ladder is not None:
+            trend = [(as_of, share, past.pk, False) for as_of, share, past in inflation_trend(ladder, until=run)]
+        share = entry.get("top_share_held" if run.kind == "apply" else "top_share_after", 0.0)
+        trend.append((run.as_of, share, run.pk, True))
+        reports.append(
+            LadderReport(
+                ladder_id=int(ladder_key),
+                name=entry["ladder"],
+                policy=entry["policy"],
+                columns=columns,
+                before=row(entry["before"]),
+                after=row(entry["after"]),
+                held=row(entry["held"]),
+                matrix=[
+                    (name, row(entry["matrix"].get(key, {})), sum(entry["matrix"].get(key, {}).values()))
+                    for key, name in columns
+                    if key in entry["matrix"]
+                ],
+                moves=[
+                    (move, label, entry["moves"][move]) for move, label in RetierResult.Move.choices if entry["moves"].get(move)
+                ],
+                total=entry["total"],
+                top_share_before=entry.get("top_share_before", 0.0),
+                top_share_after=entry.get("top_share_after", 0.0),
+                top_share_held=entry.get("top_share_held", 0.0),
+                trend=trend,
+            )
+        )
+    return reports
+
+
+def run_summary_rows(run):
+    """Yield the rows of a run's summary CSV: counts, the movement matrix, top-tier shares and trend."""
+    for report in run_report(run):
+        for (_, name), before, after, held in zip(
+            report.columns, report.before, report.after, report.held, strict=True
+        ):
+            yield [report.name, "tier count", name, "", before, after, held]
+        for from_name, counts, _total in report.matrix:
+            for (_, to_name), n in zip(report.columns, counts, strict=True):
+                if n:
+                    yield [report.name, "movement", from_name, to_name, n, "", ""]
+        yield [
+            report.name,
+            "top-tier share",
+            report.top_tier,
+            "",
+            report.top_share_before,
+            report.top_share_after,
+            report.top_share_held,
+        ]
+        for as_of, share, run_id, current in report.trend:
+            yield [
+                report.name,
+                "top-tier share trend",
+                as_of.isoformat(),
+                f"run {run_id}{' (this run)' if current else ''}",
+                "",
+                share,
+                "",
+            ]
+
+
+SUMMARY_HEADER = ["ladder", "section", "tier / from", "to / run", "before", "after", "held after grandfathering"]
+RESULTS_HEADER = [
+    "partner", "ladder", "current tier", "computed tier", "move", "exit candidate", "4C gate", "deciding criterion",
+    "reason", "criteria",
+]  # fmt: skip
+
+
+def run_result_rows(run, move: str | None = None):
+    """Yield one CSV row per partner × ladder of a run, with every criterion's value and threshold."""
+    from .evaluation import format_value
+    from .models import RetierResult
+
+    labels = {}
+    for snapshot in run.criteria.values():
+        for tier in snapshot["tiers"]:
+            for c in tier["criteria"]:
+                labels[c["key"]] = (tier["name"], c["label"], Decimal(c["threshold"]), c["unit"])
+    results = RetierResult.objects.filter(run=run).select_related("partner", "ladder", "current_tier", "computed_tier")
+    if move:
+        results = results.filter(move=move)
+    for result in results.order_by("ladder_id", "partner__name").iterator(chunk_size=2000):
+        criteria = []
+        for key, raw in result.values.items():
+            tier, label, threshold, unit = labels.get(key, ("?", key, Decimal(0), "count"))
+            value = None if raw is None else Decimal(raw)
+            mark = "met" if value is not None and value >= threshold else "not met"
+            criteria.append(f"{tier} · {label}: {format_value(value, unit)} / {format_value(threshold, unit)} ({mark})")
+        gate = {True: "passed", False: "failed", None: "not assessed"}[result.gate_passed]
+        yield [
+            result.partner.name,
+            result.ladder.name,
+            result.current_tier.name if result.current_tier else "",
+            result.computed_tier.name if result.computed_tier else "",
+            result.get_move_display(),
+            "yes" if result.exit_candidate else "no",
+            gate,
+            result.deciding,
+            result.reason,
+            "; ".join(criteria),
+        ]
