@@ -357,7 +357,9 @@ class TierChangeAdmin(ReadOnlyAdmin):
 class StartRunForm(forms.Form):
     kind = forms.ChoiceField(choices=RetierRun.Kind.choices, initial=RetierRun.Kind.DRY_RUN, widget=forms.RadioSelect)
     as_of = forms.DateField(
-        label="Evaluate on", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}), help_text="Windows end on this day."
+        label="Evaluate on",
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+        help_text="Windows end on this day.",
     )
     ladder = forms.ModelChoiceField(Ladder.objects.all(), required=False, empty_label="Every ladder")
     policy = forms.ModelChoiceField(

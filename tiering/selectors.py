@@ -283,7 +283,9 @@ def run_report(run) -> list[LadderReport]:
                     if key in entry["matrix"]
                 ],
                 moves=[
-                    (move, label, entry["moves"][move]) for move, label in RetierResult.Move.choices if entry["moves"].get(move)
+                    (move, label, entry["moves"][move])
+                    for move, label in RetierResult.Move.choices
+                    if entry["moves"].get(move)
                 ],
                 total=entry["total"],
                 top_share_before=entry.get("top_share_before", 0.0),

@@ -9,153 +9,400 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('pghistory', '0007_auto_20250421_0444'),
-        ('programs', '0001_initial'),
+        ("pghistory", "0007_auto_20250421_0444"),
+        ("programs", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Certification',
+            name="Certification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='e.g. Certified Sales Professional, Healthcare specialist.', max_length=150)),
-                ('holder', models.CharField(blank=True, help_text='The person who holds it.', max_length=150)),
-                ('earned_on', models.DateField()),
-                ('expires_on', models.DateField(blank=True, help_text='The first day it no longer counts.', null=True)),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='certifications', to='programs.partner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="e.g. Certified Sales Professional, Healthcare specialist.", max_length=150
+                    ),
+                ),
+                ("holder", models.CharField(blank=True, help_text="The person who holds it.", max_length=150)),
+                ("earned_on", models.DateField()),
+                ("expires_on", models.DateField(blank=True, help_text="The first day it no longer counts.", null=True)),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="certifications",
+                        to="programs.partner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['partner', 'metric', '-earned_on'],
+                "ordering": ["partner", "metric", "-earned_on"],
             },
         ),
         migrations.CreateModel(
-            name='Metric',
+            name="Metric",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(help_text='Used in CSV imports, e.g. arr_sourced.', max_length=60, unique=True)),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('unit', models.CharField(choices=[('currency', 'Amount (USD)'), ('count', 'Count'), ('percent', 'Percent'), ('boolean', 'Yes / no')], max_length=10)),
-                ('aggregation', models.CharField(choices=[('sum', 'Sum of the values recorded in the window'), ('latest', 'Latest value recorded in the window'), ('average', 'Average of the values recorded in the window'), ('count', 'Number of values recorded in the window'), ('boolean', 'Yes when the latest value recorded in the window is yes'), ('certifications', 'Certifications valid on the day of the evaluation')], max_length=20)),
-                ('description', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "key",
+                    models.SlugField(help_text="Used in CSV imports, e.g. arr_sourced.", max_length=60, unique=True),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "unit",
+                    models.CharField(
+                        choices=[
+                            ("currency", "Amount (USD)"),
+                            ("count", "Count"),
+                            ("percent", "Percent"),
+                            ("boolean", "Yes / no"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "aggregation",
+                    models.CharField(
+                        choices=[
+                            ("sum", "Sum of the values recorded in the window"),
+                            ("latest", "Latest value recorded in the window"),
+                            ("average", "Average of the values recorded in the window"),
+                            ("count", "Number of values recorded in the window"),
+                            ("boolean", "Yes when the latest value recorded in the window is yes"),
+                            ("certifications", "Certifications valid on the day of the evaluation"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('unit', 'boolean'), _negated=True), ('aggregation', 'boolean'), _connector='OR'), name='metric_boolean_unit_aggregates_as_boolean', violation_error_message='A yes/no metric aggregates as “yes when the latest value is yes”.')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("unit", "boolean"), _negated=True), ("aggregation", "boolean"), _connector="OR"
+                        ),
+                        name="metric_boolean_unit_aggregates_as_boolean",
+                        violation_error_message="A yes/no metric aggregates as “yes when the latest value is yes”.",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CertificationEvent',
+            name="CertificationEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('name', models.CharField(help_text='e.g. Certified Sales Professional, Healthcare specialist.', max_length=150)),
-                ('holder', models.CharField(blank=True, help_text='The person who holds it.', max_length=150)),
-                ('earned_on', models.DateField()),
-                ('expires_on', models.DateField(blank=True, help_text='The first day it no longer counts.', null=True)),
-                ('partner', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.partner')),
-                ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='programs.certification')),
-                ('metric', models.ForeignKey(db_constraint=False, help_text='The metric this certification counts towards, e.g. sales certifications.', limit_choices_to={'aggregation': 'certifications'}, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.metric')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="e.g. Certified Sales Professional, Healthcare specialist.", max_length=150
+                    ),
+                ),
+                ("holder", models.CharField(blank=True, help_text="The person who holds it.", max_length=150)),
+                ("earned_on", models.DateField()),
+                ("expires_on", models.DateField(blank=True, help_text="The first day it no longer counts.", null=True)),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.partner",
+                    ),
+                ),
+                (
+                    "pgh_context",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pghistory.context",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="programs.certification",
+                    ),
+                ),
+                (
+                    "metric",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        help_text="The metric this certification counts towards, e.g. sales certifications.",
+                        limit_choices_to={"aggregation": "certifications"},
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.metric",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.AddField(
-            model_name='certification',
-            name='metric',
-            field=models.ForeignKey(help_text='The metric this certification counts towards, e.g. sales certifications.', limit_choices_to={'aggregation': 'certifications'}, on_delete=django.db.models.deletion.PROTECT, related_name='certifications', to='programs.metric'),
+            model_name="certification",
+            name="metric",
+            field=models.ForeignKey(
+                help_text="The metric this certification counts towards, e.g. sales certifications.",
+                limit_choices_to={"aggregation": "certifications"},
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="certifications",
+                to="programs.metric",
+            ),
         ),
         migrations.CreateModel(
-            name='MetricImport',
+            name="MetricImport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file_name', models.CharField(max_length=200)),
-                ('imported_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('row_count', models.PositiveIntegerField(default=0)),
-                ('imported_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file_name", models.CharField(max_length=200)),
+                ("imported_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("row_count", models.PositiveIntegerField(default=0)),
+                (
+                    "imported_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-imported_at'],
+                "ordering": ["-imported_at"],
             },
         ),
         migrations.CreateModel(
-            name='MetricValue',
+            name="MetricValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('recorded_on', models.DateField()),
-                ('value', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('source', models.CharField(help_text='Where the figure comes from: CRM export, survey, manual…', max_length=200)),
-                ('metric', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='values', to='programs.metric')),
-                ('metric_import', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='metric_values', to='programs.metricimport')),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metric_values', to='programs.partner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("recorded_on", models.DateField()),
+                ("value", models.DecimalField(decimal_places=2, max_digits=16)),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Where the figure comes from: CRM export, survey, manual…", max_length=200
+                    ),
+                ),
+                (
+                    "metric",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="values", to="programs.metric"
+                    ),
+                ),
+                (
+                    "metric_import",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="metric_values",
+                        to="programs.metricimport",
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="metric_values", to="programs.partner"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['partner', 'metric', '-recorded_on'],
+                "ordering": ["partner", "metric", "-recorded_on"],
             },
         ),
         migrations.CreateModel(
-            name='MetricValueEvent',
+            name="MetricValueEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('recorded_on', models.DateField()),
-                ('value', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('source', models.CharField(help_text='Where the figure comes from: CRM export, survey, manual…', max_length=200)),
-                ('metric', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.metric')),
-                ('metric_import', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.metricimport')),
-                ('partner', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.partner')),
-                ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='programs.metricvalue')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                ("recorded_on", models.DateField()),
+                ("value", models.DecimalField(decimal_places=2, max_digits=16)),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Where the figure comes from: CRM export, survey, manual…", max_length=200
+                    ),
+                ),
+                (
+                    "metric",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.metric",
+                    ),
+                ),
+                (
+                    "metric_import",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.metricimport",
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.partner",
+                    ),
+                ),
+                (
+                    "pgh_context",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pghistory.context",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="programs.metricvalue",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.AddIndex(
-            model_name='certification',
-            index=models.Index(fields=['metric', 'earned_on'], name='certification_metric_idx'),
+            model_name="certification",
+            index=models.Index(fields=["metric", "earned_on"], name="certification_metric_idx"),
         ),
         migrations.AddConstraint(
-            model_name='certification',
-            constraint=models.CheckConstraint(condition=models.Q(('expires_on__isnull', True), ('expires_on__gt', models.F('earned_on')), _connector='OR'), name='certification_expires_after_earned', violation_error_message='A certification expires after the day it was earned.'),
+            model_name="certification",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("expires_on__isnull", True), ("expires_on__gt", models.F("earned_on")), _connector="OR"
+                ),
+                name="certification_expires_after_earned",
+                violation_error_message="A certification expires after the day it was earned.",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='certification',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "programs_certificationevent" ("earned_on", "expires_on", "holder", "id", "metric_id", "name", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (NEW."earned_on", NEW."expires_on", NEW."holder", NEW."id", NEW."metric_id", NEW."name", NEW."partner_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id"); RETURN NULL;', hash='078218bef14a7ea6d3530ee8dace845e839c38b8', operation='INSERT', pgid='pgtrigger_insert_insert_2f2a3', table='programs_certification', when='AFTER')),
+            model_name="certification",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "programs_certificationevent" ("earned_on", "expires_on", "holder", "id", "metric_id", "name", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (NEW."earned_on", NEW."expires_on", NEW."holder", NEW."id", NEW."metric_id", NEW."name", NEW."partner_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id"); RETURN NULL;',
+                    hash="078218bef14a7ea6d3530ee8dace845e839c38b8",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_2f2a3",
+                    table="programs_certification",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='certification',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.* IS DISTINCT FROM NEW.*)', func='INSERT INTO "programs_certificationevent" ("earned_on", "expires_on", "holder", "id", "metric_id", "name", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (NEW."earned_on", NEW."expires_on", NEW."holder", NEW."id", NEW."metric_id", NEW."name", NEW."partner_id", _pgh_attach_context(), NOW(), \'update\', NEW."id"); RETURN NULL;', hash='a35a64f93f54fbdf0df8a3d13cb7660762256829', operation='UPDATE', pgid='pgtrigger_update_update_e4b22', table='programs_certification', when='AFTER')),
+            model_name="certification",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.* IS DISTINCT FROM NEW.*)",
+                    func='INSERT INTO "programs_certificationevent" ("earned_on", "expires_on", "holder", "id", "metric_id", "name", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (NEW."earned_on", NEW."expires_on", NEW."holder", NEW."id", NEW."metric_id", NEW."name", NEW."partner_id", _pgh_attach_context(), NOW(), \'update\', NEW."id"); RETURN NULL;',
+                    hash="a35a64f93f54fbdf0df8a3d13cb7660762256829",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_e4b22",
+                    table="programs_certification",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='certification',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "programs_certificationevent" ("earned_on", "expires_on", "holder", "id", "metric_id", "name", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (OLD."earned_on", OLD."expires_on", OLD."holder", OLD."id", OLD."metric_id", OLD."name", OLD."partner_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id"); RETURN NULL;', hash='55e4080b281a76858615c00cca2b3bcc8375b573', operation='DELETE', pgid='pgtrigger_delete_delete_e4091', table='programs_certification', when='AFTER')),
+            model_name="certification",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "programs_certificationevent" ("earned_on", "expires_on", "holder", "id", "metric_id", "name", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (OLD."earned_on", OLD."expires_on", OLD."holder", OLD."id", OLD."metric_id", OLD."name", OLD."partner_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id"); RETURN NULL;',
+                    hash="55e4080b281a76858615c00cca2b3bcc8375b573",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_e4091",
+                    table="programs_certification",
+                    when="AFTER",
+                ),
+            ),
         ),
         migrations.AddIndex(
-            model_name='metricvalue',
-            index=models.Index(fields=['metric', 'recorded_on', 'partner'], name='metric_value_window_idx'),
+            model_name="metricvalue",
+            index=models.Index(fields=["metric", "recorded_on", "partner"], name="metric_value_window_idx"),
         ),
         migrations.AddConstraint(
-            model_name='metricvalue',
-            constraint=models.UniqueConstraint(fields=('partner', 'metric', 'recorded_on'), name='metric_value_once_a_day'),
+            model_name="metricvalue",
+            constraint=models.UniqueConstraint(
+                fields=("partner", "metric", "recorded_on"), name="metric_value_once_a_day"
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='metricvalue',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "programs_metricvalueevent" ("id", "metric_id", "metric_import_id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "recorded_on", "source", "value") VALUES (NEW."id", NEW."metric_id", NEW."metric_import_id", NEW."partner_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."recorded_on", NEW."source", NEW."value"); RETURN NULL;', hash='ccd4ad7ef076acfd4affa6820951f5c9a03136bf', operation='INSERT', pgid='pgtrigger_insert_insert_fd74b', table='programs_metricvalue', when='AFTER')),
+            model_name="metricvalue",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "programs_metricvalueevent" ("id", "metric_id", "metric_import_id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "recorded_on", "source", "value") VALUES (NEW."id", NEW."metric_id", NEW."metric_import_id", NEW."partner_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."recorded_on", NEW."source", NEW."value"); RETURN NULL;',
+                    hash="ccd4ad7ef076acfd4affa6820951f5c9a03136bf",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_fd74b",
+                    table="programs_metricvalue",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='metricvalue',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.* IS DISTINCT FROM NEW.*)', func='INSERT INTO "programs_metricvalueevent" ("id", "metric_id", "metric_import_id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "recorded_on", "source", "value") VALUES (NEW."id", NEW."metric_id", NEW."metric_import_id", NEW."partner_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."recorded_on", NEW."source", NEW."value"); RETURN NULL;', hash='ff8a64c25faa567c2b5a58c984a7a90282c12f1a', operation='UPDATE', pgid='pgtrigger_update_update_54fb9', table='programs_metricvalue', when='AFTER')),
+            model_name="metricvalue",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.* IS DISTINCT FROM NEW.*)",
+                    func='INSERT INTO "programs_metricvalueevent" ("id", "metric_id", "metric_import_id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "recorded_on", "source", "value") VALUES (NEW."id", NEW."metric_id", NEW."metric_import_id", NEW."partner_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."recorded_on", NEW."source", NEW."value"); RETURN NULL;',
+                    hash="ff8a64c25faa567c2b5a58c984a7a90282c12f1a",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_54fb9",
+                    table="programs_metricvalue",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='metricvalue',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "programs_metricvalueevent" ("id", "metric_id", "metric_import_id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "recorded_on", "source", "value") VALUES (OLD."id", OLD."metric_id", OLD."metric_import_id", OLD."partner_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."recorded_on", OLD."source", OLD."value"); RETURN NULL;', hash='f54582fbb98b601c9543f7c85746761a23089f0d', operation='DELETE', pgid='pgtrigger_delete_delete_8e706', table='programs_metricvalue', when='AFTER')),
+            model_name="metricvalue",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "programs_metricvalueevent" ("id", "metric_id", "metric_import_id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "recorded_on", "source", "value") VALUES (OLD."id", OLD."metric_id", OLD."metric_import_id", OLD."partner_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."recorded_on", OLD."source", OLD."value"); RETURN NULL;',
+                    hash="f54582fbb98b601c9543f7c85746761a23089f0d",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_8e706",
+                    table="programs_metricvalue",
+                    when="AFTER",
+                ),
+            ),
         ),
     ]

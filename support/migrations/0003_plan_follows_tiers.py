@@ -4,13 +4,12 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('support', '0002_ticketevent_by_staff'),
+        ("support", "0002_ticketevent_by_staff"),
     ]
 
     operations = [
         migrations.DeleteModel(
-            name='PlanAssignment',
+            name="PlanAssignment",
         ),
     ]

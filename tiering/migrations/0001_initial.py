@@ -9,499 +9,1320 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('pghistory', '0007_auto_20250421_0444'),
-        ('programs', '0002_metrics'),
-        ('support', '0003_plan_follows_tiers'),
+        ("pghistory", "0007_auto_20250421_0444"),
+        ("programs", "0002_metrics"),
+        ("support", "0003_plan_follows_tiers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccountClaim',
+            name="AccountClaim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account_name', models.CharField(max_length=200)),
-                ('account_key', models.CharField(editable=False, help_text='The name, case- and space-folded.', max_length=200)),
-                ('claimed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('released_at', models.DateTimeField(blank=True, null=True)),
-                ('release_reason', models.CharField(blank=True, choices=[('expired', '90 days are over'), ('no_engagement', 'No engagement logged'), ('withdrawn', 'Withdrawn by the partner'), ('program', 'Released by the program')], max_length=20)),
-                ('claimed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='account_claims', to='programs.partner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("account_name", models.CharField(max_length=200)),
+                (
+                    "account_key",
+                    models.CharField(editable=False, help_text="The name, case- and space-folded.", max_length=200),
+                ),
+                ("claimed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("released_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "release_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("expired", "90 days are over"),
+                            ("no_engagement", "No engagement logged"),
+                            ("withdrawn", "Withdrawn by the partner"),
+                            ("program", "Released by the program"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "claimed_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="account_claims",
+                        to="programs.partner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-claimed_at'],
+                "ordering": ["-claimed_at"],
             },
         ),
         migrations.CreateModel(
-            name='AccountClaimEvent',
+            name="AccountClaimEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('account_name', models.CharField(max_length=200)),
-                ('account_key', models.CharField(editable=False, help_text='The name, case- and space-folded.', max_length=200)),
-                ('claimed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('released_at', models.DateTimeField(blank=True, null=True)),
-                ('release_reason', models.CharField(blank=True, choices=[('expired', '90 days are over'), ('no_engagement', 'No engagement logged'), ('withdrawn', 'Withdrawn by the partner'), ('program', 'Released by the program')], max_length=20)),
-                ('claimed_by', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to=settings.AUTH_USER_MODEL)),
-                ('partner', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.partner')),
-                ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='tiering.accountclaim')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                ("account_name", models.CharField(max_length=200)),
+                (
+                    "account_key",
+                    models.CharField(editable=False, help_text="The name, case- and space-folded.", max_length=200),
+                ),
+                ("claimed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("released_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "release_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("expired", "90 days are over"),
+                            ("no_engagement", "No engagement logged"),
+                            ("withdrawn", "Withdrawn by the partner"),
+                            ("program", "Released by the program"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "claimed_by",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.partner",
+                    ),
+                ),
+                (
+                    "pgh_context",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pghistory.context",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="tiering.accountclaim",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Benefit',
+            name="Benefit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('kind', models.CharField(choices=[('margin', 'Margin points'), ('mdf', 'MDF eligibility'), ('deal_registration', 'Deal-registration priority'), ('exclusivity', 'Named-account exclusivity'), ('partner_manager', 'Partner manager'), ('executive_sponsor', 'Executive sponsor'), ('co_sell', 'Direct-team co-sell'), ('co_marketing', 'Co-marketing'), ('leads', 'Leads'), ('roadmap', 'Roadmap input'), ('enablement', 'Enablement and access'), ('other', 'Other')], max_length=20)),
-                ('description', models.TextField(blank=True)),
-                ('is_costly', models.BooleanField(default=False, help_text='Costs the program real money or creates a conflict with other partners.')),
-                ('offsetting_rule', models.TextField(blank=True, help_text='Required for a costly benefit: the rule that keeps it from turning the program political.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("margin", "Margin points"),
+                            ("mdf", "MDF eligibility"),
+                            ("deal_registration", "Deal-registration priority"),
+                            ("exclusivity", "Named-account exclusivity"),
+                            ("partner_manager", "Partner manager"),
+                            ("executive_sponsor", "Executive sponsor"),
+                            ("co_sell", "Direct-team co-sell"),
+                            ("co_marketing", "Co-marketing"),
+                            ("leads", "Leads"),
+                            ("roadmap", "Roadmap input"),
+                            ("enablement", "Enablement and access"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "is_costly",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Costs the program real money or creates a conflict with other partners.",
+                    ),
+                ),
+                (
+                    "offsetting_rule",
+                    models.TextField(
+                        blank=True,
+                        help_text="Required for a costly benefit: the rule that keeps it from turning the program political.",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('is_costly', False), models.Q(('offsetting_rule', ''), _negated=True), _connector='OR'), name='costly_benefit_has_offsetting_rule', violation_error_message='A costly benefit needs its offsetting rule (seed 004: design it first).')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("is_costly", False), models.Q(("offsetting_rule", ""), _negated=True), _connector="OR"
+                        ),
+                        name="costly_benefit_has_offsetting_rule",
+                        violation_error_message="A costly benefit needs its offsetting rule (seed 004: design it first).",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Engagement',
+            name="Engagement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('logged_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.CharField(max_length=500)),
-                ('claim', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='engagements', to='tiering.accountclaim')),
-                ('logged_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("logged_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.CharField(max_length=500)),
+                (
+                    "claim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="engagements",
+                        to="tiering.accountclaim",
+                    ),
+                ),
+                (
+                    "logged_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-logged_at'],
+                "ordering": ["-logged_at"],
             },
         ),
         migrations.CreateModel(
-            name='Ladder',
+            name="Ladder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('motion', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='ladder', to='programs.motion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "motion",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="ladder", to="programs.motion"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['motion__name'],
+                "ordering": ["motion__name"],
             },
         ),
         migrations.CreateModel(
-            name='MdfCriterion',
+            name="MdfCriterion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('threshold', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('window', models.CharField(choices=[('trailing_12m', 'Last 12 months'), ('calendar_year', 'Calendar year to date'), ('previous_year', 'Previous calendar year'), ('trailing_3m', 'Last 3 months')], default='trailing_12m', max_length=20)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('metric', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='mdf_criteria', to='programs.metric')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("threshold", models.DecimalField(decimal_places=2, max_digits=16)),
+                (
+                    "window",
+                    models.CharField(
+                        choices=[
+                            ("trailing_12m", "Last 12 months"),
+                            ("calendar_year", "Calendar year to date"),
+                            ("previous_year", "Previous calendar year"),
+                            ("trailing_3m", "Last 3 months"),
+                        ],
+                        default="trailing_12m",
+                        max_length=20,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=200)),
+                (
+                    "metric",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="mdf_criteria", to="programs.metric"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'MDF criterion',
-                'verbose_name_plural': 'MDF criteria',
-                'ordering': ['metric__name'],
+                "verbose_name": "MDF criterion",
+                "verbose_name_plural": "MDF criteria",
+                "ordering": ["metric__name"],
             },
         ),
         migrations.CreateModel(
-            name='Policy',
+            name="Policy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveSmallIntegerField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published (upcoming)'), ('effective', 'Effective'), ('retired', 'Retired')], default='draft', editable=False, max_length=10)),
-                ('summary', models.TextField(blank=True, help_text='What changes in this version, in a sentence or two.')),
-                ('effective_from', models.DateField(blank=True, help_text='At least 90 days after the day it is published.', null=True)),
-                ('published_on', models.DateField(blank=True, editable=False, null=True)),
-                ('retired_on', models.DateField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('ladder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='policies', to='tiering.ladder')),
-                ('published_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.PositiveSmallIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("published", "Published (upcoming)"),
+                            ("effective", "Effective"),
+                            ("retired", "Retired"),
+                        ],
+                        default="draft",
+                        editable=False,
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "summary",
+                    models.TextField(blank=True, help_text="What changes in this version, in a sentence or two."),
+                ),
+                (
+                    "effective_from",
+                    models.DateField(
+                        blank=True, help_text="At least 90 days after the day it is published.", null=True
+                    ),
+                ),
+                ("published_on", models.DateField(blank=True, editable=False, null=True)),
+                ("retired_on", models.DateField(blank=True, editable=False, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "ladder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="policies", to="tiering.ladder"
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'policies',
-                'ordering': ['ladder', '-version'],
+                "verbose_name_plural": "policies",
+                "ordering": ["ladder", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='PolicyEvent',
+            name="PolicyEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('version', models.PositiveSmallIntegerField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published (upcoming)'), ('effective', 'Effective'), ('retired', 'Retired')], default='draft', editable=False, max_length=10)),
-                ('summary', models.TextField(blank=True, help_text='What changes in this version, in a sentence or two.')),
-                ('effective_from', models.DateField(blank=True, help_text='At least 90 days after the day it is published.', null=True)),
-                ('published_on', models.DateField(blank=True, editable=False, null=True)),
-                ('retired_on', models.DateField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('ladder', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='tiering.ladder')),
-                ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='tiering.policy')),
-                ('published_by', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to=settings.AUTH_USER_MODEL)),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                ("version", models.PositiveSmallIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("published", "Published (upcoming)"),
+                            ("effective", "Effective"),
+                            ("retired", "Retired"),
+                        ],
+                        default="draft",
+                        editable=False,
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "summary",
+                    models.TextField(blank=True, help_text="What changes in this version, in a sentence or two."),
+                ),
+                (
+                    "effective_from",
+                    models.DateField(
+                        blank=True, help_text="At least 90 days after the day it is published.", null=True
+                    ),
+                ),
+                ("published_on", models.DateField(blank=True, editable=False, null=True)),
+                ("retired_on", models.DateField(blank=True, editable=False, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "ladder",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="tiering.ladder",
+                    ),
+                ),
+                (
+                    "pgh_context",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pghistory.context",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="tiering.policy",
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='QualificationCheck',
+            name="QualificationCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('assessed_on', models.DateField(default=django.utils.timezone.localdate)),
-                ('customer_base', models.BooleanField(help_text='Their customers overlap our ideal customer profile.')),
-                ('credibility', models.BooleanField(help_text='References and standing in the market.')),
-                ('capability', models.BooleanField(help_text='Active sellers / consultants / engineers who can deliver.')),
-                ('commitment', models.BooleanField(help_text='Commercial mechanics and investment that line up with ours.')),
-                ('notes', models.TextField(blank=True)),
-                ('assessed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('motion', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='qualification_checks', to='programs.motion')),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='qualification_checks', to='programs.partner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("assessed_on", models.DateField(default=django.utils.timezone.localdate)),
+                ("customer_base", models.BooleanField(help_text="Their customers overlap our ideal customer profile.")),
+                ("credibility", models.BooleanField(help_text="References and standing in the market.")),
+                (
+                    "capability",
+                    models.BooleanField(help_text="Active sellers / consultants / engineers who can deliver."),
+                ),
+                (
+                    "commitment",
+                    models.BooleanField(help_text="Commercial mechanics and investment that line up with ours."),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "assessed_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "motion",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="qualification_checks",
+                        to="programs.motion",
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="qualification_checks",
+                        to="programs.partner",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'qualification check (4C)',
-                'verbose_name_plural': 'qualification checks (4C)',
-                'ordering': ['partner', 'motion', '-assessed_on'],
+                "verbose_name": "qualification check (4C)",
+                "verbose_name_plural": "qualification checks (4C)",
+                "ordering": ["partner", "motion", "-assessed_on"],
             },
         ),
         migrations.CreateModel(
-            name='QualificationCheckEvent',
+            name="QualificationCheckEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('assessed_on', models.DateField(default=django.utils.timezone.localdate)),
-                ('customer_base', models.BooleanField(help_text='Their customers overlap our ideal customer profile.')),
-                ('credibility', models.BooleanField(help_text='References and standing in the market.')),
-                ('capability', models.BooleanField(help_text='Active sellers / consultants / engineers who can deliver.')),
-                ('commitment', models.BooleanField(help_text='Commercial mechanics and investment that line up with ours.')),
-                ('notes', models.TextField(blank=True)),
-                ('assessed_by', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to=settings.AUTH_USER_MODEL)),
-                ('motion', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.motion')),
-                ('partner', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.partner')),
-                ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='tiering.qualificationcheck')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                ("assessed_on", models.DateField(default=django.utils.timezone.localdate)),
+                ("customer_base", models.BooleanField(help_text="Their customers overlap our ideal customer profile.")),
+                ("credibility", models.BooleanField(help_text="References and standing in the market.")),
+                (
+                    "capability",
+                    models.BooleanField(help_text="Active sellers / consultants / engineers who can deliver."),
+                ),
+                (
+                    "commitment",
+                    models.BooleanField(help_text="Commercial mechanics and investment that line up with ours."),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "assessed_by",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "motion",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.motion",
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.partner",
+                    ),
+                ),
+                (
+                    "pgh_context",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pghistory.context",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="tiering.qualificationcheck",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='RetierRun',
+            name="RetierRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('dry_run', 'Dry run (what-if)'), ('apply', 'Re-tier (applies changes)')], max_length=10)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('as_of', models.DateField(help_text='The day the criteria are evaluated on.')),
-                ('scheduled_for_year', models.PositiveSmallIntegerField(blank=True, editable=False, null=True, unique=True)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('processed', models.PositiveIntegerField(default=0)),
-                ('summary', models.JSONField(blank=True, default=dict)),
-                ('criteria', models.JSONField(blank=True, default=dict, help_text='The tiers and criteria the run evaluated.')),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ladder', models.ForeignKey(blank=True, help_text='Empty: every ladder.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='tiering.ladder')),
-                ('policy', models.ForeignKey(blank=True, help_text='What-if of this policy (drafts allowed); empty: the policy in force on the day.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='tiering.policy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("dry_run", "Dry run (what-if)"), ("apply", "Re-tier (applies changes)")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("as_of", models.DateField(help_text="The day the criteria are evaluated on.")),
+                (
+                    "scheduled_for_year",
+                    models.PositiveSmallIntegerField(blank=True, editable=False, null=True, unique=True),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("processed", models.PositiveIntegerField(default=0)),
+                ("summary", models.JSONField(blank=True, default=dict)),
+                (
+                    "criteria",
+                    models.JSONField(blank=True, default=dict, help_text="The tiers and criteria the run evaluated."),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ladder",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: every ladder.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="tiering.ladder",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="What-if of this policy (drafts allowed); empty: the policy in force on the day.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="tiering.policy",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 're-tier run',
-                'ordering': ['-created_at'],
+                "verbose_name": "re-tier run",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Standing',
+            name="Standing",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('since', models.DateField()),
-                ('grandfathered_until', models.DateField(blank=True, null=True)),
-                ('pending_since', models.DateField(blank=True, help_text='The day of the re-tier that decided the drop.', null=True)),
-                ('exit_candidate', models.BooleanField(default=False, help_text='Qualifies for no tier, or failed the 4C gate: a case for a graceful exit.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('ladder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='standings', to='tiering.ladder')),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='standings', to='programs.partner')),
-                ('pending_run', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tiering.retierrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("since", models.DateField()),
+                ("grandfathered_until", models.DateField(blank=True, null=True)),
+                (
+                    "pending_since",
+                    models.DateField(blank=True, help_text="The day of the re-tier that decided the drop.", null=True),
+                ),
+                (
+                    "exit_candidate",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Qualifies for no tier, or failed the 4C gate: a case for a graceful exit.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "ladder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="standings", to="tiering.ladder"
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="standings", to="programs.partner"
+                    ),
+                ),
+                (
+                    "pending_run",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tiering.retierrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['partner', 'ladder'],
+                "ordering": ["partner", "ladder"],
             },
         ),
         migrations.CreateModel(
-            name='DowngradeConversation',
+            name="DowngradeConversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('held_on', models.DateField()),
-                ('partner_contact', models.CharField(help_text='Who we spoke to at the partner.', max_length=150)),
-                ('notes', models.TextField(help_text='What was said: criteria, where they stand, what would put them back.')),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('held_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('standing', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='tiering.standing')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("held_on", models.DateField()),
+                ("partner_contact", models.CharField(help_text="Who we spoke to at the partner.", max_length=150)),
+                (
+                    "notes",
+                    models.TextField(help_text="What was said: criteria, where they stand, what would put them back."),
+                ),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "held_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "standing",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="conversations", to="tiering.standing"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-held_on', '-pk'],
+                "ordering": ["-held_on", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Tier',
+            name="Tier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60)),
-                ('rank', models.PositiveSmallIntegerField(help_text='1 is the entry tier; higher is better.')),
-                ('description', models.TextField(blank=True)),
-                ('ladder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tiers', to='tiering.ladder')),
-                ('support_plan', models.ForeignKey(blank=True, help_text='The support plan this tier entitles a partner to; a partner gets the best of its tiers.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='tiers', to='support.supportplan')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60)),
+                ("rank", models.PositiveSmallIntegerField(help_text="1 is the entry tier; higher is better.")),
+                ("description", models.TextField(blank=True)),
+                (
+                    "ladder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tiers", to="tiering.ladder"
+                    ),
+                ),
+                (
+                    "support_plan",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The support plan this tier entitles a partner to; a partner gets the best of its tiers.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tiers",
+                        to="support.supportplan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['ladder', 'rank'],
+                "ordering": ["ladder", "rank"],
             },
         ),
         migrations.CreateModel(
-            name='StandingEvent',
+            name="StandingEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('since', models.DateField()),
-                ('grandfathered_until', models.DateField(blank=True, null=True)),
-                ('pending_since', models.DateField(blank=True, help_text='The day of the re-tier that decided the drop.', null=True)),
-                ('exit_candidate', models.BooleanField(default=False, help_text='Qualifies for no tier, or failed the 4C gate: a case for a graceful exit.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('ladder', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='tiering.ladder')),
-                ('partner', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='programs.partner')),
-                ('pending_run', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='tiering.retierrun')),
-                ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='tiering.standing')),
-                ('pending_tier', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='tiering.tier')),
-                ('tier', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to='tiering.tier')),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                ("since", models.DateField()),
+                ("grandfathered_until", models.DateField(blank=True, null=True)),
+                (
+                    "pending_since",
+                    models.DateField(blank=True, help_text="The day of the re-tier that decided the drop.", null=True),
+                ),
+                (
+                    "exit_candidate",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Qualifies for no tier, or failed the 4C gate: a case for a graceful exit.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "ladder",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="tiering.ladder",
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="programs.partner",
+                    ),
+                ),
+                (
+                    "pending_run",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="tiering.retierrun",
+                    ),
+                ),
+                (
+                    "pgh_context",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pghistory.context",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="tiering.standing",
+                    ),
+                ),
+                (
+                    "pending_tier",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="tiering.tier",
+                    ),
+                ),
+                (
+                    "tier",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to="tiering.tier",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.AddField(
-            model_name='standing',
-            name='pending_tier',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tiering.tier'),
+            model_name="standing",
+            name="pending_tier",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="tiering.tier"
+            ),
         ),
         migrations.AddField(
-            model_name='standing',
-            name='tier',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='standings', to='tiering.tier'),
+            model_name="standing",
+            name="tier",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="standings",
+                to="tiering.tier",
+            ),
         ),
         migrations.CreateModel(
-            name='RetierResult',
+            name="RetierResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('move', models.CharField(choices=[('entry', 'Joins the ladder'), ('up', 'Moves up'), ('same', 'Stays'), ('down', 'Would drop (grandfathered)'), ('exit', 'Qualifies for no tier'), ('unqualified', 'Not yet qualified')], max_length=12)),
-                ('gate_passed', models.BooleanField(help_text='4C gate: empty when never assessed.', null=True)),
-                ('exit_candidate', models.BooleanField(default=False)),
-                ('values', models.JSONField(default=dict)),
-                ('deciding', models.CharField(blank=True, max_length=200)),
-                ('reason', models.TextField(blank=True)),
-                ('ladder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tiering.ladder')),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='programs.partner')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='tiering.retierrun')),
-                ('computed_tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tiering.tier')),
-                ('current_tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tiering.tier')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "move",
+                    models.CharField(
+                        choices=[
+                            ("entry", "Joins the ladder"),
+                            ("up", "Moves up"),
+                            ("same", "Stays"),
+                            ("down", "Would drop (grandfathered)"),
+                            ("exit", "Qualifies for no tier"),
+                            ("unqualified", "Not yet qualified"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("gate_passed", models.BooleanField(help_text="4C gate: empty when never assessed.", null=True)),
+                ("exit_candidate", models.BooleanField(default=False)),
+                ("values", models.JSONField(default=dict)),
+                ("deciding", models.CharField(blank=True, max_length=200)),
+                ("reason", models.TextField(blank=True)),
+                (
+                    "ladder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tiering.ladder"
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="programs.partner"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="results", to="tiering.retierrun"
+                    ),
+                ),
+                (
+                    "computed_tier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tiering.tier",
+                    ),
+                ),
+                (
+                    "current_tier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tiering.tier",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 're-tier result',
-                'ordering': ['run', 'ladder', 'partner'],
+                "verbose_name": "re-tier result",
+                "ordering": ["run", "ladder", "partner"],
             },
         ),
         migrations.CreateModel(
-            name='Criterion',
+            name="Criterion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('threshold', models.DecimalField(decimal_places=2, help_text='At least this value passes.', max_digits=16)),
-                ('window', models.CharField(choices=[('trailing_12m', 'Last 12 months'), ('calendar_year', 'Calendar year to date'), ('previous_year', 'Previous calendar year'), ('trailing_3m', 'Last 3 months')], default='trailing_12m', max_length=20)),
-                ('metric', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='criteria', to='programs.metric')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='criteria', to='tiering.policy')),
-                ('tier', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='criteria', to='tiering.tier')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "threshold",
+                    models.DecimalField(decimal_places=2, help_text="At least this value passes.", max_digits=16),
+                ),
+                (
+                    "window",
+                    models.CharField(
+                        choices=[
+                            ("trailing_12m", "Last 12 months"),
+                            ("calendar_year", "Calendar year to date"),
+                            ("previous_year", "Previous calendar year"),
+                            ("trailing_3m", "Last 3 months"),
+                        ],
+                        default="trailing_12m",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "metric",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="criteria", to="programs.metric"
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="criteria", to="tiering.policy"
+                    ),
+                ),
+                (
+                    "tier",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="criteria", to="tiering.tier"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'criteria',
-                'ordering': ['policy', 'tier__rank', 'pk'],
+                "verbose_name_plural": "criteria",
+                "ordering": ["policy", "tier__rank", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TierBenefit',
+            name="TierBenefit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('detail', models.CharField(blank=True, help_text='e.g. +5 margin points.', max_length=200)),
-                ('benefit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tier_benefits', to='tiering.benefit')),
-                ('tier', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tier_benefits', to='tiering.tier')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("detail", models.CharField(blank=True, help_text="e.g. +5 margin points.", max_length=200)),
+                (
+                    "benefit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="tier_benefits", to="tiering.benefit"
+                    ),
+                ),
+                (
+                    "tier",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tier_benefits", to="tiering.tier"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tier', 'benefit__name'],
+                "ordering": ["tier", "benefit__name"],
             },
         ),
         migrations.AddField(
-            model_name='tier',
-            name='benefits',
-            field=models.ManyToManyField(blank=True, related_name='tiers', through='tiering.TierBenefit', to='tiering.benefit'),
+            model_name="tier",
+            name="benefits",
+            field=models.ManyToManyField(
+                blank=True, related_name="tiers", through="tiering.TierBenefit", to="tiering.benefit"
+            ),
         ),
         migrations.CreateModel(
-            name='TierChange',
+            name="TierChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('entry', 'Joined the ladder'), ('upgrade', 'Upgrade'), ('downgrade', 'Downgrade'), ('exit', 'Left the ladder')], max_length=10)),
-                ('reason', models.TextField()),
-                ('effective_on', models.DateField()),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('from_tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tiering.tier')),
-                ('ladder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tier_changes', to='tiering.ladder')),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tier_changes', to='programs.partner')),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='changes', to='tiering.retierrun')),
-                ('to_tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tiering.tier')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("entry", "Joined the ladder"),
+                            ("upgrade", "Upgrade"),
+                            ("downgrade", "Downgrade"),
+                            ("exit", "Left the ladder"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("effective_on", models.DateField()),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "from_tier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tiering.tier",
+                    ),
+                ),
+                (
+                    "ladder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tier_changes", to="tiering.ladder"
+                    ),
+                ),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tier_changes", to="programs.partner"
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="changes",
+                        to="tiering.retierrun",
+                    ),
+                ),
+                (
+                    "to_tier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tiering.tier",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-effective_on', '-pk'],
+                "ordering": ["-effective_on", "-pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='accountclaim',
-            index=models.Index(condition=models.Q(('released_at__isnull', True)), fields=['expires_at'], name='claim_held_expiry_idx'),
+            model_name="accountclaim",
+            index=models.Index(
+                condition=models.Q(("released_at__isnull", True)), fields=["expires_at"], name="claim_held_expiry_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accountclaim',
-            constraint=models.UniqueConstraint(condition=models.Q(('released_at__isnull', True)), fields=('account_key',), name='account_held_by_one_partner', violation_error_message='Another partner holds this account.'),
+            model_name="accountclaim",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("released_at__isnull", True)),
+                fields=("account_key",),
+                name="account_held_by_one_partner",
+                violation_error_message="Another partner holds this account.",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='accountclaim',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "tiering_accountclaimevent" ("account_key", "account_name", "claimed_at", "claimed_by_id", "expires_at", "id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "release_reason", "released_at") VALUES (NEW."account_key", NEW."account_name", NEW."claimed_at", NEW."claimed_by_id", NEW."expires_at", NEW."id", NEW."partner_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."release_reason", NEW."released_at"); RETURN NULL;', hash='4d414c22000394eda40ab561bd520d405d5689cb', operation='INSERT', pgid='pgtrigger_insert_insert_c5384', table='tiering_accountclaim', when='AFTER')),
+            model_name="accountclaim",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "tiering_accountclaimevent" ("account_key", "account_name", "claimed_at", "claimed_by_id", "expires_at", "id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "release_reason", "released_at") VALUES (NEW."account_key", NEW."account_name", NEW."claimed_at", NEW."claimed_by_id", NEW."expires_at", NEW."id", NEW."partner_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."release_reason", NEW."released_at"); RETURN NULL;',
+                    hash="4d414c22000394eda40ab561bd520d405d5689cb",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_c5384",
+                    table="tiering_accountclaim",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='accountclaim',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.* IS DISTINCT FROM NEW.*)', func='INSERT INTO "tiering_accountclaimevent" ("account_key", "account_name", "claimed_at", "claimed_by_id", "expires_at", "id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "release_reason", "released_at") VALUES (NEW."account_key", NEW."account_name", NEW."claimed_at", NEW."claimed_by_id", NEW."expires_at", NEW."id", NEW."partner_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."release_reason", NEW."released_at"); RETURN NULL;', hash='0b6e3b646d606cc3d11b00a14ab2f56f3cf78f6a', operation='UPDATE', pgid='pgtrigger_update_update_1ab47', table='tiering_accountclaim', when='AFTER')),
+            model_name="accountclaim",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.* IS DISTINCT FROM NEW.*)",
+                    func='INSERT INTO "tiering_accountclaimevent" ("account_key", "account_name", "claimed_at", "claimed_by_id", "expires_at", "id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "release_reason", "released_at") VALUES (NEW."account_key", NEW."account_name", NEW."claimed_at", NEW."claimed_by_id", NEW."expires_at", NEW."id", NEW."partner_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."release_reason", NEW."released_at"); RETURN NULL;',
+                    hash="0b6e3b646d606cc3d11b00a14ab2f56f3cf78f6a",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_1ab47",
+                    table="tiering_accountclaim",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='accountclaim',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "tiering_accountclaimevent" ("account_key", "account_name", "claimed_at", "claimed_by_id", "expires_at", "id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "release_reason", "released_at") VALUES (OLD."account_key", OLD."account_name", OLD."claimed_at", OLD."claimed_by_id", OLD."expires_at", OLD."id", OLD."partner_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."release_reason", OLD."released_at"); RETURN NULL;', hash='44aba4af98ad775f7c3cb45ff5e4fd6cacad994e', operation='DELETE', pgid='pgtrigger_delete_delete_5d964', table='tiering_accountclaim', when='AFTER')),
+            model_name="accountclaim",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "tiering_accountclaimevent" ("account_key", "account_name", "claimed_at", "claimed_by_id", "expires_at", "id", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "release_reason", "released_at") VALUES (OLD."account_key", OLD."account_name", OLD."claimed_at", OLD."claimed_by_id", OLD."expires_at", OLD."id", OLD."partner_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."release_reason", OLD."released_at"); RETURN NULL;',
+                    hash="44aba4af98ad775f7c3cb45ff5e4fd6cacad994e",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_5d964",
+                    table="tiering_accountclaim",
+                    when="AFTER",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='mdfcriterion',
-            constraint=models.UniqueConstraint(fields=('metric',), name='mdf_criterion_once_per_metric'),
+            model_name="mdfcriterion",
+            constraint=models.UniqueConstraint(fields=("metric",), name="mdf_criterion_once_per_metric"),
         ),
         migrations.AddConstraint(
-            model_name='mdfcriterion',
-            constraint=models.CheckConstraint(condition=models.Q(('threshold__gte', 0)), name='mdf_threshold_not_negative'),
+            model_name="mdfcriterion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("threshold__gte", 0)), name="mdf_threshold_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='policy',
-            constraint=models.UniqueConstraint(fields=('ladder', 'version'), name='policy_version_unique'),
+            model_name="policy",
+            constraint=models.UniqueConstraint(fields=("ladder", "version"), name="policy_version_unique"),
         ),
         migrations.AddConstraint(
-            model_name='policy',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'draft'), _negated=True), fields=('ladder', 'effective_from'), name='policy_one_per_effective_date', violation_error_message='Another published policy of this ladder takes effect on that day.'),
+            model_name="policy",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "draft"), _negated=True),
+                fields=("ladder", "effective_from"),
+                name="policy_one_per_effective_date",
+                violation_error_message="Another published policy of this ladder takes effect on that day.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='policy',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'draft'), models.Q(('effective_from__isnull', False), ('published_on__isnull', False)), _connector='OR'), name='policy_published_has_dates'),
+            model_name="policy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status", "draft"),
+                    models.Q(("effective_from__isnull", False), ("published_on__isnull", False)),
+                    _connector="OR",
+                ),
+                name="policy_published_has_dates",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='policy',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "tiering_policyevent" ("created_at", "effective_from", "id", "ladder_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "published_by_id", "published_on", "retired_on", "status", "summary", "version") VALUES (NEW."created_at", NEW."effective_from", NEW."id", NEW."ladder_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."published_by_id", NEW."published_on", NEW."retired_on", NEW."status", NEW."summary", NEW."version"); RETURN NULL;', hash='75de1aadade7324ac3511fe5ac0b538692b476f9', operation='INSERT', pgid='pgtrigger_insert_insert_e7576', table='tiering_policy', when='AFTER')),
+            model_name="policy",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "tiering_policyevent" ("created_at", "effective_from", "id", "ladder_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "published_by_id", "published_on", "retired_on", "status", "summary", "version") VALUES (NEW."created_at", NEW."effective_from", NEW."id", NEW."ladder_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."published_by_id", NEW."published_on", NEW."retired_on", NEW."status", NEW."summary", NEW."version"); RETURN NULL;',
+                    hash="75de1aadade7324ac3511fe5ac0b538692b476f9",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_e7576",
+                    table="tiering_policy",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='policy',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.* IS DISTINCT FROM NEW.*)', func='INSERT INTO "tiering_policyevent" ("created_at", "effective_from", "id", "ladder_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "published_by_id", "published_on", "retired_on", "status", "summary", "version") VALUES (NEW."created_at", NEW."effective_from", NEW."id", NEW."ladder_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."published_by_id", NEW."published_on", NEW."retired_on", NEW."status", NEW."summary", NEW."version"); RETURN NULL;', hash='56df76f2279013f5a958865ac53ecfac90f5398c', operation='UPDATE', pgid='pgtrigger_update_update_24d42', table='tiering_policy', when='AFTER')),
+            model_name="policy",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.* IS DISTINCT FROM NEW.*)",
+                    func='INSERT INTO "tiering_policyevent" ("created_at", "effective_from", "id", "ladder_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "published_by_id", "published_on", "retired_on", "status", "summary", "version") VALUES (NEW."created_at", NEW."effective_from", NEW."id", NEW."ladder_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."published_by_id", NEW."published_on", NEW."retired_on", NEW."status", NEW."summary", NEW."version"); RETURN NULL;',
+                    hash="56df76f2279013f5a958865ac53ecfac90f5398c",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_24d42",
+                    table="tiering_policy",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='policy',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "tiering_policyevent" ("created_at", "effective_from", "id", "ladder_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "published_by_id", "published_on", "retired_on", "status", "summary", "version") VALUES (OLD."created_at", OLD."effective_from", OLD."id", OLD."ladder_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."published_by_id", OLD."published_on", OLD."retired_on", OLD."status", OLD."summary", OLD."version"); RETURN NULL;', hash='3616eca6e34030aa0bbf6dfa51f5cd2b2122834e', operation='DELETE', pgid='pgtrigger_delete_delete_6682b', table='tiering_policy', when='AFTER')),
+            model_name="policy",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "tiering_policyevent" ("created_at", "effective_from", "id", "ladder_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "published_by_id", "published_on", "retired_on", "status", "summary", "version") VALUES (OLD."created_at", OLD."effective_from", OLD."id", OLD."ladder_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."published_by_id", OLD."published_on", OLD."retired_on", OLD."status", OLD."summary", OLD."version"); RETURN NULL;',
+                    hash="3616eca6e34030aa0bbf6dfa51f5cd2b2122834e",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_6682b",
+                    table="tiering_policy",
+                    when="AFTER",
+                ),
+            ),
         ),
         migrations.AddIndex(
-            model_name='qualificationcheck',
-            index=models.Index(fields=['motion', 'partner', '-assessed_on'], name='qualification_latest_idx'),
+            model_name="qualificationcheck",
+            index=models.Index(fields=["motion", "partner", "-assessed_on"], name="qualification_latest_idx"),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='qualificationcheck',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "tiering_qualificationcheckevent" ("assessed_by_id", "assessed_on", "capability", "commitment", "credibility", "customer_base", "id", "motion_id", "notes", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (NEW."assessed_by_id", NEW."assessed_on", NEW."capability", NEW."commitment", NEW."credibility", NEW."customer_base", NEW."id", NEW."motion_id", NEW."notes", NEW."partner_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id"); RETURN NULL;', hash='aaf595e662fd54843c1721de214727b85015d410', operation='INSERT', pgid='pgtrigger_insert_insert_f702c', table='tiering_qualificationcheck', when='AFTER')),
+            model_name="qualificationcheck",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "tiering_qualificationcheckevent" ("assessed_by_id", "assessed_on", "capability", "commitment", "credibility", "customer_base", "id", "motion_id", "notes", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (NEW."assessed_by_id", NEW."assessed_on", NEW."capability", NEW."commitment", NEW."credibility", NEW."customer_base", NEW."id", NEW."motion_id", NEW."notes", NEW."partner_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id"); RETURN NULL;',
+                    hash="aaf595e662fd54843c1721de214727b85015d410",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_f702c",
+                    table="tiering_qualificationcheck",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='qualificationcheck',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.* IS DISTINCT FROM NEW.*)', func='INSERT INTO "tiering_qualificationcheckevent" ("assessed_by_id", "assessed_on", "capability", "commitment", "credibility", "customer_base", "id", "motion_id", "notes", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (NEW."assessed_by_id", NEW."assessed_on", NEW."capability", NEW."commitment", NEW."credibility", NEW."customer_base", NEW."id", NEW."motion_id", NEW."notes", NEW."partner_id", _pgh_attach_context(), NOW(), \'update\', NEW."id"); RETURN NULL;', hash='3161c84be3060714ae37ac2dd749c986ffcd2544', operation='UPDATE', pgid='pgtrigger_update_update_b3287', table='tiering_qualificationcheck', when='AFTER')),
+            model_name="qualificationcheck",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.* IS DISTINCT FROM NEW.*)",
+                    func='INSERT INTO "tiering_qualificationcheckevent" ("assessed_by_id", "assessed_on", "capability", "commitment", "credibility", "customer_base", "id", "motion_id", "notes", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (NEW."assessed_by_id", NEW."assessed_on", NEW."capability", NEW."commitment", NEW."credibility", NEW."customer_base", NEW."id", NEW."motion_id", NEW."notes", NEW."partner_id", _pgh_attach_context(), NOW(), \'update\', NEW."id"); RETURN NULL;',
+                    hash="3161c84be3060714ae37ac2dd749c986ffcd2544",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_b3287",
+                    table="tiering_qualificationcheck",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='qualificationcheck',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "tiering_qualificationcheckevent" ("assessed_by_id", "assessed_on", "capability", "commitment", "credibility", "customer_base", "id", "motion_id", "notes", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (OLD."assessed_by_id", OLD."assessed_on", OLD."capability", OLD."commitment", OLD."credibility", OLD."customer_base", OLD."id", OLD."motion_id", OLD."notes", OLD."partner_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id"); RETURN NULL;', hash='2b066fef0eecfbae024ef4c96a511dd7b0d3ac11', operation='DELETE', pgid='pgtrigger_delete_delete_838fa', table='tiering_qualificationcheck', when='AFTER')),
+            model_name="qualificationcheck",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "tiering_qualificationcheckevent" ("assessed_by_id", "assessed_on", "capability", "commitment", "credibility", "customer_base", "id", "motion_id", "notes", "partner_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id") VALUES (OLD."assessed_by_id", OLD."assessed_on", OLD."capability", OLD."commitment", OLD."credibility", OLD."customer_base", OLD."id", OLD."motion_id", OLD."notes", OLD."partner_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id"); RETURN NULL;',
+                    hash="2b066fef0eecfbae024ef4c96a511dd7b0d3ac11",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_838fa",
+                    table="tiering_qualificationcheck",
+                    when="AFTER",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='retierrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'apply'), ('status__in', ['queued', 'running'])), fields=('kind',), name='retier_one_apply_at_a_time'),
+            model_name="retierrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "apply"), ("status__in", ["queued", "running"])),
+                fields=("kind",),
+                name="retier_one_apply_at_a_time",
+            ),
         ),
         migrations.AddIndex(
-            model_name='standing',
-            index=models.Index(condition=models.Q(('grandfathered_until__isnull', False)), fields=['grandfathered_until'], name='standing_pending_idx'),
+            model_name="standing",
+            index=models.Index(
+                condition=models.Q(("grandfathered_until__isnull", False)),
+                fields=["grandfathered_until"],
+                name="standing_pending_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='standing',
-            constraint=models.UniqueConstraint(fields=('partner', 'ladder'), name='standing_once_per_ladder'),
+            model_name="standing",
+            constraint=models.UniqueConstraint(fields=("partner", "ladder"), name="standing_once_per_ladder"),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='standing',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "tiering_standingevent" ("exit_candidate", "grandfathered_until", "id", "ladder_id", "partner_id", "pending_run_id", "pending_since", "pending_tier_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "since", "tier_id", "updated_at") VALUES (NEW."exit_candidate", NEW."grandfathered_until", NEW."id", NEW."ladder_id", NEW."partner_id", NEW."pending_run_id", NEW."pending_since", NEW."pending_tier_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."since", NEW."tier_id", NEW."updated_at"); RETURN NULL;', hash='a89521d9aadcde9c9cc2d7c9d06bee500c9b98e9', operation='INSERT', pgid='pgtrigger_insert_insert_3c403', table='tiering_standing', when='AFTER')),
+            model_name="standing",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "tiering_standingevent" ("exit_candidate", "grandfathered_until", "id", "ladder_id", "partner_id", "pending_run_id", "pending_since", "pending_tier_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "since", "tier_id", "updated_at") VALUES (NEW."exit_candidate", NEW."grandfathered_until", NEW."id", NEW."ladder_id", NEW."partner_id", NEW."pending_run_id", NEW."pending_since", NEW."pending_tier_id", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."since", NEW."tier_id", NEW."updated_at"); RETURN NULL;',
+                    hash="a89521d9aadcde9c9cc2d7c9d06bee500c9b98e9",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_3c403",
+                    table="tiering_standing",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='standing',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.* IS DISTINCT FROM NEW.*)', func='INSERT INTO "tiering_standingevent" ("exit_candidate", "grandfathered_until", "id", "ladder_id", "partner_id", "pending_run_id", "pending_since", "pending_tier_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "since", "tier_id", "updated_at") VALUES (NEW."exit_candidate", NEW."grandfathered_until", NEW."id", NEW."ladder_id", NEW."partner_id", NEW."pending_run_id", NEW."pending_since", NEW."pending_tier_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."since", NEW."tier_id", NEW."updated_at"); RETURN NULL;', hash='6342a4aef2a375a0bf502a2802ebdd1beb73c5db', operation='UPDATE', pgid='pgtrigger_update_update_c3670', table='tiering_standing', when='AFTER')),
+            model_name="standing",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.* IS DISTINCT FROM NEW.*)",
+                    func='INSERT INTO "tiering_standingevent" ("exit_candidate", "grandfathered_until", "id", "ladder_id", "partner_id", "pending_run_id", "pending_since", "pending_tier_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "since", "tier_id", "updated_at") VALUES (NEW."exit_candidate", NEW."grandfathered_until", NEW."id", NEW."ladder_id", NEW."partner_id", NEW."pending_run_id", NEW."pending_since", NEW."pending_tier_id", _pgh_attach_context(), NOW(), \'update\', NEW."id", NEW."since", NEW."tier_id", NEW."updated_at"); RETURN NULL;',
+                    hash="6342a4aef2a375a0bf502a2802ebdd1beb73c5db",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_c3670",
+                    table="tiering_standing",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='standing',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "tiering_standingevent" ("exit_candidate", "grandfathered_until", "id", "ladder_id", "partner_id", "pending_run_id", "pending_since", "pending_tier_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "since", "tier_id", "updated_at") VALUES (OLD."exit_candidate", OLD."grandfathered_until", OLD."id", OLD."ladder_id", OLD."partner_id", OLD."pending_run_id", OLD."pending_since", OLD."pending_tier_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."since", OLD."tier_id", OLD."updated_at"); RETURN NULL;', hash='6460fcf49cd7479985b8af2b2533b1c6c927e618', operation='DELETE', pgid='pgtrigger_delete_delete_1de7d', table='tiering_standing', when='AFTER')),
+            model_name="standing",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "tiering_standingevent" ("exit_candidate", "grandfathered_until", "id", "ladder_id", "partner_id", "pending_run_id", "pending_since", "pending_tier_id", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "since", "tier_id", "updated_at") VALUES (OLD."exit_candidate", OLD."grandfathered_until", OLD."id", OLD."ladder_id", OLD."partner_id", OLD."pending_run_id", OLD."pending_since", OLD."pending_tier_id", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."since", OLD."tier_id", OLD."updated_at"); RETURN NULL;',
+                    hash="6460fcf49cd7479985b8af2b2533b1c6c927e618",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_1de7d",
+                    table="tiering_standing",
+                    when="AFTER",
+                ),
+            ),
         ),
         migrations.AddIndex(
-            model_name='retierresult',
-            index=models.Index(fields=['run', 'move'], name='retier_result_move_idx'),
+            model_name="retierresult",
+            index=models.Index(fields=["run", "move"], name="retier_result_move_idx"),
         ),
         migrations.AddConstraint(
-            model_name='retierresult',
-            constraint=models.UniqueConstraint(fields=('run', 'partner', 'ladder'), name='retier_result_once'),
+            model_name="retierresult",
+            constraint=models.UniqueConstraint(fields=("run", "partner", "ladder"), name="retier_result_once"),
         ),
         migrations.AddConstraint(
-            model_name='criterion',
-            constraint=models.UniqueConstraint(fields=('policy', 'tier', 'metric'), name='criterion_once_per_tier'),
+            model_name="criterion",
+            constraint=models.UniqueConstraint(fields=("policy", "tier", "metric"), name="criterion_once_per_tier"),
         ),
         migrations.AddConstraint(
-            model_name='criterion',
-            constraint=models.CheckConstraint(condition=models.Q(('threshold__gte', 0)), name='criterion_threshold_not_negative'),
+            model_name="criterion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("threshold__gte", 0)), name="criterion_threshold_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tierbenefit',
-            constraint=models.UniqueConstraint(fields=('tier', 'benefit'), name='tier_benefit_unique'),
+            model_name="tierbenefit",
+            constraint=models.UniqueConstraint(fields=("tier", "benefit"), name="tier_benefit_unique"),
         ),
         migrations.AddConstraint(
-            model_name='tier',
-            constraint=models.UniqueConstraint(fields=('ladder', 'rank'), name='tier_rank_unique'),
+            model_name="tier",
+            constraint=models.UniqueConstraint(fields=("ladder", "rank"), name="tier_rank_unique"),
         ),
         migrations.AddConstraint(
-            model_name='tier',
-            constraint=models.UniqueConstraint(fields=('ladder', 'name'), name='tier_name_unique'),
+            model_name="tier",
+            constraint=models.UniqueConstraint(fields=("ladder", "name"), name="tier_name_unique"),
         ),
         migrations.AddConstraint(
-            model_name='tier',
-            constraint=models.CheckConstraint(condition=models.Q(('rank__gte', 1)), name='tier_rank_from_one'),
+            model_name="tier",
+            constraint=models.CheckConstraint(condition=models.Q(("rank__gte", 1)), name="tier_rank_from_one"),
         ),
         migrations.AddIndex(
-            model_name='tierchange',
-            index=models.Index(fields=['partner', 'ladder', '-effective_on'], name='tier_change_partner_idx'),
+            model_name="tierchange",
+            index=models.Index(fields=["partner", "ladder", "-effective_on"], name="tier_change_partner_idx"),
         ),
     ]
