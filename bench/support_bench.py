@@ -11,51 +11,22 @@ Prints one line per figure; docs/benchmarks.md records the results.
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partnerportal.settings")
-os.environ.setdefault("DEBUG", "true")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
+from common import setup_database
+from django.db import connection, reset_queries
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-import django
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, reset_queries  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from programs.models import Membership, StaffRole, User  # noqa: E402
-from support.models import Ticket, TicketEvent  # noqa: E402
-from support.sweep import sweep_slas  # noqa: E402
-from tests.factories import PartnerFactory, entitle, file_ticket, staff_user, support_plan  # noqa: E402
+from programs.models import Membership, StaffRole, User
+from support.models import Ticket, TicketEvent
+from support.sweep import sweep_slas
+from tests.factories import PartnerFactory, entitle, file_ticket, staff_user, support_plan
 
 COPY_COLUMNS = [
     f.column for f in Ticket._meta.concrete_fields if f.column not in {"id", "next_sla_check_at", "next_due_at"}
 ]
-
-
-def setup_database():
-    name = settings.DATABASES["default"]["NAME"]
-    assert connection.vendor == "postgresql" and name.endswith("_bench"), "run against a *_bench PostgreSQL database"
-    import psycopg
-
-    params = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=params["HOST"], port=params["PORT"] or 5432, user=params["USER"], dbname="postgres", autocommit=True
-    ) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
-    with connection.cursor() as cursor:
-        cursor.execute("SET client_min_messages TO WARNING")
-    call_command("flush", interactive=False, verbosity=0)
-    call_command("migrate", verbosity=0)
 
 
 def world():

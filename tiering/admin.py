@@ -4,8 +4,6 @@ Every change with side effects goes through `tiering.services`; the admin report
 `message_user` or as form errors, and never changes a standing itself.
 """
 
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -478,7 +476,7 @@ class RetierResultAdmin(ReadOnlyAdmin):
         if not snapshot:
             return "—"
         specs = services.specs_from_snapshot(snapshot)
-        values = {key: None if raw is None else Decimal(raw) for key, raw in result.values.items()}
+        values = services.result_values(snapshot, result.values)
         evaluation = evaluate(specs, values, result.gate_passed)
         rows = [
             (

@@ -340,6 +340,7 @@ def run_result_rows(run, move: str | None = None):
     """Yield one CSV row per partner × ladder of a run, with every criterion's value and threshold."""
     from .evaluation import format_value
     from .models import RetierResult
+    from .services import result_values
 
     labels = {}
     for snapshot in run.criteria.values():
@@ -351,9 +352,8 @@ def run_result_rows(run, move: str | None = None):
         results = results.filter(move=move)
     for result in results.order_by("ladder_id", "partner__name").iterator(chunk_size=2000):
         criteria = []
-        for key, raw in result.values.items():
-            tier, label, threshold, unit = labels.get(key, ("?", key, Decimal(0), "count"))
-            value = None if raw is None else Decimal(raw)
+        for key, value in result_values(run.criteria[str(result.ladder_id)], result.values).items():
+            tier, label, threshold, unit = labels[key]
             mark = "met" if value is not None and value >= threshold else "not met"
             criteria.append(f"{tier} · {label}: {format_value(value, unit)} / {format_value(threshold, unit)} ({mark})")
         gate = {True: "passed", False: "failed", None: "not assessed"}[result.gate_passed]

@@ -1,9 +1,14 @@
+import datetime as dt
+
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.urls import reverse
 
 from programs.demo import DEMO_PASSWORD
-from programs.models import Membership, Motion, Partner, StaffRole, User
+from programs.models import Membership, MetricValue, Motion, Partner, StaffRole, User
+from tiering.models import Policy, RetierRun, Standing, Tier
+from tiering.selectors import partner_tiers
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +32,12 @@ def snapshot():
         "memberships": sorted(Membership.objects.values_list("user__email", "partner__slug", "role")),
         "motions": sorted(Partner.objects.values_list("slug", "motions__slug")),
         "groups": sorted(User.objects.values_list("email", "groups__name")),
+        "standings": sorted(
+            Standing.objects.values_list("partner__slug", "tier__name", "grandfathered_until", "exit_candidate")
+        ),
+        "policies": sorted(Policy.objects.values_list("ladder__name", "version", "status", "effective_from")),
+        "runs": RetierRun.objects.count(),
+        "metric values": MetricValue.objects.count(),
     }
 
 
@@ -62,3 +73,17 @@ def test_the_demo_partner_admin_can_sign_in_through_the_form(client):
     response = client.post(reverse("login"), {"username": "partner-admin@demo.test", "password": DEMO_PASSWORD})
     assert response.status_code == 302
     assert "Northwind Resellers" in client.get(reverse("home")).content.decode()
+
+
+@time_machine.travel(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC), tick=False)
+def test_partners_land_on_every_tier_one_grandfathered_one_at_risk_one_exit_candidate(settings):
+    settings.RETIER_DATE = (1, 15)
+    call_command("seed_demo")
+    held = set(Standing.objects.values_list("tier", flat=True))
+    assert set(Tier.objects.values_list("pk", flat=True)) <= held, "a tier nobody holds"
+    assert Standing.objects.filter(grandfathered_until__isnull=False, exit_candidate=False).count() == 1
+    assert Standing.objects.filter(exit_candidate=True).count() == 1
+    assert Policy.objects.filter(status="published").count() == 1  # the upcoming resale policy
+    northwind = Partner.objects.get(slug="northwind")
+    at_risk = [m.ladder.motion.slug for m in partner_tiers(northwind, dt.date(2026, 11, 23)) if m.at_risk]
+    assert at_risk == ["resale"]

@@ -5,7 +5,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiering.evaluation import GATE, CriterionSpec, TierSpec, evaluate, explain, format_value
+from tiering.evaluation import GATE, CompiledLadder, CriterionSpec, TierSpec, evaluate, explain, format_value
 
 values = st.one_of(st.none(), st.decimals(min_value=0, max_value=2000, places=0))
 thresholds = st.decimals(min_value=0, max_value=1500, places=0)
@@ -142,3 +142,23 @@ def test_values_read_as_people_write_them():
     assert format_value(Decimal("87.50"), "percent") == "87.50%"
     assert format_value(Decimal(1), "boolean") == "yes"
     assert format_value(None, "count") == "no data"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(ladders(), gates)
+def test_the_compiled_ladder_decides_exactly_as_the_full_evaluation(ladder, gate):
+    tiers, partner = ladder
+    full = evaluate(tiers, partner, gate)
+    assert CompiledLadder(tiers).decide(partner, gate) == (full.tier, full.deciding)
+
+
+@settings(max_examples=600, deadline=None)
+@given(ladders(), gates, st.one_of(st.none(), st.integers(1, 5)))
+def test_the_compiled_ladder_explains_exactly_as_the_full_evaluation(ladder, gate, current_rank):
+    tiers, partner = ladder
+    full = evaluate(tiers, partner, gate)
+    compiled = CompiledLadder(tiers)
+    tier, deciding = compiled.decide(partner, gate)
+    if current_rank is not None and current_rank > len(tiers):
+        current_rank = None
+    assert compiled.explain(partner, gate, tier, deciding, current_rank) == explain(full, current_rank)

@@ -1,0 +1,33 @@
+"""What the benchmarks share: Django set up against a *_bench PostgreSQL database, emptied and migrated."""
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partnerportal.settings")
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
+
+import django
+
+django.setup()
+
+
+def setup_database():
+    """Create the *_bench database anew and migrate it."""
+    import psycopg
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    params = settings.DATABASES["default"]
+    name = params["NAME"]
+    assert connection.vendor == "postgresql" and name.endswith("_bench"), "run against a *_bench PostgreSQL database"
+    with psycopg.connect(
+        host=params["HOST"], port=params["PORT"] or 5432, user=params["USER"], dbname="postgres", autocommit=True
+    ) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    call_command("migrate", verbosity=0)
