@@ -14,6 +14,7 @@ def navigation(request):
         items.append(("Tickets", reverse("ticket_list")))
     if user.has_staff_role(*SUPPORT_ROLES):
         items.append(("Queue", reverse("queue")))
+        items.append(("On call", reverse("oncall")))
     items.append(("Program", reverse("program")))
     if user.is_staff:
         items.append(("Admin", reverse("admin:index")))

@@ -25,6 +25,11 @@ STAFF = [
     ("support-manager@demo.test", "Mehmet Yilmaz", StaffRole.SUPPORT_MANAGER, True, False),
     ("manager@demo.test", "Grace Okafor", StaffRole.PROGRAM_MANAGER, True, False),
     ("admin@demo.test", "Ada Admin", None, True, True),
+    # The rest of the follow-the-sun support desk (on-call rotations of support/demo.py).
+    ("asia-l1@demo.test", "Kenji Sato", StaffRole.SUPPORT_L1, False, False),
+    ("berlin-l1@demo.test", "Jonas Weber", StaffRole.SUPPORT_L1, False, False),
+    ("sofia-l2@demo.test", "Sofia Rossi", StaffRole.SUPPORT_L2, False, False),
+    ("daniel-eng@demo.test", "Daniel Kim", StaffRole.ENGINEERING, False, False),
 ]
 
 # (name, slug, country, time zone, motions, [(email, full name, role, support contact)])

@@ -18,6 +18,13 @@ _SUPPORT_SETUP = [
         "calendarholiday",
         "supportplan",
         "severitytarget",
+        "oncallschedule",
+        "oncalllayer",
+        "oncallmember",
+        "oncalloverride",
+        "escalationpolicy",
+        "escalationlevel",
+        "escalationtrigger",
     )
 ]
 _TIERING_SETUP = [
@@ -54,6 +61,8 @@ _TIERING_READ = [
     )
 ]  # fmt: skip
 _SUPPORT_READ = [
+    "support.view_escalation",
+    "support.view_notification",
     "support.view_ticket",
     "support.view_ticketattachment",
     "support.view_supportplan",

@@ -6,6 +6,15 @@ from .models import (
     CalendarHoliday,
     CalendarWindow,
     Channel,
+    Escalation,
+    EscalationLevel,
+    EscalationPolicy,
+    EscalationTrigger,
+    Notification,
+    OnCallLayer,
+    OnCallMember,
+    OnCallOverride,
+    OnCallSchedule,
     SeverityTarget,
     SupportPlan,
     Ticket,
@@ -62,6 +71,7 @@ class SupportPlanForm(forms.ModelForm):
             "channels",
             "includes_phone",
             "includes_dedicated_csm",
+            "includes_escalation_requests",
             "includes_executive_escalation",
             "partner_responsibilities",
             "warning_ratio",
@@ -122,4 +132,117 @@ class TicketAttachmentAdmin(admin.ModelAdmin):
     readonly_fields = ["ticket", "file", "original_name", "content_type", "size", "uploaded_by", "uploaded_at"]
 
     def has_add_permission(self, request):
+        return False
+
+
+# --- On call and escalation -----------------------------------------------------------------------
+
+
+class OnCallLayerInline(admin.TabularInline):
+    model = OnCallLayer
+    extra = 0
+    fields = ["role", "position", "name", "starts_on", "handoff", "length_days", "window_start", "window_end"]
+    show_change_link = True
+
+
+class OnCallOverrideInline(admin.TabularInline):
+    model = OnCallOverride
+    extra = 0
+    fields = ["role", "person", "starts_at", "ends_at", "reason"]
+    autocomplete_fields = ["person"]
+
+
+@admin.register(OnCallSchedule)
+class OnCallScheduleAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone"]
+    search_fields = ["name"]
+    inlines = [OnCallLayerInline, OnCallOverrideInline]
+
+
+class MemberFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if not kept:
+            raise forms.ValidationError("A rotation needs at least one person.")
+
+
+class OnCallMemberInline(admin.TabularInline):
+    model = OnCallMember
+    formset = MemberFormSet
+    extra = 0
+    autocomplete_fields = ["person"]
+
+
+@admin.register(OnCallLayer)
+class OnCallLayerAdmin(admin.ModelAdmin):
+    list_display = ["name", "schedule", "role", "position", "starts_on", "handoff", "length_days"]
+    list_filter = ["schedule", "role"]
+    list_select_related = ["schedule"]
+    search_fields = ["name", "schedule__name"]
+    autocomplete_fields = ["schedule"]
+    inlines = [OnCallMemberInline]
+
+
+class EscalationLevelInline(admin.StackedInline):
+    model = EscalationLevel
+    extra = 0
+    autocomplete_fields = ["schedule", "person"]
+    fieldsets = [
+        (None, {"fields": [("rank", "name"), ("rule", "after_minutes", "after_factor"), ("schedule", "person"), ("assigns", "executive")]}),
+        ("Published contact", {"fields": ["published", ("contact_role", "contact_name"), ("contact_email", "contact_phone"), ("when_to_use", "response_minutes")]}),
+    ]  # fmt: skip
+
+
+class EscalationTriggerInline(admin.TabularInline):
+    model = EscalationTrigger
+    extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None:  # a trigger points at a level of the same policy
+            formset.form.base_fields["level"].queryset = EscalationLevel.objects.filter(policy=obj)
+        return formset
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "plan"]
+    list_select_related = ["plan"]
+    search_fields = ["plan__name"]
+    autocomplete_fields = ["plan"]
+    inlines = [EscalationLevelInline, EscalationTriggerInline]
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    """Read-only: escalations happen through the sweep, staff and partner requests, once per level."""
+
+    list_display = ["ticket", "level_name", "cause", "assignee", "informed_only", "at", "by"]
+    list_filter = ["cause", "level_name", "informed_only"]
+    list_select_related = ["ticket", "assignee", "by"]
+    search_fields = ["ticket__title", "reason", "routed_via"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["subject", "recipient", "send_after", "sent_at"]
+    list_filter = ["sent_at"]
+    list_select_related = ["recipient"]
+    search_fields = ["subject", "recipient__email"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

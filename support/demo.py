@@ -1,7 +1,7 @@
 """Demo support data: calendars, the plans of seed 000 under the program's own names, tickets in
 every state and SLA state. Idempotent: records are found by name (tickets by partner and title)."""
 
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -9,7 +9,20 @@ from django.utils import timezone
 from programs.models import Partner, User
 
 from . import services
-from .models import BusinessCalendar, CalendarWindow, Channel, SeverityTarget, SupportPlan, Ticket
+from .models import (
+    BusinessCalendar,
+    CalendarWindow,
+    Channel,
+    EscalationLevel,
+    EscalationPolicy,
+    EscalationTrigger,
+    OnCallLayer,
+    OnCallMember,
+    OnCallSchedule,
+    SeverityTarget,
+    SupportPlan,
+    Ticket,
+)
 from .sweep import sweep_slas
 
 WEEKDAYS = range(5)
@@ -32,12 +45,13 @@ CALENDARS = {
 }
 
 H = 60  # minutes
-# name: (rank, calendar, channels, phone, csm, executive, responsibilities, {severity: (first, resolution, update)})
+# name: (rank, calendar, channels, phone, csm, requests, executive, responsibilities, {severity: (first, resolution, update)})
 PLANS = {
     "Essential": (
         1,
         "Pacific business hours",
         [Channel.PORTAL, Channel.EMAIL],
+        False,
         False,
         False,
         False,
@@ -55,6 +69,7 @@ PLANS = {
         [Channel.PORTAL, Channel.EMAIL, Channel.PHONE],
         True,
         False,
+        True,
         False,
         "Designate support contacts. Report within 24 hours. Provide reproduction steps.",
         {
@@ -68,6 +83,7 @@ PLANS = {
         3,
         "24/7",
         [Channel.PORTAL, Channel.EMAIL, Channel.PHONE, Channel.CHAT, Channel.DEDICATED_CSM],
+        True,
         True,
         True,
         True,
@@ -97,7 +113,7 @@ def _calendars() -> dict:
 
 def _plans(calendars) -> dict:
     plans = {}
-    for name, (rank, calendar, channels, phone, csm, executive, duties, targets) in PLANS.items():
+    for name, (rank, calendar, channels, phone, csm, requests, executive, duties, targets) in PLANS.items():
         plan, _ = SupportPlan.objects.update_or_create(
             name=name,
             defaults={
@@ -106,6 +122,7 @@ def _plans(calendars) -> dict:
                 "channels": [str(channel) for channel in channels],
                 "includes_phone": phone,
                 "includes_dedicated_csm": csm,
+                "includes_escalation_requests": requests,
                 "includes_executive_escalation": executive,
                 "partner_responsibilities": duties,
             },
@@ -213,10 +230,150 @@ def _tickets() -> int:
     return created
 
 
+# Seed 002's follow-the-sun desk in Istanbul time: Asia 00–08, Istanbul 08–16, Berlin 16–24.
+# schedule: (zone, [(role, position, layer name, length days, window, [people])])
+DAY, WEEK = 1, 7
+SCHEDULES = {
+    "L1 follow the sun": (
+        "Europe/Istanbul",
+        [
+            ("primary", 1, "Asia", WEEK, (time(0), time(8)), ["asia-l1@demo.test"]),
+            ("primary", 2, "Istanbul", WEEK, (time(8), time(16)), ["l1@demo.test"]),
+            ("primary", 3, "Berlin", WEEK, (time(16), time(0)), ["berlin-l1@demo.test"]),
+            ("secondary", 1, "L2 backs L1", WEEK, None, ["l2@demo.test", "sofia-l2@demo.test"]),
+        ],
+    ),
+    "L2 senior support": (
+        "Europe/Istanbul",
+        [
+            ("primary", 1, "Weekly", WEEK, None, ["l2@demo.test", "sofia-l2@demo.test"]),
+            ("secondary", 1, "Backup", WEEK, None, ["sofia-l2@demo.test", "l2@demo.test"]),
+        ],
+    ),
+    "Engineering on call": (
+        "Europe/Berlin",
+        [
+            ("primary", 1, "Weekly", WEEK, None, ["engineer@demo.test", "daniel-eng@demo.test"]),
+            ("secondary", 1, "Backup", WEEK, None, ["daniel-eng@demo.test", "engineer@demo.test"]),
+        ],
+    ),
+}
+ROTATION_START = date(2026, 1, 5)  # a Monday
+
+# Seed 000's escalation path and contacts. plan: [(rank, name, rule, minutes, factor, target, assigns,
+# executive, role, contact name, contact email, phone, when, response minutes)]
+SUPPORT_EMAIL = "support@partnerportal.test"
+LEVELS_SEED_000 = [
+    (1, "L1 support", "entry", None, None, "L1 follow the sun", True, False, "Tier 1 Lead", "", SUPPORT_EMAIL,
+     "+1 415 555 0100", "Initial contact", None),
+    (2, "L2 senior support", "no_response", None, 2, "L2 senior support", True, False, "Tier 2 Lead", "",
+     "tier2@partnerportal.test", "+1 415 555 0120", "No progress in 2× the SLA", 4 * H),
+    (3, "L3 engineering", "no_resolution", None, 2, "Engineering on call", True, False, "Engineering On-Call", "",
+     "oncall@partnerportal.test", "+1 415 555 0130", "No fix in 2× the SLA", 24 * H),
+    (4, "VP Support", "on_request", None, None, "support-manager@demo.test", False, True, "VP Support", "",
+     "vp-support@partnerportal.test", "+1 415 555 0199", "Customer at risk", 48 * H),
+]  # fmt: skip
+# Seed 002's desk for Premier: L1 silent 15 min (the P1 target) → L2; not resolved in 1 hour → L3;
+# P1 → management informed at once.
+LEVELS_PREMIER = [
+    LEVELS_SEED_000[0],
+    (2, "L2 senior support", "no_response", None, 1, "L2 senior support", True, False, "Tier 2 Lead", "",
+     "tier2@partnerportal.test", "+1 415 555 0120", "L1 silent past the response target", 1 * H),
+    (3, "L3 engineering", "no_resolution", 60, None, "Engineering on call", True, False, "Engineering On-Call", "",
+     "oncall@partnerportal.test", "+1 415 555 0130", "Not resolved within an hour", 4 * H),
+    LEVELS_SEED_000[3],
+]  # fmt: skip
+TRIGGERS = {"p1": 2, "security": 3, "data_integrity": 3, "reopened_twice": 2}
+TRIGGERS_PREMIER = {"p1": 4, "p2": 2, "security": 3, "data_integrity": 3, "reopened_twice": 2}
+POLICIES = {"Essential": (LEVELS_SEED_000, TRIGGERS), "Priority": (LEVELS_SEED_000, TRIGGERS),
+            "Premier": (LEVELS_PREMIER, TRIGGERS_PREMIER)}  # fmt: skip
+
+
+def _schedules() -> dict:
+    people = {user.email: user for user in User.objects.filter(email__endswith="@demo.test")}
+    schedules = {}
+    for name, (zone, layers) in SCHEDULES.items():
+        schedule, _ = OnCallSchedule.objects.update_or_create(name=name, defaults={"time_zone": zone})
+        keep = []
+        for role, position, layer_name, length, window, emails in layers:
+            layer, _ = OnCallLayer.objects.update_or_create(
+                schedule=schedule,
+                role=role,
+                name=layer_name,
+                defaults={
+                    "position": position,
+                    "starts_on": ROTATION_START,
+                    "handoff": time(9),
+                    "length_days": length,
+                    "window_start": window[0] if window else None,
+                    "window_end": window[1] if window else None,
+                },
+            )
+            layer.members.all().delete()
+            OnCallMember.objects.bulk_create(
+                OnCallMember(layer=layer, person=people[email], position=turn) for turn, email in enumerate(emails, 1)
+            )
+            keep.append(layer.pk)
+        schedule.layers.exclude(pk__in=keep).delete()
+        schedules[name] = schedule
+    return schedules
+
+
+def _policies(plans: dict, schedules: dict) -> None:
+    people = {user.email: user for user in User.objects.filter(email__endswith="@demo.test")}
+    for plan_name, (levels, triggers) in POLICIES.items():
+        policy, _ = EscalationPolicy.objects.get_or_create(plan=plans[plan_name])
+        by_rank = {}
+        for (
+            rank,
+            name,
+            rule,
+            minutes,
+            factor,
+            target,
+            assigns,
+            executive,
+            role,
+            contact,
+            email,
+            phone,
+            when,
+            response,
+        ) in levels:
+            by_rank[rank], _ = EscalationLevel.objects.update_or_create(
+                policy=policy,
+                rank=rank,
+                defaults={
+                    "name": name,
+                    "rule": rule,
+                    "after_minutes": minutes,
+                    "after_factor": factor,
+                    "schedule": schedules.get(target),
+                    "person": people.get(target),
+                    "assigns": assigns,
+                    "executive": executive,
+                    "contact_role": role,
+                    "contact_name": contact,
+                    "contact_email": email,
+                    "contact_phone": phone,
+                    "when_to_use": when,
+                    "response_minutes": response,
+                },
+            )
+        policy.levels.exclude(rank__in=by_rank).delete()
+        for condition, rank in triggers.items():
+            EscalationTrigger.objects.update_or_create(
+                policy=policy, condition=condition, defaults={"level": by_rank[rank]}
+            )
+        policy.triggers.exclude(condition__in=triggers).delete()
+
+
 @transaction.atomic
 def seed_plans() -> dict:
-    """Create or refresh the demo calendars and plans; return the plans by name."""
-    return _plans(_calendars())
+    """Create or refresh the demo calendars, plans, on-call schedules and escalation policies."""
+    plans = _plans(_calendars())
+    _policies(plans, _schedules())
+    return plans
 
 
 @transaction.atomic

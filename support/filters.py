@@ -19,7 +19,9 @@ def sla_state_q(state: str, now) -> Q:
         | Q(first_response_at__gt=F("first_response_due"))
         | Q(resolution_due__lt=Coalesce("resolved_at", Value(now)))
     )
-    warning = (unanswered & Q(first_response_warn_at__lte=now)) | Q(resolution_warn_at__lte=now)
+    warning = (
+        (unanswered & Q(first_response_warn_at__lte=now)) | Q(resolution_warn_at__lte=now) | Q(update_warn_at__lte=now)
+    )
     paused = Q(status=Ticket.Status.WAITING_ON_PARTNER)
     return {
         "breached": breached,

@@ -129,3 +129,26 @@ class SeverityForm(forms.Form):
 
 class TransitionForm(forms.Form):
     message = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class EscalateForm(forms.Form):
+    """Staff escalate by hand: a level above the working one, and why."""
+
+    rank = forms.TypedChoiceField(label="Level", coerce=int)
+    reason = forms.CharField(label="Why", max_length=500)
+
+    def __init__(self, *args, levels=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rank"].choices = [(level["rank"], f"{level['rank']}. {level['name']}") for level in levels]
+
+
+class EscalationRequestForm(forms.Form):
+    """A partner asks for escalation, with the reason; executive escalation where the plan includes it."""
+
+    reason = forms.CharField(
+        label="Why it needs escalating",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The impact now: customers affected, deadlines, what changed since you filed it.",
+    )
+    executive = forms.BooleanField(label="Ask for executive escalation", required=False)

@@ -1,5 +1,6 @@
 """Ticket changes. Each transition has exactly one function here; pages, commands and tasks call them."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,10 +11,20 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from partnerportal.audit import audit_context
+from partnerportal.bulk import insert_returning, update_from_values
 from programs.models import SUPPORT_ROLES, Partner, User
 
-from . import sla
-from .models import SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
+from . import businesstime, escalation, sla
+from .models import (
+    Escalation,
+    EscalationPolicy,
+    Notification,
+    SeverityTarget,
+    SupportPlan,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+)
 
 Status = Ticket.Status
 Kind = TicketEvent.Kind
@@ -99,7 +110,14 @@ def open_ticket(partner: Partner, *, submitter: User, attachments=(), at=None, *
         )
     now = at or timezone.now()
     with audit_context(action="open_ticket", actor=submitter.pk):
-        ticket = Ticket.objects.create(partner=partner, submitter=submitter, plan=plan, received_at=now, **fields)
+        ticket = Ticket.objects.create(
+            partner=partner,
+            submitter=submitter,
+            plan=plan,
+            received_at=now,
+            escalation_terms=escalation_snapshot(plan),
+            **fields,
+        )
         _record(ticket, Kind.RECEIVED, submitter, at=now, to_value=ticket.severity)
         for upload in attachments:
             _store_attachment(ticket, upload, by=submitter, at=now)
@@ -253,37 +271,76 @@ def _targets(ticket: Ticket) -> sla.Targets:
         first_response=timedelta(minutes=target.first_response_minutes),
         resolution=timedelta(minutes=target.resolution_minutes),
         warning_ratio=float(ticket.plan.warning_ratio),
+        update=timedelta(minutes=target.update_minutes) if target.update_minutes else None,
     )
 
 
 def timeline_of(ticket: Ticket) -> list[sla.TimelineEntry]:
     return [
-        sla.TimelineEntry(kind=kind, at=at, by_staff=by_staff, public=public)
-        for kind, at, by_staff, public in ticket.events.order_by("at", "pk").values_list(
-            "kind", "at", "by_staff", "public"
+        sla.TimelineEntry(kind=kind, at=at, by_staff=by_staff, public=public, value=to_value)
+        for kind, at, by_staff, public, to_value in ticket.events.order_by("at", "pk").values_list(
+            "kind", "at", "by_staff", "public", "to_value"
         )
     ]
 
 
+def business_calendar(plan: SupportPlan, around, cache: dict | None = None) -> businesstime.BusinessCalendar:
+    """Return the pure calendar of `plan` for the years around `around` (cached per plan and year)."""
+    cache = {} if cache is None else cache
+    key = (plan.calendar_id, around.year)
+    if key not in cache:
+        cache[key] = plan.calendar.to_businesstime(range(around.year - 1, around.year + 3))
+    return cache[key]
+
+
+@dataclass(frozen=True)
+class ClockInputs:
+    clock: sla.Clock
+    timeline: list[sla.TimelineEntry]
+    targets: sla.Targets
+    calendar: businesstime.BusinessCalendar
+
+
+def _clock_inputs(ticket: Ticket, calendar_cache: dict | None = None) -> ClockInputs:
+    timeline, targets = timeline_of(ticket), _targets(ticket)
+    calendar = business_calendar(ticket.plan, ticket.received_at, calendar_cache)
+    clock = sla.compute_clock(received_at=ticket.received_at, timeline=timeline, targets=targets, calendar=calendar)
+    return ClockInputs(clock, timeline, targets, calendar)
+
+
 def clock_for(ticket: Ticket, calendar_cache: dict | None = None) -> sla.Clock:
     """Return the clock `ticket`'s events, plan and calendar give now."""
-    calendar_cache = {} if calendar_cache is None else calendar_cache
-    plan = ticket.plan
-    key = (plan.calendar_id, ticket.received_at.year)
-    if key not in calendar_cache:
-        years = range(ticket.received_at.year - 1, ticket.received_at.year + 3)
-        calendar_cache[key] = plan.calendar.to_businesstime(years)
-    return sla.compute_clock(
+    return _clock_inputs(ticket, calendar_cache).clock
+
+
+def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Step]:
+    """Return the escalation steps still to come for `ticket` (its policy snapshot and state)."""
+    terms = escalation.Terms.from_snapshot(ticket.escalation_terms)
+    if not terms.levels:
+        return []
+    facts = escalation.TicketFacts(
         received_at=ticket.received_at,
-        timeline=timeline_of(ticket),
-        targets=_targets(ticket),
-        calendar=calendar_cache[key],
+        severity=ticket.severity,
+        category=ticket.category,
+        is_open=ticket.is_open,
+        timeline=tuple(inputs.timeline),
+        severity_changes=tuple((entry.at, entry.value) for entry in inputs.timeline if entry.kind == Kind.SEVERITY),
+    )
+    return escalation.steps(
+        terms,
+        facts,
+        clock=inputs.clock,
+        targets=inputs.targets,
+        calendar=inputs.calendar,
+        reached=ticket.escalations.values_list("level", flat=True),
+        working_level=ticket.escalation_level,
     )
 
 
 def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
-    """Recompute and store the ticket's SLA clock; return the fields that moved (old, new)."""
-    clock = clock_for(ticket, calendar_cache)
+    """Recompute and store the ticket's SLA clock and escalation steps; return the fields that moved (old, new)."""
+    inputs = _clock_inputs(ticket, calendar_cache)
+    clock = inputs.clock
     new = {
         "first_response_at": clock.first_response_at,
         "first_response_due": clock.first_response_due,
@@ -291,14 +348,243 @@ def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
         "resolution_due": clock.resolution_due,
         "resolution_warn_at": clock.resolution_warn_at,
         "paused_seconds": int(clock.paused.total_seconds()),
+        "update_due": clock.update_due,
+        "update_warn_at": clock.update_warn_at,
     }
     moved = {name: (getattr(ticket, name), value) for name, value in new.items() if getattr(ticket, name) != value}
     for name, value in new.items():
         setattr(ticket, name, value)
-    recorded = set(ticket.events.filter(kind__in=[Kind.SLA_WARNING, Kind.SLA_BREACH]).values_list("kind", "sla_target"))
-    ticket.next_sla_check_at = sla.next_check(ticket, recorded)
+    steps = escalation_steps(ticket, inputs)
+    recorded = set(
+        ticket.events.filter(kind__in=[Kind.SLA_WARNING, Kind.SLA_BREACH]).values_list("kind", "sla_target", "to_value")
+    )
+    ticket.escalation_steps = [step.as_json() for step in steps]
+    ticket.next_sla_check_at = sla.next_check(ticket, recorded, steps)
     ticket.next_due_at = ticket.compute_next_due()
     Ticket.objects.filter(pk=ticket.pk).update(
-        **new, next_sla_check_at=ticket.next_sla_check_at, next_due_at=ticket.next_due_at
+        **new,
+        escalation_steps=ticket.escalation_steps,
+        next_sla_check_at=ticket.next_sla_check_at,
+        next_due_at=ticket.next_due_at,
     )
     return moved
+
+
+# --- Escalation -----------------------------------------------------------------------------------
+
+
+def escalation_snapshot(plan: SupportPlan) -> dict:
+    """Return the plan's escalation policy as a ticket keeps it: later edits do not change live tickets."""
+    policy = EscalationPolicy.objects.filter(plan=plan).prefetch_related("levels", "triggers__level").first()
+    if policy is None:
+        return {}
+    return {
+        "policy": policy.pk,
+        "levels": [
+            {
+                "rank": level.rank,
+                "name": level.name,
+                "rule": level.rule,
+                "after_minutes": level.after_minutes,
+                "after_factor": float(level.after_factor) if level.after_factor is not None else None,
+                "assigns": level.assigns,
+                "executive": level.executive,
+                "schedule": level.schedule_id,
+                "person": level.person_id,
+            }
+            for level in policy.levels.all()
+        ],
+        "triggers": [{"condition": t.condition, "rank": t.level.rank} for t in policy.triggers.all()],
+    }
+
+
+def notify_at(ticket: Ticket, now, calendar_cache: dict | None = None):
+    """Return when mail about `ticket` may go out: at once for P1/P2, else within the plan's support hours."""
+    if ticket.severity in escalation.URGENT:
+        return now
+    return businesstime.next_opening(business_calendar(ticket.plan, now, calendar_cache), now)
+
+
+@dataclass(frozen=True)
+class EscalationOrder:
+    """Escalate `ticket` (plan loaded) to the level of `rank` of its terms, for `reason`."""
+
+    ticket: Ticket
+    rank: int
+    cause: str
+    reason: str
+
+
+_ESCALATION_COLUMNS = [
+    "ticket",
+    "level",
+    "level_name",
+    "cause",
+    "reason",
+    "at",
+    "by",
+    "assignee",
+    "routed_via",
+    "informed_only",
+]
+
+
+def escalate(orders: list[EscalationOrder], *, by: User | None, now, router=None, calendar_cache=None) -> list[tuple]:
+    """Record each ticket's escalation to a level once, route it, move the assignment, notify, add it to the timeline.
+
+    The one way a ticket is escalated (the sweep, staff by hand and partner requests call it). A
+    unique constraint on (ticket, level) and INSERT … ON CONFLICT DO NOTHING make a repeat a no-op:
+    only the escalations really written get their side effects. Returns (ticket id, level, person id)
+    of those. Callers hold the tickets' row locks and recompute their steps afterwards.
+    """
+    from .routing import Router
+
+    router = router or Router(now)
+    calendar_cache = {} if calendar_cache is None else calendar_cache
+    planned = {}
+    for order in sorted(orders, key=lambda order: (order.ticket.pk, order.rank)):
+        levels = order.ticket.escalation_terms.get("levels", [])
+        level = next((level for level in levels if level["rank"] == order.rank), None)
+        if level is None:
+            continue
+        route = router.route(levels, order.rank)
+        planned[(order.ticket.pk, order.rank)] = (order, level, route)
+    rows = [
+        (ticket_id, rank, level["name"], order.cause, order.reason, now, by.pk if by else None, route.person_id,
+         route.via, not level["assigns"])
+        for (ticket_id, rank), (order, level, route) in planned.items()
+    ]  # fmt: skip
+    with audit_context(action="escalate", actor=by.pk if by else None):
+        written = insert_returning(
+            Escalation,
+            _ESCALATION_COLUMNS,
+            rows,
+            conflict="(ticket_id, level) DO NOTHING",
+            returning=["ticket", "level"],
+        )
+        done = [planned[(ticket_id, rank)] for ticket_id, rank in written]
+        _escalation_effects(done, by=by, now=now, router=router, calendar_cache=calendar_cache)
+    return [(order.ticket.pk, order.rank, route.person_id) for order, _, route in done]
+
+
+def _escalation_effects(done, *, by, now, router, calendar_cache) -> None:
+    staff = bool(by and is_support_staff(by))
+    events, notes, moves = [], [], {}
+    for order, level, route in done:
+        ticket = order.ticket
+        who = router.name(route.person_id)
+        verb = "informed" if not level["assigns"] else "now with"
+        events.append(
+            TicketEvent(
+                ticket=ticket,
+                kind=Kind.ESCALATED,
+                at=now,
+                actor=by,
+                by_staff=staff,
+                public=True,
+                body=f"{order.reason} {level['name']} {verb} {who}.",
+                to_value=level["name"],
+            )
+        )
+        if level["assigns"] and route.person_id:
+            level_now = max(moves.get(ticket.pk, (None, ticket.escalation_level))[1], order.rank)
+            moves[ticket.pk] = (route.person_id, level_now)
+        if route.person_id:
+            notes.append(
+                Notification(
+                    recipient_id=route.person_id,
+                    ticket=ticket,
+                    subject=f"[#{ticket.pk}] {ticket.severity} escalated to {level['name']}: {ticket.title}"[:200],
+                    body=render_to_string(
+                        "emails/ticket_escalated.txt",
+                        {
+                            "ticket": ticket,
+                            "level": level,
+                            "order": order,
+                            "route": route,
+                            "informed": not level["assigns"],
+                            "portal_url": settings.PORTAL_URL,
+                        },
+                    ),
+                    send_after=notify_at(ticket, now, calendar_cache),
+                )
+            )
+    TicketEvent.objects.bulk_create(events)
+    Notification.objects.bulk_create(notes)
+    update_from_values(Ticket, "pk", ["assignee", "escalation_level"], [(pk, *move) for pk, move in moves.items()])
+    for order, _, _ in done:  # keep the callers' instances in step with the rows
+        if order.ticket.pk in moves:
+            order.ticket.assignee_id, order.ticket.escalation_level = moves[order.ticket.pk]
+
+
+def _escalate_one(ticket: Ticket, *, rank: int, cause: str, reason: str, by: User) -> Ticket:
+    now = timezone.now()
+    written = escalate([EscalationOrder(ticket, rank, cause, reason)], by=by, now=now)
+    if not written:
+        raise ValidationError("The ticket has already been escalated to that level.")
+    refresh_clock(ticket)
+    return ticket
+
+
+def escalation_options(ticket: Ticket) -> list[dict]:
+    """Return the levels of the ticket's terms above the one working on it that it has not reached yet."""
+    reached = set(ticket.escalations.values_list("level", flat=True))
+    return [
+        level
+        for level in ticket.escalation_terms.get("levels", [])
+        if level["rank"] > ticket.escalation_level and level["rank"] not in reached
+    ]
+
+
+@transaction.atomic
+def escalate_by_hand(ticket: Ticket, *, rank: int, reason: str, by: User) -> Ticket:
+    """Escalate a ticket to a level now, as support staff, with a reason."""
+    if not is_support_staff(by):
+        raise PermissionDenied("Only our support staff escalate by hand.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the ticket is escalated."})
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("plan__calendar").get(pk=ticket.pk)
+    if not ticket.is_open:
+        raise ValidationError("A resolved or closed ticket is not escalated; reopen it first.")
+    if rank not in {level["rank"] for level in escalation_options(ticket)}:
+        raise ValidationError({"rank": "Choose a level above the one working on the ticket that it has not reached."})
+    return _escalate_one(ticket, rank=rank, cause=Escalation.Cause.MANUAL, reason=reason.strip(), by=by)
+
+
+def partner_escalation_refusal(ticket: Ticket, *, executive: bool = False) -> str:
+    """Return why the partner cannot ask for (executive) escalation of `ticket` now, or "" when it can."""
+    plan = ticket.plan
+    if not plan.includes_escalation_requests:
+        return f"Your {plan.name} plan does not include escalation requests; your partner manager can tell you which plans do."
+    if executive and not plan.includes_executive_escalation:
+        return f"Executive escalation is not part of your {plan.name} plan."
+    if not ticket.is_open:
+        return "The ticket is resolved: reopen it if the problem is back."
+    if _partner_target(ticket, executive=executive) is None:
+        return "The ticket is already at the highest level your plan lets you ask for."
+    return ""
+
+
+def _partner_target(ticket: Ticket, *, executive: bool) -> dict | None:
+    # Escalating is going past first-line support: the level that takes new tickets is never the target.
+    options = [
+        level
+        for level in escalation_options(ticket)
+        if level.get("executive", False) == executive and level["rule"] != escalation.ENTRY
+    ]
+    return options[0] if options else None
+
+
+@transaction.atomic
+def request_escalation(ticket: Ticket, *, by: User, reason: str, executive: bool = False) -> Ticket:
+    """Escalate a ticket at its partner's request, where the partner's plan includes it."""
+    _check_actor(ticket, by, "close")  # a person of the ticket's own partner
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the ticket needs escalating: the impact, what changed."})
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("plan__calendar").get(pk=ticket.pk)
+    refusal = partner_escalation_refusal(ticket, executive=executive)
+    if refusal:
+        raise ValidationError(refusal)
+    level = _partner_target(ticket, executive=executive)
+    reason = f"Requested by {by.get_full_name()}: {reason.strip()}"
+    return _escalate_one(ticket, rank=level["rank"], cause=Escalation.Cause.PARTNER, reason=reason, by=by)

@@ -10,10 +10,14 @@ Semantics (docs/sla.md says the same for people):
   deadline. Between a resolution and a reopening the clock is paused too.
 - A severity change re-targets both clocks from the original received time.
 - A warning is due at `warning_ratio` of a target; warnings and breaches are recorded once.
+- P1/P2 status update cadence: once we have answered, each public update from us (or the partner's
+  reply that ends a wait) starts the next interval; the update is due one cadence of business time
+  later. Not while waiting on the partner, not once resolved. A missed update is recorded once per
+  interval (the events carry the missed due time).
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from . import businesstime
 
@@ -21,6 +25,7 @@ from . import businesstime
 FIRST_RESPONSE_KINDS = {"acknowledged", "started", "waiting", "resolved", "comment"}
 PAUSE_KINDS = {"waiting", "resolved"}
 RUN_KINDS = {"resumed", "started", "reopened", "acknowledged"}
+RESUME_KINDS = {"resumed", "reopened"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class TimelineEntry:
     at: datetime
     by_staff: bool = False
     public: bool = True
+    value: str = ""  # the event's new value (a severity change's new severity)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class Targets:
     first_response: timedelta
     resolution: timedelta
     warning_ratio: float = 0.75
+    update: timedelta | None = None  # P1/P2 status update cadence
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class Clock:
     resolution_warn_at: datetime | None
     paused: timedelta
     is_paused: bool
+    update_due: datetime | None = None
+    update_warn_at: datetime | None = None
 
 
 def first_response(timeline: list[TimelineEntry]) -> datetime | None:
@@ -55,6 +64,15 @@ def first_response(timeline: list[TimelineEntry]) -> datetime | None:
         if entry.by_staff and entry.public and entry.kind in FIRST_RESPONSE_KINDS:
             return entry.at
     return None
+
+
+def last_update(timeline: list[TimelineEntry]) -> datetime:
+    """Return when the current status update interval began: our last public step, or the partner's reply."""
+    return max(
+        entry.at
+        for entry in timeline
+        if (entry.by_staff and entry.public and entry.kind in FIRST_RESPONSE_KINDS) or entry.kind in RESUME_KINDS
+    )
 
 
 def pause_intervals(timeline: list[TimelineEntry]) -> tuple[list[tuple[datetime, datetime]], datetime | None]:
@@ -86,9 +104,18 @@ def compute_clock(
     def at(duration: timedelta) -> datetime:
         return businesstime.add_business_time(calendar, received_at, duration)
 
-    is_paused = paused_since is not None and not _resolved_for_good(timeline)
+    resolved = _resolved_for_good(timeline)
+    is_paused = paused_since is not None and not resolved
+    answered = first_response(timeline)
+    update_due = update_warn_at = None
+    if targets.update and answered and paused_since is None and not resolved:
+        last = last_update(timeline)
+        update_due = businesstime.add_business_time(calendar, last, targets.update)
+        update_warn_at = businesstime.add_business_time(calendar, last, targets.update * ratio)
     return Clock(
-        first_response_at=first_response(timeline),
+        update_due=update_due,
+        update_warn_at=update_warn_at,
+        first_response_at=answered,
         first_response_due=at(targets.first_response),
         first_response_warn_at=at(targets.first_response * ratio),
         resolution_due=None if is_paused else at(targets.resolution + paused),
@@ -108,25 +135,35 @@ def _resolved_for_good(timeline: list[TimelineEntry]) -> bool:
     return False
 
 
-def thresholds(ticket) -> list[tuple[datetime, str, str]]:
-    """Return (instant, event kind, target) for every threshold that still matters for `ticket`."""
+def cadence_key(due: datetime) -> str:
+    """Return how a missed update interval is named in its events: its due time, in UTC."""
+    return due.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def thresholds(ticket) -> list[tuple[datetime, str, str, str]]:
+    """Return (instant, event kind, target, key) for every SLA threshold that still matters for `ticket`."""
     points = []
     if ticket.first_response_at is None and ticket.is_open:
         points += [
-            (ticket.first_response_warn_at, "sla_warning", "first_response"),
-            (ticket.first_response_due, "sla_breach", "first_response"),
+            (ticket.first_response_warn_at, "sla_warning", "first_response", ""),
+            (ticket.first_response_due, "sla_breach", "first_response", ""),
         ]
     if ticket.is_open and ticket.resolution_due is not None:
         points += [
-            (ticket.resolution_warn_at, "sla_warning", "resolution"),
-            (ticket.resolution_due, "sla_breach", "resolution"),
+            (ticket.resolution_warn_at, "sla_warning", "resolution", ""),
+            (ticket.resolution_due, "sla_breach", "resolution", ""),
+        ]
+    if ticket.is_open and ticket.update_due is not None:
+        key = cadence_key(ticket.update_due)
+        points += [
+            (ticket.update_warn_at, "sla_warning", "update", key),
+            (ticket.update_due, "sla_breach", "update", key),
         ]
     return sorted(point for point in points if point[0] is not None)
 
 
-def next_check(ticket, recorded: set[tuple[str, str]]) -> datetime | None:
-    """Return the earliest threshold of `ticket` not yet recorded, or None."""
-    for instant, kind, target in thresholds(ticket):
-        if (kind, target) not in recorded:
-            return instant
-    return None
+def next_check(ticket, recorded: set[tuple[str, str, str]], steps=()) -> datetime | None:
+    """Return the earliest SLA threshold not yet recorded or escalation step still to come, or None."""
+    pending = [instant for instant, kind, target, key in thresholds(ticket) if (kind, target, key) not in recorded]
+    pending += [step.at for step in steps]
+    return min(pending) if pending else None

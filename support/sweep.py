@@ -1,11 +1,13 @@
-"""The SLA sweep: record warnings and breaches as tickets cross them, exactly once.
+"""The SLA sweep: record warnings and breaches as tickets cross them, perform due escalations, exactly once.
 
-Each ticket stores `next_sla_check_at`, the earliest threshold not yet recorded (partial index on
-non-null values). The sweep claims due tickets in batches with `SELECT … FOR UPDATE SKIP LOCKED`,
-so two sweeps running at once split the work instead of doubling it, writes the crossed
-thresholds as timeline events (a unique constraint makes a second write of the same breach a
-no-op), and moves each ticket's cursor to its next threshold, all in one transaction per batch.
-A sweep killed halfway loses nothing: its open batch rolls back and the next sweep takes it.
+Each ticket stores `next_sla_check_at`, the earliest threshold or escalation step still to come
+(partial index on non-null values). The sweep claims due tickets in batches with `SELECT … FOR
+UPDATE SKIP LOCKED`, so two sweeps running at once split the work instead of doubling it. In one
+transaction per batch it writes the crossed thresholds as timeline events and the due escalations
+(unique constraints make a second write of the same breach or level a no-op, and INSERT …
+RETURNING tells which rows are new), queues the mail for what is new, and moves each ticket's
+cursor to what comes next. A sweep killed halfway loses nothing: its open batch rolls back and the
+next sweep takes it. Queued mail goes out at the end of each sweep (support hours permitting).
 """
 
 from collections import defaultdict
@@ -15,15 +17,15 @@ from typing import NamedTuple
 
 from django.core.mail import send_mass_mail
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, DateTimeField, F, Q, Value, When
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Least, NullIf
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from partnerportal.bulk import insert_returning, update_from_values
 from partnerportal.health import record_heartbeat
 
-from . import sla
-from .models import Ticket, TicketEvent
+from . import escalation, sla
+from .models import Notification, Ticket, TicketEvent
+from .routing import Router
 
 SWEEP = "sla_sweep"
 COLUMNS = (
@@ -34,16 +36,23 @@ COLUMNS = (
     "first_response_due",
     "resolution_warn_at",
     "resolution_due",
+    "update_warn_at",
+    "update_due",
     "next_sla_check_at",
     "assignee_id",
     "title",
+    "escalation_steps",
+    "escalation_level",
 )
+NOTIFICATIONS_PER_BATCH = 500
 
 
 @dataclass
 class SweepResult:
     checked: int = 0
     recorded: int = 0
+    escalated: int = 0
+    mailed: int = 0
     events: list = field(default_factory=list)
 
 
@@ -58,17 +67,19 @@ def database_now() -> datetime:
 
 
 def sweep_slas(*, batch_size: int = 2000, now: datetime | None = None, notify: bool = True) -> SweepResult:
-    """Record every warning and breach due by now; safe to run in several processes at once."""
+    """Record every warning and breach due by now and perform due escalations; safe to run in several processes."""
     now = now or database_now()
     result = SweepResult()
+    router = Router(now)
     while True:
-        batch = _sweep_batch(now, batch_size)
+        batch = _sweep_batch(now, batch_size, router)
         result.checked += batch.checked
         result.recorded += batch.recorded
-        if notify and batch.events:
-            _notify_assignees(batch.events)
+        result.escalated += batch.escalated
         if batch.checked < batch_size:
             break
+    if notify:
+        result.mailed = send_due_notifications(now)
     record_heartbeat(SWEEP)
     return result
 
@@ -83,9 +94,13 @@ class ClaimedTicket(NamedTuple):
     first_response_due: datetime | None
     resolution_warn_at: datetime | None
     resolution_due: datetime | None
+    update_warn_at: datetime | None
+    update_due: datetime | None
     next_sla_check_at: datetime
     assignee_id: int | None
     title: str
+    escalation_steps: list
+    escalation_level: int
 
     @property
     def pk(self) -> int:
@@ -95,33 +110,15 @@ class ClaimedTicket(NamedTuple):
     def is_open(self) -> bool:
         return self.status not in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
 
-
-INSERT_EVENTS = (
-    "INSERT INTO support_ticketevent"
-    " (ticket_id, kind, sla_target, at, public, by_staff, body, from_value, to_value)"
-    " VALUES {rows} ON CONFLICT DO NOTHING RETURNING ticket_id, kind, sla_target"
-)
-EVENTS_PER_INSERT = 2000  # 10,000 parameters: inside every driver's and SQLite's limits
+    def steps(self) -> list[escalation.Step]:
+        return [escalation.Step.from_json(raw) for raw in self.escalation_steps or []]
 
 
-def _insert_events(crossed) -> set[tuple[int, str, str]]:
-    """Insert the crossed thresholds; return those that were new (a repeat is a no-op)."""
-    # Multi-row INSERTs of plain values: building thousands of model instances for bulk_create
-    # costs more than the database work. The unique constraint makes a repeat a no-op, and
-    # RETURNING tells which rows were really written, so nobody is mailed twice.
-    inserted = set()
-    with connection.cursor() as cursor:
-        for start in range(0, len(crossed), EVENTS_PER_INSERT):
-            chunk = crossed[start : start + EVENTS_PER_INSERT]
-            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, '', '', '')"] * len(chunk))
-            params = [value for t, at, kind, target in chunk for value in (t.id, kind, target, at, False, False)]
-            cursor.execute(INSERT_EVENTS.format(rows=rows), params)
-            inserted.update(cursor.fetchall())
-    return inserted
+_EVENT_COLUMNS = ["ticket", "kind", "sla_target", "to_value", "at", "public", "by_staff", "body", "from_value"]
 
 
 @transaction.atomic
-def _sweep_batch(now: datetime, batch_size: int) -> SweepResult:
+def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
     rows = (
         Ticket.objects.filter(next_sla_check_at__lte=now)
         .order_by("next_sla_check_at")
@@ -130,67 +127,105 @@ def _sweep_batch(now: datetime, batch_size: int) -> SweepResult:
     )
     tickets = [ClaimedTicket(*row) for row in rows]
     crossed = [
-        (ticket, instant, kind, target)
+        (ticket, instant, kind, target, key)
         for ticket in tickets
-        for instant, kind, target in sla.thresholds(ticket)
+        for instant, kind, target, key in sla.thresholds(ticket)
         if ticket.next_sla_check_at <= instant <= now
     ]
-    inserted = _insert_events(crossed)
-    crossed = [item for item in crossed if (item[0].id, item[2], item[3]) in inserted]
-    # One set-based UPDATE moves every claimed ticket's cursor to its next threshold after now.
-    _claimed(tickets).update(next_sla_check_at=next_threshold_after(now))
-    return SweepResult(checked=len(tickets), recorded=len(crossed), events=crossed)
-
-
-def _claimed(tickets):
-    ids = [ticket.id for ticket in tickets]
-    if connection.vendor == "postgresql":  # one array parameter instead of thousands of placeholders
-        return Ticket.objects.filter(RawSQL('"support_ticket"."id" = ANY(%s)', [ids], output_field=BooleanField()))
-    return Ticket.objects.filter(pk__in=ids)
-
-
-FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
-
-
-def next_threshold_after(now: datetime):
-    """Return the SQL for a ticket's earliest threshold after `now` (None if none is left).
-
-    The same thresholds as support.sla.thresholds, as a column expression so a whole batch is
-    updated by one statement.
-    """
-    is_open = ~Q(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])
-    unanswered = is_open & Q(first_response_at__isnull=True)
-    running = is_open & Q(resolution_due__isnull=False)
-
-    def candidate(column: str, applies: Q):
-        return Case(
-            When(applies & Q(**{f"{column}__gt": now}), then=F(column)),
-            default=Value(FAR_FUTURE),
-            output_field=DateTimeField(),
+    # A repeat of a recorded threshold is a no-op (unique constraint); RETURNING names the new ones.
+    written = set(
+        insert_returning(
+            TicketEvent,
+            _EVENT_COLUMNS,
+            [(t.id, kind, target, key, at, False, False, "", "") for t, at, kind, target, key in crossed],
+            conflict="DO NOTHING",
+            returning=["ticket", "kind", "sla_target", "to_value"],
         )
-
-    earliest = Least(
-        candidate("first_response_warn_at", unanswered),
-        candidate("first_response_due", unanswered),
-        candidate("resolution_warn_at", running),
-        candidate("resolution_due", running),
     )
-    return NullIf(earliest, Value(FAR_FUTURE))
+    crossed = [item for item in crossed if (item[0].id, item[2], item[3], item[4]) in written]
+    _queue_sla_alerts(crossed, now)
+    levels, escalated = _escalate_due(tickets, now, router)
+    # Move every claimed ticket's cursor to what comes next, in one statement.
+    cursors = []
+    for ticket in tickets:
+        level = levels.get(ticket.id, ticket.escalation_level)
+        steps = [step for step in ticket.steps() if step.at > now and step.rank > level]
+        upcoming = [instant for instant, *_ in sla.thresholds(ticket) if instant > now]
+        upcoming += [step.at for step in steps]
+        cursors.append((ticket.id, min(upcoming) if upcoming else None, [step.as_json() for step in steps]))
+    update_from_values(Ticket, "pk", ["next_sla_check_at", "escalation_steps"], cursors)
+    return SweepResult(checked=len(tickets), recorded=len(crossed), escalated=escalated, events=crossed)
 
 
-def _notify_assignees(crossed) -> None:
-    from programs.models import User
+def _escalate_due(tickets: list[ClaimedTicket], now: datetime, router: Router) -> tuple[dict[int, int], int]:
+    """Perform the due escalation steps of the claimed tickets; return their new working levels and how many."""
+    from .services import EscalationOrder, escalate
 
+    pending = [ticket.id for ticket in tickets if any(step.at <= now for step in ticket.steps())]
+    if not pending:
+        return {}, 0
+    full = Ticket.objects.select_related("plan__calendar", "partner").in_bulk(pending)
+    by_id = {ticket.id: ticket for ticket in tickets}
+    due = {
+        ticket_id: escalation.due(
+            by_id[ticket_id].steps(),
+            now,
+            escalation.Terms.from_snapshot(full[ticket_id].escalation_terms),
+            by_id[ticket_id].escalation_level,
+        )
+        for ticket_id in pending
+    }
+    orders = [
+        EscalationOrder(full[ticket_id], step.rank, step.cause, step.reason)
+        for ticket_id, steps in due.items()
+        for step in steps
+    ]
+    written = escalate(orders, by=None, now=now, router=router)
+    return {ticket_id: full[ticket_id].escalation_level for ticket_id in due}, len(written)
+
+
+def _queue_sla_alerts(crossed, now: datetime) -> None:
+    """Queue one mail per assignee listing the thresholds their tickets just crossed.
+
+    The thresholds are business time of the ticket's plan, so they fall in support hours already.
+    """
     by_assignee = defaultdict(list)
-    for ticket, _, kind, target in crossed:
+    for ticket, _, kind, target, _ in crossed:
         if ticket.assignee_id:
             by_assignee[ticket.assignee_id].append((ticket, kind, target))
-    emails = dict(User.objects.filter(pk__in=by_assignee).values_list("pk", "email"))
-    messages = []
-    for assignee_id, items in by_assignee.items():
-        lines = [
-            f"#{ticket.id} {ticket.title}: {TicketEvent.Kind(kind).label} ({target.replace('_', ' ')})"
-            for ticket, kind, target in items
-        ]
-        messages.append((f"SLA alert: {len(items)} ticket(s) need you", "\n".join(lines), None, [emails[assignee_id]]))
-    send_mass_mail(messages, fail_silently=True)
+    Notification.objects.bulk_create(
+        Notification(
+            recipient_id=assignee_id,
+            subject=f"SLA alert: {len(items)} ticket(s) need you",
+            body="\n".join(
+                f"#{ticket.id} {ticket.title}: {TicketEvent.Kind(kind).label} ({target.replace('_', ' ')})"
+                for ticket, kind, target in items
+            ),
+            send_after=now,
+        )
+        for assignee_id, items in by_assignee.items()
+    )
+
+
+def send_due_notifications(now: datetime | None = None) -> int:
+    """Send queued mail whose time has come; each message once a sweep has committed its sending.
+
+    At-least-once: mail sent by a process that dies before its transaction commits goes out again.
+    """
+    now = now or timezone.now()
+    sent = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Notification.objects.due(now)
+                .select_related("recipient")
+                .select_for_update(skip_locked=True, of=("self",))[:NOTIFICATIONS_PER_BATCH]
+            )
+            if not batch:
+                return sent
+            send_mass_mail(
+                [(n.subject, n.body, None, [n.recipient.email]) for n in batch if n.recipient.is_active],
+                fail_silently=True,
+            )
+            Notification.objects.filter(pk__in=[n.pk for n in batch]).update(sent_at=timezone.now())
+            sent += len(batch)

@@ -11,5 +11,8 @@ urlpatterns = [
     path("tickets/<int:pk>/severity/", views.ticket_severity, name="ticket_severity"),
     path("tickets/<int:pk>/assign-to-me/", views.ticket_assign_to_me, name="ticket_assign_to_me"),
     path("tickets/<int:pk>/attachments/<int:attachment_pk>/", views.attachment_download, name="attachment_download"),
+    path("tickets/<int:pk>/escalate/", views.ticket_escalate, name="ticket_escalate"),
+    path("tickets/<int:pk>/request-escalation/", views.ticket_request_escalation, name="ticket_request_escalation"),
     path("queue/", views.queue, name="queue"),
+    path("oncall/", views.oncall, name="oncall"),
 ]

@@ -15,8 +15,17 @@ from programs.models import SUPPORT_ROLES
 
 from . import services
 from .filters import OPEN, TicketFilter
-from .forms import CommentForm, SeverityForm, StaffCommentForm, TicketForm, TransitionForm
-from .models import SEVERITY_GUIDE, Severity, Ticket, TicketAttachment, TicketEvent
+from .forms import (
+    CommentForm,
+    EscalateForm,
+    EscalationRequestForm,
+    SeverityForm,
+    StaffCommentForm,
+    TicketForm,
+    TransitionForm,
+)
+from .models import SEVERITY_GUIDE, Escalation, Severity, Ticket, TicketAttachment, TicketEvent
+from .routing import escalation_contacts, oncall_overview
 from .tables import QueueTable
 
 
@@ -69,7 +78,7 @@ def _ticket_for(request, pk):
 
 
 @login_required
-def ticket_detail(request, pk, comment_form=None, status=200):
+def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None, request_form=None):
     ticket = _ticket_for(request, pk)
     user = request.user
     staff = services.is_support_staff(user)
@@ -83,8 +92,14 @@ def ticket_detail(request, pk, comment_form=None, status=200):
         for name, label in ACTION_LABELS.items()
         if name in allowed and ticket.status in services.TRANSITIONS[name][0]
     ]
+    now = timezone.now()
     context = {
         "ticket": ticket,
+        "escalations": Escalation.objects.for_user(user).filter(ticket=ticket).select_related("assignee"),
+        "contacts": escalation_contacts(ticket.plan, now),
+        "escalate_form": escalate_form
+        or (EscalateForm(levels=services.escalation_options(ticket)) if staff and ticket.is_open else None),
+        **_request_context(ticket, user, request_form),
         "events": events,
         "attachments": attachments,
         "actions": actions,
@@ -92,11 +107,26 @@ def ticket_detail(request, pk, comment_form=None, status=200):
         "comment_form": comment_form or (StaffCommentForm() if staff else CommentForm()),
         "severity_form": SeverityForm(initial={"severity": ticket.severity}) if staff else None,
         "transition_form": TransitionForm(),
-        "sla_state": ticket.sla_state(timezone.now()),
+        "sla_state": ticket.sla_state(now),
         "zone": ticket.partner.time_zone,
         "severity_guide": SEVERITY_GUIDE[ticket.severity],
     }
     return render(request, "support/ticket_detail.html", context, status=status)
+
+
+def _request_context(ticket, user, form) -> dict:
+    """Return the partner's escalation request form, or why the partner cannot ask (one reason each)."""
+    if user.membership is None:
+        return {"request_form": None, "request_refusal": "", "executive_refusal": ""}
+    form = form or EscalationRequestForm()
+    executive_refusal = services.partner_escalation_refusal(ticket, executive=True)
+    if executive_refusal:
+        form.fields.pop("executive", None)
+    return {
+        "request_form": form,
+        "request_refusal": services.partner_escalation_refusal(ticket),
+        "executive_refusal": executive_refusal,
+    }
 
 
 ACTION_LABELS = {
@@ -229,3 +259,49 @@ def queue(request):
     paginate = {"per_page": 50, "paginator_class": LazyPaginator} if valid else False
     RequestConfig(request, paginate=paginate).configure(table)
     return render(request, "support/queue.html", {"table": table, "filter": filterset}, status=status)
+
+
+@require_POST
+@staff_role_required(*SUPPORT_ROLES)
+def ticket_escalate(request, pk):
+    ticket = _ticket_for(request, pk)
+    form = EscalateForm(request.POST, levels=services.escalation_options(ticket))
+    if form.is_valid():
+        try:
+            services.escalate_by_hand(
+                ticket, rank=form.cleaned_data["rank"], reason=form.cleaned_data["reason"], by=request.user
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Ticket #{ticket.pk} escalated.")
+            return redirect(ticket)
+    return ticket_detail(request, pk, status=400, escalate_form=form)
+
+
+@require_POST
+@partner_required
+def ticket_request_escalation(request, pk):
+    ticket = _ticket_for(request, pk)
+    form = EscalationRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            services.request_escalation(
+                ticket,
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                executive=form.cleaned_data.get("executive", False),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Your escalation request is in: the next level has the ticket now.")
+            return redirect(ticket)
+    return ticket_detail(request, pk, status=400, request_form=form)
+
+
+@staff_role_required(*SUPPORT_ROLES)
+def oncall(request):
+    now = timezone.now()
+    context = {"now": now, "schedules": oncall_overview(now, days=7)}
+    return render(request, "support/oncall.html", context)

@@ -153,6 +153,21 @@ RULES = {
         kwargs=lambda world: {"pk": world["ticket"].pk, "attachment_pk": world["attachment"].pk},
     ),
     "queue": Rule(get=expect(403, anonymous=LOGIN, **support(200))),
+    "oncall": Rule(get=expect(403, anonymous=LOGIN, **support(200))),
+    # The world's plan has no escalation policy: staff get the form back (no level to choose), and
+    # partners are told their plan does not include escalation requests.
+    "ticket_escalate": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, **support(400)),
+        post_data={"rank": "2", "reason": "Needs L2"},
+        kwargs=_ticket,
+    ),
+    "ticket_request_escalation": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, partner_admin=400, partner_member=400, other_partner=404),
+        post_data={"reason": "Orders failing"},
+        kwargs=_ticket,
+    ),
     "my_tiers": Rule(get=expect(200, anonymous=LOGIN, **staff(403))),
     "program": Rule(get=expect(200)),
     "account_claims": Rule(

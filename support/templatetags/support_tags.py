@@ -43,3 +43,24 @@ def support_plan_card(partner):
         "targets": targets,
         "guide": SEVERITY_GUIDE,
     }
+
+
+@register.inclusion_tag("support/_partials/contacts.html")
+def escalation_contacts_card(plan, wide=False):
+    """Render the escalation contacts a partner on `plan` may use (on-call entries resolved now)."""
+    from django.utils import timezone
+
+    from support.routing import escalation_contacts
+
+    return {"contacts": escalation_contacts(plan, timezone.now()), "wide": wide}
+
+
+@register.inclusion_tag("support/_partials/contacts.html")
+def partner_contacts_card(partner):
+    """Render the escalation contacts of the partner's support plan."""
+    from django.utils import timezone
+
+    from support.routing import escalation_contacts
+    from support.services import plan_for_partner
+
+    return {"contacts": escalation_contacts(plan_for_partner(partner), timezone.now()), "wide": True}

@@ -73,7 +73,7 @@ def test_the_command_reports_what_it_did(plan, partner, partner_member, capsys):
     file_ticket(partner, partner_member, severity="P1", at=timezone.now() - timedelta(hours=5))
     call_command("check_slas")
     out = capsys.readouterr().out
-    assert "Checked 1 ticket(s), recorded 4 warning(s)/breach(es)." in out
+    assert "Checked 1 ticket(s), recorded 4 warning(s)/breach(es), escalated 0 time(s)" in out
 
 
 def test_recompute_moves_open_tickets_after_a_plan_change_and_reports_them(plan, partner, partner_member, capsys):

@@ -1,0 +1,80 @@
+"""On PostgreSQL, sweeps running at once or cut off halfway perform every due escalation exactly once."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from support import services
+from support.models import Escalation, Ticket, TicketEvent
+from support.sweep import sweep_slas
+from tests.factories import copy_ticket, file_ticket
+
+from .test_escalation import desk  # noqa: F401 (the fixture)
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks with SKIP LOCKED are PostgreSQL's"),
+]
+TICKETS = 400
+
+
+@pytest.fixture
+def breached(desk, partner, partner_member):  # noqa: F811
+    """400 P2 tickets received two days ago: each is due for L1 (entry), L2 (no response) and L3 (unresolved)."""
+    template = file_ticket(partner, partner_member, severity="P2", at=timezone.now() - timedelta(days=2))
+    copy_ticket(template, TICKETS - 1)
+    return Ticket.objects.all()
+
+
+def assert_each_level_exactly_once():
+    assert Escalation.objects.count() == TICKETS * 3
+    for level in (1, 2, 3):
+        assert Escalation.objects.filter(level=level).values("ticket").distinct().count() == TICKETS
+    assert TicketEvent.objects.filter(kind="escalated").count() == TICKETS * 3
+    assert set(Ticket.objects.values_list("escalation_level", flat=True)) == {3}
+
+
+def test_two_sweeps_at_once_escalate_every_ticket_once_per_level(breached):
+    errors = []
+
+    def run():
+        try:
+            sweep_slas(batch_size=37, notify=False)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert_each_level_exactly_once()
+    assert not Ticket.objects.filter(next_sla_check_at__lte=timezone.now()).exists()
+
+
+def test_a_sweep_cut_off_halfway_loses_nothing_and_repeats_nothing(breached, monkeypatch):
+    calls = {"n": 0}
+    real = services._escalation_effects
+
+    def dies_on_the_third_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("worker killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_escalation_effects", dies_on_the_third_batch)
+    with pytest.raises(ConnectionError):
+        sweep_slas(batch_size=100, notify=False)
+    done = Escalation.objects.count()
+    assert 0 < done < TICKETS * 3  # two batches committed, the third rolled back
+    monkeypatch.setattr(services, "_escalation_effects", real)
+    sweep_slas(batch_size=100, notify=False)
+    sweep_slas(batch_size=100, notify=False)
+    assert_each_level_exactly_once()
