@@ -12,6 +12,8 @@ import argparse
 import os
 import statistics
 import time
+from datetime import date
+from datetime import time as clock_time
 
 from common import setup_database
 from django.db import connection, reset_queries
@@ -20,7 +22,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from programs.models import Membership, StaffRole, User
-from support.models import Ticket, TicketEvent
+from support.models import (
+    EscalationLevel,
+    EscalationPolicy,
+    OnCallLayer,
+    OnCallMember,
+    OnCallSchedule,
+    Ticket,
+    TicketEvent,
+)
+from support.services import escalation_snapshot
 from support.sweep import sweep_slas
 from tests.factories import PartnerFactory, entitle, file_ticket, staff_user, support_plan
 
@@ -114,10 +125,74 @@ def bench_sweep():
     return due, sweep_seconds, len(queries), touched, floor_seconds
 
 
+def escalation_world(template):
+    """Give the bench plan an escalation policy (L1 takes new tickets) with a one-person on-call schedule."""
+    person = staff_user(StaffRole.SUPPORT_L1, email="oncall@example.test")
+    schedule = OnCallSchedule.objects.create(name="Bench desk", time_zone="UTC")
+    layer = OnCallLayer.objects.create(
+        schedule=schedule, name="Everyone", starts_on=date(2026, 1, 5), handoff=clock_time(9)
+    )
+    OnCallMember.objects.create(layer=layer, person=person, position=1)
+    policy = EscalationPolicy.objects.create(plan=template.plan)
+    EscalationLevel.objects.create(policy=policy, rank=1, name="L1 support", rule="entry", schedule=schedule)
+    EscalationLevel.objects.create(policy=policy, rank=2, name="L2 senior support", rule="on_request", person=person)
+    template.escalation_terms = escalation_snapshot(template.plan)
+    template.save(update_fields=["escalation_terms"])
+
+
+def fill_due_for_escalation(template, count):
+    """Copy the template `count` times, each due for exactly one escalation (L1, a minute ago) and nothing else."""
+    columns = ", ".join(c for c in COPY_COLUMNS if c != "escalation_steps")
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("DELETE FROM support_ticket WHERE id <> %s", [template.pk])
+        cursor.execute(
+            f"""
+            INSERT INTO support_ticket ({columns}, escalation_steps, next_sla_check_at, next_due_at)
+            SELECT {columns},
+                   jsonb_build_array(jsonb_build_array(to_jsonb(now() - interval '1 minute'), 1, 'entry', 'New ticket.')),
+                   now() - interval '1 minute', now() + interval '1 day'
+            FROM support_ticket, generate_series(1, %s) AS g WHERE id = %s
+            """,
+            [count, template.pk],
+        )
+        cursor.execute(
+            "UPDATE support_ticket SET first_response_warn_at = now() + interval '1 day',"
+            " first_response_due = now() + interval '2 days', resolution_warn_at = now() + interval '3 days',"
+            " resolution_due = now() + interval '4 days', escalation_level = 0"
+        )
+        cursor.execute("DELETE FROM support_escalation")
+        cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute("ANALYZE support_ticket")
+
+
+def bench_escalations(count):
+    due = Ticket.objects.filter(next_sla_check_at__lte=timezone.now()).count()
+    reset_queries()
+    start = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        result = sweep_slas(notify=False)
+    seconds = time.perf_counter() - start
+    assert result.escalated == due, (result.escalated, due)
+    # The floor: one raw INSERT … SELECT of the same escalation rows (level 2, free), in the same run.
+    with connection.cursor() as cursor:
+        start = time.perf_counter()
+        cursor.execute(
+            """INSERT INTO support_escalation (ticket_id, level, level_name, cause, reason, at, assignee_id, routed_via,
+                                               informed_only)
+               SELECT id, 2, 'L2 senior support', 'manual', 'Floor', now(), assignee_id, 'floor', false
+               FROM support_ticket WHERE escalation_level = 1"""
+        )
+        floor = time.perf_counter() - start
+        written = cursor.rowcount
+    return due, seconds, len(queries), written, floor
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--queue-sizes", type=int, nargs="*", default=[1000, 100000])
     parser.add_argument("--sweep-size", type=int, default=1000000)
+    parser.add_argument("--escalation-sizes", type=int, nargs="*", default=[])
     args = parser.parse_args()
     setup_database()
     agent, template = world()
@@ -139,6 +214,16 @@ def main():
             f"sweep  open_tickets={args.sweep_size:>9,}  due={due:,}  sweep={seconds * 1000:.0f} ms  queries={queries}  "
             f"floor(UPDATE of {touched:,} rows)={floor * 1000:.0f} ms  ratio={seconds / floor:.2f}"
         )
+    if args.escalation_sizes:
+        escalation_world(template)
+        for size in args.escalation_sizes:
+            fill_due_for_escalation(template, size)
+            due, seconds, queries, written, floor = bench_escalations(size)
+            print(
+                f"escalations  due={due:>9,}  sweep={seconds:.2f} s  queries={queries} "
+                f"({queries / due:.4f} per escalated ticket)  floor(INSERT … SELECT of {written:,} rows)={floor:.2f} s"
+                f"  ratio={seconds / floor:.1f}"
+            )
 
 
 if __name__ == "__main__":

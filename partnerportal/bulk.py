@@ -1,41 +1,69 @@
-"""Set-based writes the ORM does not offer: INSERT … ON CONFLICT … RETURNING and UPDATE … FROM VALUES.
+"""Set-based writes the ORM does not offer: INSERT … ON CONFLICT … RETURNING and UPDATE … FROM a set of rows.
 
-Both run on PostgreSQL and on SQLite (3.35+), in chunks that stay inside every driver's limit on
-bound parameters. Table and column names come from the models, values are always parameters.
+On PostgreSQL the rows travel by COPY into a temporary table and one INSERT … SELECT or UPDATE …
+FROM joins them: binding tens of thousands of parameters costs more than the database work.
+Elsewhere (SQLite) they are multi-row VALUES in chunks inside the parameter limit. Table and column
+names come from the models; values are never part of the SQL text.
 """
 
+import itertools
+import json
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 from django.db import connection
+from django.db.models import JSONField
 
 CHUNK_PARAMETERS = 20_000
+_temp_names = itertools.count(1)
 
 
 def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _column(model, name: str):
-    return _field(model, name).column
-
-
-def _placeholder(model, name: str) -> str:
-    # PostgreSQL reads untyped VALUES as text; SQLite must not CAST (it would turn dates into numbers).
-    if connection.vendor != "postgresql":
-        return "%s"
-    return f"CAST(%s AS {_field(model, name).db_type(connection)})"
-
-
 def _field(model, name: str):
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
 
-def _prepared(model, columns: Sequence[str], rows: Sequence[Sequence]) -> list[list]:
-    """Return the rows with every value as the database takes it (dates, decimals, JSON, related ids)."""
+def _column(model, name: str) -> str:
+    return _field(model, name).column
+
+
+def _prepared(model, columns: Sequence[str], rows: Sequence[Sequence]) -> list:
+    """Return the rows with every value as the database takes it (dates, decimals, JSON, related ids).
+
+    psycopg adapts plain Python values itself, so on PostgreSQL only JSON is turned into text; other
+    databases get Django's full preparation.
+    """
     fields = [_field(model, column) for column in columns]
+    if connection.vendor == "postgresql":
+        json_columns = {i for i, field in enumerate(fields) if isinstance(field, JSONField)}
+        if not json_columns:
+            return rows
+        return [
+            [json.dumps(value, cls=fields[i].encoder) if i in json_columns else value for i, value in enumerate(row)]
+            for row in rows
+        ]
     return [
         [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)] for row in rows
     ]
+
+
+@contextmanager
+def _rows_table(model, columns: Sequence[str], rows: Sequence[Sequence]):
+    """Yield the name of a temporary table holding `rows` (PostgreSQL: created, filled by COPY, dropped)."""
+    name = f"_bulk_rows_{next(_temp_names)}"
+    types = ", ".join(f"c{i} {_field(model, column).db_type(connection)}" for i, column in enumerate(columns))
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {name} ({types})")
+        try:
+            with cursor.cursor.copy(f"COPY {name} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            yield name, cursor
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _chunks(rows: Sequence, width: int):
@@ -55,16 +83,23 @@ def insert_returning(
     if not rows:
         return []
     rows = _prepared(model, columns, rows)
+    table = _quote(model._meta.db_table)
     names = ", ".join(_quote(_column(model, column)) for column in columns)
-    one = "(" + ", ".join(_placeholder(model, column) for column in columns) + ")"
     tail = f" ON CONFLICT {conflict}" if conflict else ""
     if returning:
         tail += " RETURNING " + ", ".join(_quote(_column(model, column)) for column in returning)
+    if connection.vendor == "postgresql":
+        with _rows_table(model, columns, rows) as (temp, cursor):
+            values = ", ".join(f"c{i}" for i in range(len(columns)))
+            # WHERE true: an INSERT … SELECT with ON CONFLICT needs it to parse unambiguously.
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {values} FROM {temp} WHERE true{tail}")  # noqa: S608 (names from the models)
+            return cursor.fetchall() if returning else []
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     found = []
     with connection.cursor() as cursor:
         for chunk in _chunks(rows, len(columns)):
             cursor.execute(
-                f"INSERT INTO {_quote(model._meta.db_table)} ({names}) VALUES {', '.join([one] * len(chunk))}{tail}",  # noqa: S608 (names from the models; values are parameters)
+                f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}{tail}",  # noqa: S608 (names from the models; values are parameters)
                 [value for row in chunk for value in row],
             )
             if returning:
@@ -78,17 +113,19 @@ def update_from_values(model, key: str, columns: Sequence[str], rows: Sequence[S
         return 0
     names = [key, *columns]
     rows = _prepared(model, names, rows)
-    aliases = ", ".join(f"c{i}" for i in range(len(names)))
-    one = "(" + ", ".join(_placeholder(model, name) for name in names) + ")"
-    assignments = ", ".join(f"{_quote(_column(model, column))} = v.c{i + 1}" for i, column in enumerate(columns))
     table = _quote(model._meta.db_table)
+    assignments = ", ".join(f"{_quote(_column(model, column))} = v.c{i + 1}" for i, column in enumerate(columns))
+    match = f"{table}.{_quote(_column(model, key))} = v.c0"
+    if connection.vendor == "postgresql":
+        with _rows_table(model, names, rows) as (temp, cursor):
+            cursor.execute(f"UPDATE {table} SET {assignments} FROM {temp} AS v WHERE {match}")  # noqa: S608 (names from the models)
+            return cursor.rowcount
+    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    one = "(" + ", ".join(["%s"] * len(names)) + ")"
     updated = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(rows, len(names)):
-            sql = (
-                f"WITH v ({aliases}) AS (VALUES {', '.join([one] * len(chunk))}) "  # noqa: S608 (names from the models; values are parameters)
-                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{_quote(_column(model, key))} = v.c0"
-            )
+            sql = f"WITH v ({aliases}) AS (VALUES {', '.join([one] * len(chunk))}) UPDATE {table} SET {assignments} FROM v WHERE {match}"  # noqa: S608 (names from the models; values are parameters)
             cursor.execute(sql, [value for row in chunk for value in row])
             updated += cursor.rowcount
     return updated

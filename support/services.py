@@ -415,6 +415,16 @@ class EscalationOrder:
     reason: str
 
 
+# Plain text, formatted in Python: a sweep may escalate thousands of tickets in one batch.
+ESCALATION_MAIL = """Ticket #{ticket.pk} ({ticket.severity}) of {partner} is escalated to {level}: {what}.
+
+{ticket.title}
+Why: {reason}
+How you were chosen: {via}
+
+Open it: {url}
+"""
+
 _ESCALATION_COLUMNS = [
     "ticket",
     "level",
@@ -495,16 +505,14 @@ def _escalation_effects(done, *, by, now, router, calendar_cache) -> None:
                     recipient_id=route.person_id,
                     ticket=ticket,
                     subject=f"[#{ticket.pk}] {ticket.severity} escalated to {level['name']}: {ticket.title}"[:200],
-                    body=render_to_string(
-                        "emails/ticket_escalated.txt",
-                        {
-                            "ticket": ticket,
-                            "level": level,
-                            "order": order,
-                            "route": route,
-                            "informed": not level["assigns"],
-                            "portal_url": settings.PORTAL_URL,
-                        },
+                    body=ESCALATION_MAIL.format(
+                        ticket=ticket,
+                        partner=ticket.partner.name,
+                        what="you are informed" if not level["assigns"] else "it is yours now",
+                        level=level["name"],
+                        reason=order.reason,
+                        via=route.via,
+                        url=settings.PORTAL_URL + ticket.get_absolute_url(),
                     ),
                     send_after=notify_at(ticket, now, calendar_cache),
                 )
@@ -561,6 +569,8 @@ def partner_escalation_refusal(ticket: Ticket, *, executive: bool = False) -> st
     if not ticket.is_open:
         return "The ticket is resolved: reopen it if the problem is back."
     if _partner_target(ticket, executive=executive) is None:
+        if executive:
+            return "The executive level has this ticket already."
         return "The ticket is already at the highest level your plan lets you ask for."
     return ""
 

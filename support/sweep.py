@@ -126,6 +126,7 @@ def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
         .values_list(*COLUMNS)[:batch_size]
     )
     tickets = [ClaimedTicket(*row) for row in rows]
+    steps_of = {ticket.id: ticket.steps() for ticket in tickets if ticket.escalation_steps}
     crossed = [
         (ticket, instant, kind, target, key)
         for ticket in tickets
@@ -144,12 +145,12 @@ def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
     )
     crossed = [item for item in crossed if (item[0].id, item[2], item[3], item[4]) in written]
     _queue_sla_alerts(crossed, now)
-    levels, escalated = _escalate_due(tickets, now, router)
+    levels, escalated = _escalate_due(tickets, steps_of, now, router)
     # Move every claimed ticket's cursor to what comes next, in one statement.
     cursors = []
     for ticket in tickets:
         level = levels.get(ticket.id, ticket.escalation_level)
-        steps = [step for step in ticket.steps() if step.at > now and step.rank > level]
+        steps = [step for step in steps_of.get(ticket.id, ()) if step.at > now and step.rank > level]
         upcoming = [instant for instant, *_ in sla.thresholds(ticket) if instant > now]
         upcoming += [step.at for step in steps]
         cursors.append((ticket.id, min(upcoming) if upcoming else None, [step.as_json() for step in steps]))
@@ -157,18 +158,34 @@ def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
     return SweepResult(checked=len(tickets), recorded=len(crossed), escalated=escalated, events=crossed)
 
 
-def _escalate_due(tickets: list[ClaimedTicket], now: datetime, router: Router) -> tuple[dict[int, int], int]:
+def _escalate_due(
+    tickets: list[ClaimedTicket], steps_of: dict, now: datetime, router: Router
+) -> tuple[dict[int, int], int]:
     """Perform the due escalation steps of the claimed tickets; return their new working levels and how many."""
     from .services import EscalationOrder, escalate
 
-    pending = [ticket.id for ticket in tickets if any(step.at <= now for step in ticket.steps())]
+    pending = [ticket_id for ticket_id, steps in steps_of.items() if any(step.at <= now for step in steps)]
     if not pending:
         return {}, 0
-    full = Ticket.objects.select_related("plan__calendar", "partner").in_bulk(pending)
+    # Only what escalating needs: thousands of these may come due in one batch.
+    full = (
+        Ticket.objects.select_related("plan__calendar", "partner")
+        .only(
+            "id",
+            "title",
+            "severity",
+            "escalation_terms",
+            "escalation_level",
+            "plan__calendar",
+            "partner__name",
+            "plan__name",
+        )
+        .in_bulk(pending)
+    )
     by_id = {ticket.id: ticket for ticket in tickets}
     due = {
         ticket_id: escalation.due(
-            by_id[ticket_id].steps(),
+            steps_of[ticket_id],
             now,
             escalation.Terms.from_snapshot(full[ticket_id].escalation_terms),
             by_id[ticket_id].escalation_level,

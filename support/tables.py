@@ -15,6 +15,7 @@ class QueueTable(tables.Table):
     partner = tables.Column(accessor="partner__name", verbose_name="Partner")
     status = tables.Column()
     assignee = tables.Column(accessor="assignee__email", default="—", verbose_name="Assignee")
+    escalation_level = tables.Column(verbose_name="Level")
     sla = tables.Column(empty_values=(), orderable=False, verbose_name="SLA")
     next_due_at = tables.DateTimeColumn(verbose_name="Next due", format="Y-m-d H:i e")
     received_at = tables.DateTimeColumn(verbose_name="Received", format="Y-m-d H:i")
@@ -31,6 +32,7 @@ class QueueTable(tables.Table):
             "partner",
             "status",
             "assignee",
+            "escalation_level",
             "sla",
             "next_due_at",
             "received_at",
@@ -59,6 +61,9 @@ class QueueTable(tables.Table):
 
     def render_severity(self, value, record):
         return format_html('<span class="sev sev-{}">{}</span>', value, value)
+
+    def render_escalation_level(self, value):
+        return f"L{value}" if value else "—"
 
     def render_sla(self, record):
         state = record.sla_state(timezone.now())
