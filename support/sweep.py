@@ -119,14 +119,9 @@ _EVENT_COLUMNS = ["ticket", "kind", "sla_target", "to_value", "at", "public", "b
 
 @transaction.atomic
 def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
-    rows = (
-        Ticket.objects.filter(next_sla_check_at__lte=now)
-        .order_by("next_sla_check_at")
-        .select_for_update(skip_locked=True)
-        .values_list(*COLUMNS)[:batch_size]
-    )
-    tickets = [ClaimedTicket(*row) for row in rows]
-    steps_of = {ticket.id: ticket.steps() for ticket in tickets if ticket.escalation_steps}
+    if connection.vendor == "postgresql":
+        return _sweep_batch_in_sql(now, batch_size, router)
+    tickets = _claimed(Ticket.objects.filter(next_sla_check_at__lte=now), batch_size)
     crossed = [
         (ticket, instant, kind, target, key)
         for ticket in tickets
@@ -143,10 +138,25 @@ def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
             returning=["ticket", "kind", "sla_target", "to_value"],
         )
     )
-    crossed = [item for item in crossed if (item[0].id, item[2], item[3], item[4]) in written]
-    _queue_sla_alerts(crossed, now)
+    alerts = [
+        (t.id, t.assignee_id, t.title, kind, target)
+        for t, _, kind, target, key in crossed
+        if (t.id, kind, target, key) in written
+    ]
+    _queue_sla_alerts(alerts, now)
+    escalated = _escalate_and_move(tickets, now, router)
+    return SweepResult(checked=len(tickets), recorded=len(alerts), escalated=escalated, events=alerts)
+
+
+def _claimed(queryset, limit: int | None = None) -> list[ClaimedTicket]:
+    rows = queryset.order_by("next_sla_check_at").select_for_update(skip_locked=True).values_list(*COLUMNS)
+    return [ClaimedTicket(*row) for row in (rows[:limit] if limit else rows)]
+
+
+def _escalate_and_move(tickets: list[ClaimedTicket], now: datetime, router: Router) -> int:
+    """Perform the claimed tickets' due escalations and move each cursor to what comes next; return how many."""
+    steps_of = {ticket.id: ticket.steps() for ticket in tickets if ticket.escalation_steps}
     levels, escalated = _escalate_due(tickets, steps_of, now, router)
-    # Move every claimed ticket's cursor to what comes next, in one statement.
     cursors = []
     for ticket in tickets:
         level = levels.get(ticket.id, ticket.escalation_level)
@@ -155,7 +165,87 @@ def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
         upcoming += [step.at for step in steps]
         cursors.append((ticket.id, min(upcoming) if upcoming else None, [step.as_json() for step in steps]))
     update_from_values(Ticket, "pk", ["next_sla_check_at", "escalation_steps"], cursors)
-    return SweepResult(checked=len(tickets), recorded=len(crossed), escalated=escalated, events=crossed)
+    return escalated
+
+
+# On PostgreSQL one statement per batch claims the due tickets, records their crossed thresholds
+# and moves the cursors of those with no escalation due: the same rules as sla.thresholds and
+# sla.next_check, in SQL (both paths run the same tests: SQLite in `make test`, PostgreSQL in CI).
+# Tickets with an escalation step due come back to Python (escalating needs routing and mail).
+_OPEN = "c.status NOT IN ('resolved', 'closed')"
+_UNANSWERED = f"{_OPEN} AND c.first_response_at IS NULL"
+_CADENCE_KEY = """to_char(c.update_due AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')"""
+_STEP_DUE = "EXISTS (SELECT 1 FROM jsonb_array_elements(c.escalation_steps) s WHERE (s->>0)::timestamptz <= %(now)s)"
+SWEEP_BATCH_SQL = f"""
+WITH claimed AS MATERIALIZED (
+    SELECT t.id, t.next_sla_check_at AS cursor, t.escalation_steps, t.escalation_level, t.assignee_id, t.title,
+           t.status, t.first_response_at, t.first_response_warn_at, t.first_response_due, t.resolution_warn_at,
+           t.resolution_due, t.update_warn_at, t.update_due
+    FROM support_ticket t
+    WHERE t.next_sla_check_at <= %(now)s
+    ORDER BY t.next_sla_check_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+),
+points AS MATERIALIZED (
+    SELECT c.id, 'sla_warning' AS kind, 'first_response' AS target, '' AS key, c.first_response_warn_at AS at
+        FROM claimed c WHERE {_UNANSWERED} AND c.first_response_warn_at IS NOT NULL
+    UNION ALL SELECT c.id, 'sla_breach', 'first_response', '', c.first_response_due
+        FROM claimed c WHERE {_UNANSWERED} AND c.first_response_due IS NOT NULL
+    UNION ALL SELECT c.id, 'sla_warning', 'resolution', '', c.resolution_warn_at
+        FROM claimed c WHERE {_OPEN} AND c.resolution_due IS NOT NULL AND c.resolution_warn_at IS NOT NULL
+    UNION ALL SELECT c.id, 'sla_breach', 'resolution', '', c.resolution_due
+        FROM claimed c WHERE {_OPEN} AND c.resolution_due IS NOT NULL
+    UNION ALL SELECT c.id, 'sla_warning', 'update', {_CADENCE_KEY}, c.update_warn_at
+        FROM claimed c WHERE {_OPEN} AND c.update_due IS NOT NULL AND c.update_warn_at IS NOT NULL
+    UNION ALL SELECT c.id, 'sla_breach', 'update', {_CADENCE_KEY}, c.update_due
+        FROM claimed c WHERE {_OPEN} AND c.update_due IS NOT NULL
+),
+written AS (
+    INSERT INTO support_ticketevent (ticket_id, kind, sla_target, to_value, at, public, by_staff, body, from_value)
+    SELECT p.id, p.kind, p.target, p.key, p.at, false, false, '', ''
+    FROM points p JOIN claimed c ON c.id = p.id
+    WHERE p.at >= c.cursor AND p.at <= %(now)s
+    ON CONFLICT DO NOTHING
+    RETURNING ticket_id, kind, sla_target
+),
+upcoming AS (
+    SELECT u.id, min(u.at) AS at FROM (
+        SELECT p.id, p.at FROM points p WHERE p.at > %(now)s
+        UNION ALL
+        SELECT c.id, (s->>0)::timestamptz FROM claimed c, jsonb_array_elements(c.escalation_steps) s
+        WHERE (s->>0)::timestamptz > %(now)s AND (s->>1)::int > c.escalation_level
+    ) AS u
+    GROUP BY u.id
+),
+moved AS (
+    UPDATE support_ticket t SET next_sla_check_at = u.at
+    FROM claimed c LEFT JOIN upcoming u ON u.id = c.id
+    WHERE t.id = c.id AND NOT {_STEP_DUE}
+    RETURNING t.id
+)
+SELECT 'alert', w.ticket_id, c.assignee_id, c.title, w.kind, w.sla_target FROM written w JOIN claimed c ON c.id = w.ticket_id
+UNION ALL SELECT 'escalate', c.id, NULL, NULL, NULL, NULL FROM claimed c WHERE {_STEP_DUE}
+UNION ALL SELECT 'checked', count(*), NULL, NULL, NULL, NULL FROM claimed
+"""  # noqa: S608 (fixed text; values are parameters)
+
+
+def _sweep_batch_in_sql(now: datetime, batch_size: int, router: Router) -> SweepResult:
+    with connection.cursor() as cursor:
+        cursor.execute(SWEEP_BATCH_SQL, {"now": now, "limit": batch_size})
+        rows = cursor.fetchall()
+    alerts = [
+        (ticket_id, assignee, title, kind, target)
+        for what, ticket_id, assignee, title, kind, target in rows
+        if what == "alert"
+    ]
+    escalating = [ticket_id for what, ticket_id, *_ in rows if what == "escalate"]
+    checked = next(count for what, count, *_ in rows if what == "checked")
+    _queue_sla_alerts(alerts, now)
+    escalated = 0
+    if escalating:  # locked by the statement above: read them back for the Python path
+        escalated = _escalate_and_move(_claimed(Ticket.objects.filter(pk__in=escalating)), now, router)
+    return SweepResult(checked=checked, recorded=len(alerts), escalated=escalated, events=alerts)
 
 
 def _escalate_due(
@@ -201,22 +291,23 @@ def _escalate_due(
     return {ticket_id: full[ticket_id].escalation_level for ticket_id in due}, len(written)
 
 
-def _queue_sla_alerts(crossed, now: datetime) -> None:
+def _queue_sla_alerts(alerts, now: datetime) -> None:
     """Queue one mail per assignee listing the thresholds their tickets just crossed.
 
-    The thresholds are business time of the ticket's plan, so they fall in support hours already.
+    `alerts` holds (ticket id, assignee id, title, event kind, target). The thresholds are business
+    time of the ticket's plan, so they fall in support hours already.
     """
     by_assignee = defaultdict(list)
-    for ticket, _, kind, target, _ in crossed:
-        if ticket.assignee_id:
-            by_assignee[ticket.assignee_id].append((ticket, kind, target))
+    for ticket_id, assignee_id, title, kind, target in alerts:
+        if assignee_id:
+            by_assignee[assignee_id].append((ticket_id, title, kind, target))
     Notification.objects.bulk_create(
         Notification(
             recipient_id=assignee_id,
             subject=f"SLA alert: {len(items)} ticket(s) need you",
             body="\n".join(
-                f"#{ticket.id} {ticket.title}: {TicketEvent.Kind(kind).label} ({target.replace('_', ' ')})"
-                for ticket, kind, target in items
+                f"#{ticket_id} {title}: {TicketEvent.Kind(kind).label} ({target.replace('_', ' ')})"
+                for ticket_id, title, kind, target in items
             ),
             send_after=now,
         )
