@@ -15,6 +15,9 @@ def navigation(request):
     if user.has_staff_role(*SUPPORT_ROLES):
         items.append(("Queue", reverse("queue")))
         items.append(("On call", reverse("oncall")))
+    if user.is_portal_staff:
+        items.append(("Scoreboard", reverse("scoreboard")))
+    items.append(("Help", reverse("kb_index")))
     items.append(("Program", reverse("program")))
     if user.is_staff:
         items.append(("Admin", reverse("admin:index")))

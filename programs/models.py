@@ -47,6 +47,10 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    def with_staff_role(self, role: "StaffRole"):
+        """Return the active people holding `role` (through its group)."""
+        return self.filter(is_active=True, groups__name=role.label)
+
     def create_superuser(self, email, password=None, **extra_fields):
         extra_fields.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **extra_fields)

@@ -1,11 +1,17 @@
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 
 from .models import (
+    ActionItem,
+    Article,
+    ArticleCategory,
     BusinessCalendar,
     CalendarHoliday,
     CalendarWindow,
     Channel,
+    CsatResponse,
+    Deflection,
     Escalation,
     EscalationLevel,
     EscalationPolicy,
@@ -245,4 +251,105 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the portal's own flows: viewable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ArticleCategory)
+class ArticleCategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "position"]
+    list_editable = ["position"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name"]
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = ["title", "category", "audience", "published", "updated_at", "views"]
+    list_filter = ["published", "audience", "category"]
+    list_select_related = ["category"]
+    search_fields = ["title", "summary"]
+    prepopulated_fields = {"slug": ["title"]}
+    autocomplete_fields = ["category"]
+    readonly_fields = ["views", "created_at", "updated_at"]
+    actions = ["publish", "unpublish"]
+
+    def save_model(self, request, obj, form, change):
+        # The "updated" date partners see moves only when what they read changes.
+        if not change or {"title", "summary", "body"} & set(form.changed_data):
+            obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Publish the selected articles")
+    def publish(self, request, queryset):
+        self.message_user(request, f"{queryset.update(published=True)} article(s) published.")
+
+    @admin.action(description="Unpublish the selected articles")
+    def unpublish(self, request, queryset):
+        self.message_user(request, f"{queryset.update(published=False)} article(s) unpublished.")
+
+
+@admin.register(Deflection)
+class DeflectionAdmin(ReadOnlyAdmin):
+    list_display = ["at", "kind", "partner", "article", "ticket", "query"]
+    list_filter = ["kind"]
+    list_select_related = ["partner", "article", "ticket"]
+    date_hierarchy = "at"
+
+
+@admin.register(CsatResponse)
+class CsatResponseAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "score", "comment", "by", "at"]
+    list_filter = ["score"]
+    list_select_related = ["ticket", "by"]
+    search_fields = ["ticket__title", "comment"]
+    date_hierarchy = "at"
+
+
+@admin.register(ActionItem)
+class ActionItemAdmin(admin.ModelAdmin):
+    """Items are opened by low CSAT scores and monthly reviews and closed on the review page (with
+    what was done); the admin lists them and lets a manager reassign owner and due date."""
+
+    list_display = ["description", "source", "partner", "owner", "due_on", "closed_at"]
+    list_filter = ["source", ("closed_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["partner", "owner"]
+    search_fields = ["description", "partner__name"]
+    fields = [
+        "source",
+        "partner",
+        "ticket",
+        "review_month",
+        "description",
+        "owner",
+        "due_on",
+        "closed_at",
+        "closed_by",
+        "outcome",
+    ]
+    readonly_fields = [
+        "source",
+        "partner",
+        "ticket",
+        "review_month",
+        "description",
+        "closed_at",
+        "closed_by",
+        "outcome",
+    ]
+    autocomplete_fields = ["owner"]
+
+    def has_add_permission(self, request):
         return False

@@ -4,6 +4,7 @@ import filetype
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 
 from .models import SEVERITY_GUIDE, Severity, Ticket
 
@@ -83,6 +84,8 @@ def severity_choices():
 
 class TicketForm(forms.ModelForm):
     attachments = AttachmentsField(help_text="Logs, screenshots, HAR files: up to 5 files.")
+    # Set by static/js/kb-suggest.js to the title the last suggestions were shown for.
+    suggested_for = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     class Meta:
         model = Ticket
@@ -110,7 +113,9 @@ class TicketForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["severity"].choices = severity_choices()
-        self.fields["title"].widget.attrs.update({"autocomplete": "off", "maxlength": 200})
+        self.fields["title"].widget.attrs.update(
+            {"autocomplete": "off", "maxlength": 200, "data-suggest": reverse("kb_suggest")}
+        )
 
 
 class CommentForm(forms.Form):
@@ -152,3 +157,34 @@ class EscalationRequestForm(forms.Form):
         help_text="The impact now: customers affected, deadlines, what changed since you filed it.",
     )
     executive = forms.BooleanField(label="Ask for executive escalation", required=False)
+
+
+class CsatForm(forms.Form):
+    score = forms.TypedChoiceField(
+        label="How did we do?",
+        choices=[(5, "5 · Excellent"), (4, "4 · Good"), (3, "3 · OK"), (2, "2 · Poor"), (1, "1 · Very poor")],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose a score from 1 to 5."},
+    )
+    comment = forms.CharField(
+        label="Anything we should know?", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ActionItemForm(forms.Form):
+    description = forms.CharField(label="Action", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody yet")
+    due_on = forms.DateField(label="Due", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        from programs.models import User
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(is_active=True, groups__isnull=False).distinct()
+
+
+class CloseActionItemForm(forms.Form):
+    outcome = forms.CharField(
+        label="What was done", max_length=2000, error_messages={"required": "Say what was done before closing it."}
+    )

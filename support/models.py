@@ -191,13 +191,21 @@ class TicketQuerySet(PartnerScopedQuerySet):
         return self.filter(next_sla_check_at__lte=now)
 
 
+REPORTING_FIELDS = (
+    "first_response_business_seconds",
+    "resolution_business_seconds",
+    "reopened",
+    "first_contact_resolution",
+)
+
+
 # The audit model is TicketHistory: TicketEvent is the ticket's own timeline. The sweep's cursor
 # columns are left out, so moving them (every sweep, for every due ticket) writes no history.
 @pghistory.track(
     pghistory.InsertEvent(),
     pghistory.UpdateEvent(),
     pghistory.DeleteEvent(),
-    exclude=["next_sla_check_at", "next_due_at", "escalation_steps", "updated_at"],
+    exclude=["next_sla_check_at", "next_due_at", "escalation_steps", "updated_at", *REPORTING_FIELDS],
     model_name="TicketHistory",
     obj_field=pghistory.ObjForeignKey(related_name="history"),
 )
@@ -263,6 +271,14 @@ class Ticket(models.Model):
     escalation_terms = models.JSONField(default=dict, blank=True, editable=False)
     escalation_level = models.PositiveSmallIntegerField(default=0)
     escalation_steps = models.JSONField(default=list, blank=True, editable=False)
+    # Reporting facts, derived from the events with the clocks (support.sla.outcome; recomputable):
+    # business time to the first response and to the resolution (paused time left out).
+    first_response_business_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    resolution_business_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    reopened = models.BooleanField(default=False, editable=False)
+    first_contact_resolution = models.BooleanField(
+        default=False, editable=False, help_text="Resolved on our first reply: one answer, no wait, never reopened."
+    )
     # The deadline that runs next (first response until answered, then resolution): the queue's order.
     next_due_at = models.DateTimeField(null=True, blank=True)
     # The next instant the sweep must look at this ticket (the earliest threshold not yet recorded).
@@ -278,6 +294,7 @@ class Ticket(models.Model):
                 fields=["next_sla_check_at"], name="ticket_sla_check_idx", condition=Q(next_sla_check_at__isnull=False)
             ),
             models.Index(fields=["partner", "-received_at"], name="ticket_partner_recent_idx"),
+            models.Index(fields=["received_at"], name="ticket_received_idx"),
             models.Index(
                 fields=["next_due_at", "id"],
                 name="ticket_open_next_due_idx",
@@ -692,3 +709,167 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"To {self.recipient}: {self.subject}"
+
+
+# --- Knowledge base ---------------------------------------------------------------------------------
+
+
+class ArticleQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Return the published articles `user` may read: public for everyone, partner articles for
+        signed-in people, internal runbooks for support staff only."""
+        audiences = [Article.Audience.PUBLIC]
+        if user.is_authenticated:
+            audiences.append(Article.Audience.PARTNERS)
+            if user.is_portal_staff:
+                audiences.append(Article.Audience.INTERNAL)
+        return self.filter(published=True, audience__in=audiences)
+
+
+class ArticleCategory(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower comes first on the knowledge base page.")
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "article categories"
+
+    def __str__(self):
+        return self.name
+
+
+class Article(models.Model):
+    """A knowledge base article; the body is Markdown, rendered and sanitised on display."""
+
+    class Audience(models.TextChoices):
+        PUBLIC = "public", "Public"
+        PARTNERS = "partners", "Partners"
+        INTERNAL = "internal", "Internal runbook"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    category = models.ForeignKey(ArticleCategory, on_delete=models.PROTECT, related_name="articles")
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.PARTNERS)
+    summary = models.CharField(max_length=300, blank=True, help_text="One sentence shown in search results.")
+    body = models.TextField(help_text="Markdown. HTML is sanitised; scripts never run.")
+    published = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    views = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [models.Index(fields=["category", "title"], name="article_category_idx")]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("kb_article", args=[self.slug])
+
+
+class Deflection(models.Model):
+    """What a partner did with the articles suggested while filing a ticket (seed 002's deflection)."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Suggestion opened"
+        SOLVED = "solved", "This solved it"
+        SUBMITTED = "submitted", "Ticket submitted anyway"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    article = models.ForeignKey(Article, null=True, blank=True, on_delete=models.SET_NULL, related_name="deflections")
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    query = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["at", "kind"], name="deflection_at_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.article or self.query}"
+
+
+# --- Satisfaction and reviews ---------------------------------------------------------------------
+
+
+class CsatResponseQuerySet(PartnerScopedQuerySet):
+    partner_path = "ticket__partner"
+
+
+class CsatResponse(models.Model):
+    """The partner's rating of a resolved ticket: once per ticket."""
+
+    LOW = 2  # a score at or below this opens a review item for the support manager
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="csat")
+    score = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    comment = models.TextField(blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    objects = CsatResponseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["at"], name="csat_at_idx")]
+        constraints = [models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="csat_score_1_to_5")]
+
+    def __str__(self):
+        return f"#{self.ticket_id}: {self.score}/5"
+
+
+class ActionItemQuerySet(PartnerScopedQuerySet):
+    def open(self):
+        return self.filter(closed_at__isnull=True)
+
+
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+class ActionItem(models.Model):
+    """Something to follow up to closure: a low CSAT score's review or a monthly review's action."""
+
+    class Source(models.TextChoices):
+        LOW_CSAT = "low_csat", "Low CSAT score"
+        MONTHLY_REVIEW = "monthly_review", "Monthly ops review"
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="action_items")
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="action_items")
+    review_month = models.DateField(null=True, blank=True, help_text="First day of the reviewed month.")
+    description = models.TextField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="action_items"
+    )
+    due_on = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.TextField(blank=True, help_text="What was done: required to close.")
+
+    objects = ActionItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["closed_at", "due_on", "created_at"]
+        indexes = [models.Index(fields=["partner", "review_month"], name="action_item_review_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket"], condition=Q(source="low_csat"), name="action_item_one_review_per_ticket"
+            )
+        ]
+
+    def __str__(self):
+        return self.description[:60]
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None

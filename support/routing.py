@@ -56,9 +56,7 @@ class Router:
         self._schedules = {schedule.pk: schedule for schedule in schedules_with_people()}
         self._pure: dict[tuple[int, str], oncall.Schedule] = {}
         self._managers = list(
-            User.objects.filter(is_active=True, groups__name=StaffRole.SUPPORT_MANAGER.label)
-            .order_by("pk")
-            .values_list("pk", flat=True)
+            User.objects.with_staff_role(StaffRole.SUPPORT_MANAGER).order_by("pk").values_list("pk", flat=True)
         )
         self._people: dict[int, tuple[bool, str]] = {}  # id -> (active, name), read as needed
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -12,10 +13,14 @@ from django.utils import timezone
 
 from partnerportal.audit import audit_context
 from partnerportal.bulk import insert_returning, update_from_values
-from programs.models import SUPPORT_ROLES, Partner, User
+from programs.models import SUPPORT_ROLES, Partner, StaffRole, User
 
 from . import businesstime, escalation, sla
 from .models import (
+    ActionItem,
+    Article,
+    CsatResponse,
+    Deflection,
     Escalation,
     EscalationPolicy,
     Notification,
@@ -173,6 +178,8 @@ def transition_ticket(ticket: Ticket, *, action: str, by: User, message: str = "
             ticket.assignee = by
         ticket.save()
         refresh_clock(ticket)
+        if to_status == Status.RESOLVED:
+            _invite_to_rate(ticket, now)
     return ticket
 
 
@@ -351,6 +358,13 @@ def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
         "update_due": clock.update_due,
         "update_warn_at": clock.update_warn_at,
     }
+    facts = sla.outcome(received_at=ticket.received_at, timeline=inputs.timeline, clock=clock, calendar=inputs.calendar)
+    reporting = {
+        "first_response_business_seconds": _seconds(facts.first_response),
+        "resolution_business_seconds": _seconds(facts.resolution),
+        "reopened": facts.reopened,
+        "first_contact_resolution": facts.first_contact_resolution,
+    }
     moved = {name: (getattr(ticket, name), value) for name, value in new.items() if getattr(ticket, name) != value}
     for name, value in new.items():
         setattr(ticket, name, value)
@@ -361,13 +375,20 @@ def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
     ticket.escalation_steps = [step.as_json() for step in steps]
     ticket.next_sla_check_at = sla.next_check(ticket, recorded, steps)
     ticket.next_due_at = ticket.compute_next_due()
+    for name, value in reporting.items():
+        setattr(ticket, name, value)
     Ticket.objects.filter(pk=ticket.pk).update(
         **new,
+        **reporting,
         escalation_steps=ticket.escalation_steps,
         next_sla_check_at=ticket.next_sla_check_at,
         next_due_at=ticket.next_due_at,
     )
     return moved
+
+
+def _seconds(duration) -> int | None:
+    return None if duration is None else int(duration.total_seconds())
 
 
 # --- Escalation -----------------------------------------------------------------------------------
@@ -598,3 +619,124 @@ def request_escalation(ticket: Ticket, *, by: User, reason: str, executive: bool
     level = _partner_target(ticket, executive=executive)
     reason = f"Requested by {by.get_full_name()}: {reason.strip()}"
     return _escalate_one(ticket, rank=level["rank"], cause=Escalation.Cause.PARTNER, reason=reason, by=by)
+
+
+# --- Knowledge base deflection, satisfaction and reviews ------------------------------------------
+
+CSAT_SALT = "support.csat"
+CSAT_LINK_DAYS = 60
+REVIEW_DAYS = 5  # a low score's review item is due this many days after the rating
+
+
+def record_deflection(*, kind: str, user: User, article: Article | None = None, ticket=None, query: str = ""):
+    """Record what a partner did with a suggested article (opened, solved, submitted a ticket anyway)."""
+    partner = user.partner
+    if partner is None:  # staff reading articles are not deflections
+        return None
+    return Deflection.objects.create(
+        kind=kind, partner=partner, user=user, article=article, ticket=ticket, query=query[:200]
+    )
+
+
+def csat_token(ticket: Ticket) -> str:
+    """Return the signed token of `ticket`'s rating link (valid CSAT_LINK_DAYS, usable once)."""
+    return signing.dumps(ticket.pk, salt=CSAT_SALT, compress=True)
+
+
+def ticket_for_csat_token(token: str) -> Ticket:
+    """Return the ticket a rating link is for, or raise ValidationError saying why the link is no good."""
+    try:
+        pk = signing.loads(token, salt=CSAT_SALT, max_age=timedelta(days=CSAT_LINK_DAYS))
+    except signing.SignatureExpired:
+        raise ValidationError("This rating link has expired. You can still rate the ticket from its page.") from None
+    except signing.BadSignature:
+        raise ValidationError("This rating link is not valid. Copy the whole link from the email.") from None
+    ticket = Ticket.objects.select_related("partner", "submitter").filter(pk=pk).first()
+    if ticket is None:
+        raise ValidationError("This ticket no longer exists.")
+    return ticket
+
+
+def _invite_to_rate(ticket: Ticket, now) -> None:
+    if CsatResponse.objects.filter(ticket=ticket).exists():
+        return
+    link = f"{settings.PORTAL_URL}/csat/{csat_token(ticket)}/"
+    Notification.objects.create(
+        recipient=ticket.submitter,
+        ticket=ticket,
+        subject=f"[#{ticket.pk}] Resolved: how did we do?",
+        body=render_to_string("emails/csat_invitation.txt", {"ticket": ticket, "link": link}),
+        send_after=now,
+    )
+
+
+@transaction.atomic
+def rate_ticket(ticket: Ticket, *, score: int, comment: str = "", by: User | None = None) -> CsatResponse:
+    """Record the partner's rating of a resolved ticket (once); a low score opens a review item."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.is_open:
+        raise ValidationError("A ticket can be rated once it is resolved.")
+    if not 1 <= score <= 5:
+        raise ValidationError({"score": "Choose a score from 1 to 5."})
+    if CsatResponse.objects.filter(ticket=ticket).exists():
+        raise ValidationError("This ticket has already been rated. Thank you!")
+    response = CsatResponse.objects.create(ticket=ticket, score=score, comment=comment.strip(), by=by)
+    if score <= CsatResponse.LOW:
+        _open_low_score_review(ticket, response)
+    return response
+
+
+def _open_low_score_review(ticket: Ticket, response: CsatResponse) -> None:
+    managers = list(User.objects.with_staff_role(StaffRole.SUPPORT_MANAGER).order_by("pk"))
+    comment = f": “{response.comment}”" if response.comment else " (no comment)"
+    ActionItem.objects.create(
+        source=ActionItem.Source.LOW_CSAT,
+        partner=ticket.partner,
+        ticket=ticket,
+        description=f"CSAT {response.score}/5 on #{ticket.pk} {ticket.title}{comment}",
+        owner=managers[0] if managers else None,
+        due_on=timezone.localdate() + timedelta(days=REVIEW_DAYS),
+    )
+    Notification.objects.bulk_create(
+        Notification(
+            recipient=manager,
+            ticket=ticket,
+            subject=f"[#{ticket.pk}] Low CSAT score: {response.score}/5",
+            body=render_to_string(
+                "emails/low_csat.txt", {"ticket": ticket, "response": response, "portal_url": settings.PORTAL_URL}
+            ),
+            send_after=response.at,
+        )
+        for manager in managers
+    )
+
+
+def add_action_item(
+    partner: Partner, *, description: str, by: User, owner: User | None = None, due_on=None, review_month=None
+) -> ActionItem:
+    """Add an action item to a partner's monthly ops review."""
+    if not description.strip():
+        raise ValidationError({"description": "Say what has to be done."})
+    return ActionItem.objects.create(
+        source=ActionItem.Source.MONTHLY_REVIEW,
+        partner=partner,
+        description=description.strip(),
+        owner=owner,
+        due_on=due_on,
+        review_month=review_month,
+        created_by=by,
+    )
+
+
+@transaction.atomic
+def close_action_item(item: ActionItem, *, outcome: str, by: User) -> ActionItem:
+    """Close an action item with what was done."""
+    item = ActionItem.objects.select_for_update().get(pk=item.pk)
+    if not item.is_open:
+        raise ValidationError(f"This item was already closed on {timezone.localdate(item.closed_at):%d %b %Y}.")
+    if not outcome.strip():
+        raise ValidationError({"outcome": "Say what was done before closing the item."})
+    with audit_context(action="close_action_item", actor=by.pk):
+        item.closed_at, item.closed_by, item.outcome = timezone.now(), by, outcome.strip()
+        item.save(update_fields=["closed_at", "closed_by", "outcome"])
+    return item

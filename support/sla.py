@@ -135,6 +135,46 @@ def _resolved_for_good(timeline: list[TimelineEntry]) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a ticket's timeline says for reporting (support.metrics)."""
+
+    first_response: timedelta | None  # business time from reception to our first response
+    resolution: timedelta | None  # business time from reception to the resolution, paused time left out
+    reopened: bool
+    first_contact_resolution: bool
+
+
+def outcome(
+    *, received_at: datetime, timeline: list[TimelineEntry], clock: Clock, calendar: businesstime.BusinessCalendar
+) -> Outcome:
+    """Return the reporting facts of a ticket.
+
+    First-contact resolution: resolved with at most one public reply from us, without asking the
+    partner for anything (no wait) and never reopened.
+    """
+    first = None
+    if clock.first_response_at is not None:
+        first = businesstime.business_time_between(calendar, received_at, clock.first_response_at)
+    resolved_at = _resolution_time(timeline)
+    resolution = None
+    if resolved_at is not None:
+        resolution = max(
+            businesstime.business_time_between(calendar, received_at, resolved_at) - clock.paused, timedelta()
+        )
+    reopened = any(entry.kind == "reopened" for entry in timeline)
+    waited = any(entry.kind == "waiting" for entry in timeline)
+    replies = sum(1 for entry in timeline if entry.kind == "comment" and entry.by_staff and entry.public)
+    fcr = resolved_at is not None and not reopened and not waited and replies <= 1
+    return Outcome(first, resolution, reopened, fcr)
+
+
+def _resolution_time(timeline: list[TimelineEntry]) -> datetime | None:
+    if not _resolved_for_good(timeline):
+        return None
+    return max((entry.at for entry in timeline if entry.kind == "resolved"), default=None)
+
+
 def cadence_key(due: datetime) -> str:
     """Return how a missed update interval is named in its events: its due time, in UTC."""
     return due.astimezone(UTC).isoformat(timespec="seconds")

@@ -1,3 +1,5 @@
+from zoneinfo import ZoneInfo
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,10 +15,11 @@ from django_tables2.paginators import LazyPaginator
 from programs.access import partner_required, staff_role_required
 from programs.models import SUPPORT_ROLES
 
-from . import services
+from . import metrics, services
 from .filters import OPEN, TicketFilter
 from .forms import (
     CommentForm,
+    CsatForm,
     EscalateForm,
     EscalationRequestForm,
     SeverityForm,
@@ -24,16 +27,29 @@ from .forms import (
     TicketForm,
     TransitionForm,
 )
-from .models import SEVERITY_GUIDE, Escalation, Severity, Ticket, TicketAttachment, TicketEvent
+from .models import (
+    SEVERITY_GUIDE,
+    CsatResponse,
+    Deflection,
+    Escalation,
+    Severity,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+)
 from .routing import escalation_contacts, oncall_overview
 from .tables import QueueTable
 
 
 @partner_required
 def ticket_list(request):
-    tickets = Ticket.objects.for_user(request.user).select_related("submitter").order_by("-received_at")
-    page = Paginator(tickets, 25).get_page(request.GET.get("page"))
-    return render(request, "support/ticket_list.html", {"page": page, "now": timezone.now()})
+    tickets = Ticket.objects.for_user(request.user)
+    page = Paginator(tickets.select_related("submitter").order_by("-received_at"), 25).get_page(request.GET.get("page"))
+    zone = ZoneInfo(request.membership.partner.time_zone)
+    start, end = metrics.quarter_bounds(timezone.localdate(timezone=zone), zone)
+    quarter = metrics.total(metrics.received_between(start, end, tickets))
+    context = {"page": page, "now": timezone.now(), "quarter": quarter, "quarter_start": start, "quarter_end": end}
+    return render(request, "support/ticket_list.html", context)
 
 
 @partner_required
@@ -42,7 +58,7 @@ def ticket_new(request):
     plan = services.plan_for_partner(partner)
     form = TicketForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        fields = {name: value for name, value in form.cleaned_data.items() if name != "attachments"}
+        fields = {name: value for name, value in form.cleaned_data.items() if name in TicketForm.Meta.fields}
         try:
             ticket = services.open_ticket(
                 partner, submitter=request.user, attachments=form.cleaned_data["attachments"], **fields
@@ -50,6 +66,13 @@ def ticket_new(request):
         except ValidationError as error:
             form.add_error(None, error)
         else:
+            if form.cleaned_data["suggested_for"]:
+                services.record_deflection(
+                    kind=Deflection.Kind.SUBMITTED,
+                    user=request.user,
+                    ticket=ticket,
+                    query=form.cleaned_data["suggested_for"],
+                )
             messages.success(request, f"Ticket #{ticket.pk} was received. The SLA clock is running.")
             return redirect(ticket)
     context = {"form": form, "plan": plan, "severity_guide": _severity_guide(plan)}
@@ -78,7 +101,7 @@ def _ticket_for(request, pk):
 
 
 @login_required
-def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None, request_form=None):
+def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None, request_form=None, csat_form=None):
     ticket = _ticket_for(request, pk)
     user = request.user
     staff = services.is_support_staff(user)
@@ -110,8 +133,32 @@ def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None
         "sla_state": ticket.sla_state(now),
         "zone": ticket.partner.time_zone,
         "severity_guide": SEVERITY_GUIDE[ticket.severity],
+        **_csat_context(ticket, user, csat_form),
     }
     return render(request, "support/ticket_detail.html", context, status=status)
+
+
+def _csat_context(ticket, user, form) -> dict:
+    """Return the ticket's rating, or the form to rate it when the partner may and has not yet."""
+    csat = CsatResponse.objects.filter(ticket=ticket).first()
+    can_rate = csat is None and not ticket.is_open and user.membership is not None
+    return {"csat": csat, "csat_form": (form or CsatForm()) if can_rate else None}
+
+
+@partner_required
+@require_POST
+def ticket_rate(request, pk):
+    ticket = _ticket_for(request, pk)
+    form = CsatForm(request.POST)
+    if form.is_valid():
+        try:
+            services.rate_ticket(ticket, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Thank you for rating this ticket.")
+            return redirect(ticket)
+    return ticket_detail(request, pk, csat_form=form, status=400)
 
 
 def _request_context(ticket, user, form) -> dict:

@@ -21,6 +21,26 @@ def business_hours(minutes):
 
 
 @register.filter
+def duration(seconds):
+    """Return business seconds as words: 252 -> '4 min 12 s', 5400 -> '1 h 30 min'."""
+    if seconds is None:
+        return "—"
+    seconds = round(float(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    return business_hours(seconds // 60)
+
+
+@register.filter
+def percent(share):
+    """Return a share (0..1) as a percentage with one decimal, or a dash when there is none."""
+    return "—" if share is None else f"{share * 100:.1f}%"
+
+
+@register.filter
 def div60(seconds):
     return int(seconds) // 60
 

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from programs import demo
 from support import demo as support_demo
+from support import demo_history
 from tiering import demo as tiering_demo
 
 
@@ -13,5 +14,7 @@ class Command(BaseCommand):
         counts = demo.seed()
         support_demo.seed_plans()
         counts |= tiering_demo.seed() | support_demo.seed_tickets()
+        counts["articles"] = demo_history.seed_knowledge_base()
+        counts["past tickets"] = demo_history.seed_history()
         summary = ", ".join(f"{count} {name}" for name, count in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {summary}."))

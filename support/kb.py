@@ -1,0 +1,168 @@
+"""Knowledge base search: full-text ranking on PostgreSQL, FTS5 on SQLite, one result shape.
+
+PostgreSQL: `support_article.search_vector` is a generated tsvector column (title weight A,
+summary B, body C) with a GIN index, and `title` has a trigram GIN index (pg_trgm) for typos.
+SQLite: `support_article_fts` is an FTS5 table kept in step with the articles by triggers.
+Both are created by migration 0005, outside the ORM: Django has no portable field for either.
+
+Ranking runs in two passes so a query stays cheap however large the knowledge base grows:
+articles containing every typed word (the last one as a prefix: the partner is still typing)
+come first; only when they are too few does a second pass accept any of the words and, on
+PostgreSQL, titles that are similar to the text (typos).
+"""
+
+import re
+from dataclasses import dataclass
+
+import markdown
+import nh3
+from django.db import connection
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import Article
+
+MAX_TERMS = 8
+MIN_QUERY = 3  # characters: below this there is nothing to suggest yet
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Match:
+    article: Article
+    score: float  # 0..1, higher is better
+
+
+def terms(text: str) -> list[str]:
+    """Return the words of `text` worth searching for: lowercase, at most MAX_TERMS."""
+    return [word.lower() for word in WORD.findall(text)][:MAX_TERMS]
+
+
+def audiences_for(user) -> list[str]:
+    """Return the audiences `user` may read (the same rule as Article.objects.visible_to)."""
+    audiences = [Article.Audience.PUBLIC]
+    if user.is_authenticated:
+        audiences.append(Article.Audience.PARTNERS)
+        if user.is_portal_staff:
+            audiences.append(Article.Audience.INTERNAL)
+    return audiences
+
+
+def search(text: str, *, user, limit: int = 3) -> list[Match]:
+    """Return the best `limit` published articles for `text` that `user` may read, best first."""
+    words = terms(text)
+    if len("".join(words)) < MIN_QUERY:
+        return []
+    backend = _search_postgresql if connection.vendor == "postgresql" else _search_sqlite
+    ranked = backend(text.strip()[:200], words, audiences_for(user), limit)
+    articles = Article.objects.select_related("category").in_bulk([pk for pk, _ in ranked])
+    matches = [Match(articles[pk], round(score, 2)) for pk, score in ranked if pk in articles]
+    if connection.vendor != "postgresql":
+        # bm25 orders well but its size depends on the corpus: SQLite shows the word coverage.
+        matches = [
+            Match(
+                m.article,
+                round(coverage_score(words, title=m.article.title, summary=m.article.summary, body=m.article.body), 2),
+            )
+            for m in matches
+        ]
+    return matches
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
+
+# A title match (weight A) ranks about 0.6, a body-only match about 0.1: rank / (rank + 0.1)
+# spreads them over 0..1 the way a reader expects a "score" to read.
+_PG_SCORE = "GREATEST(ts_rank(a.search_vector, q.query) / (ts_rank(a.search_vector, q.query) + 0.1), {fuzzy})"
+
+_PG_SQL = """
+SELECT a.id, {score} AS score
+FROM support_article a, (SELECT to_tsquery('english', %(tsquery)s) AS query) q
+WHERE a.published AND a.audience = ANY(%(audiences)s) AND ({match})
+ORDER BY score DESC, a.id
+LIMIT %(limit)s
+"""
+
+
+def _search_postgresql(text, words, audiences, limit):
+    params = {"audiences": audiences, "limit": limit, "text": text}
+    found = _pg_run(params | {"tsquery": _tsquery(words, " & ")}, "a.search_vector @@ q.query", "0")
+    if len(found) < limit:
+        fuzzy = "word_similarity(%(text)s, a.title)"
+        match = "a.search_vector @@ q.query OR %(text)s <%% a.title"
+        seen = {pk for pk, _ in found}
+        wider = _pg_run(params | {"tsquery": _tsquery(words, " | ")}, match, fuzzy)
+        found += [(pk, score) for pk, score in wider if pk not in seen][: limit - len(found)]
+    return found
+
+
+def _pg_run(params, match, fuzzy):
+    sql = _PG_SQL.format(score=_PG_SCORE.format(fuzzy=fuzzy), match=match)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(pk, float(score)) for pk, score in cursor.fetchall()]
+
+
+def _tsquery(words: list[str], operator: str) -> str:
+    # Words are \w+ only, so nothing in them is tsquery syntax; the last one is a prefix.
+    quoted = [f"'{word}'" for word in words]
+    quoted[-1] += ":*"
+    return operator.join(quoted)
+
+
+# --- SQLite ---------------------------------------------------------------------------------------
+
+_SQLITE_SQL = """
+SELECT a.id, -bm25(support_article_fts, 10.0, 4.0, 1.0) AS rank
+FROM support_article_fts f JOIN support_article a ON a.id = f.rowid
+WHERE support_article_fts MATCH %s AND a.published AND a.audience IN ({audiences})
+ORDER BY rank DESC, a.id
+LIMIT %s
+"""
+
+
+def _search_sqlite(text, words, audiences, limit):
+    found = _sqlite_run(_fts_query(words, " AND "), audiences, limit)
+    if len(found) < limit:
+        seen = {pk for pk, _ in found}
+        wider = _sqlite_run(_fts_query(words, " OR "), audiences, limit * 2)
+        found += [(pk, score) for pk, score in wider if pk not in seen][: limit - len(found)]
+    return found
+
+
+def _sqlite_run(query, audiences, limit):
+    sql = _SQLITE_SQL.format(audiences=", ".join(["%s"] * len(audiences)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [query, *audiences, limit])
+        return [(pk, 0.0) for pk, _ in cursor.fetchall()]
+
+
+def coverage_score(words: list[str], *, title: str, summary: str, body: str) -> float:
+    """Return how well an article covers the typed words: per word 1 in the title, 0.7 in the
+    summary, 0.4 in the body, 0 when absent (a word counts when an article word starts with it)."""
+
+    def has(field: str, word: str) -> bool:
+        return any(token.startswith(word) for token in terms_all(field))
+
+    weights = [1.0 if has(title, w) else 0.7 if has(summary, w) else 0.4 if has(body, w) else 0.0 for w in words]
+    return sum(weights) / len(weights) if weights else 0.0
+
+
+def terms_all(text: str) -> set[str]:
+    return {word.lower() for word in WORD.findall(text)}
+
+
+def _fts_query(words: list[str], operator: str) -> str:
+    quoted = [f'"{word}"' for word in words]
+    quoted[-1] += "*"
+    return operator.join(quoted)
+
+
+# --- Rendering ------------------------------------------------------------------------------------
+
+ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"pre", "code", "table", "thead", "tbody", "tr", "th", "td", "hr"}
+
+
+def render_markdown(body: str) -> SafeString:
+    """Return `body` (Markdown) as HTML with anything that could run script removed."""
+    html = markdown.markdown(body, extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
+    return mark_safe(nh3.clean(html, tags=ALLOWED_TAGS, link_rel="noopener noreferrer nofollow"))  # noqa: S308
