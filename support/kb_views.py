@@ -67,6 +67,11 @@ def csat_link(request, token):
     except ValidationError as error:
         return render(request, "support/csat.html", {"refusal": error.messages[0]}, status=400)
     done = CsatResponse.objects.filter(ticket=ticket).first()
+    if done is None and ticket.is_open:
+        refusal = "This ticket was reopened. You can rate it once it is resolved again."
+        return render(
+            request, "support/csat.html", {"refusal": refusal}, status=400 if request.method == "POST" else 200
+        )
     form = CsatForm(request.POST or None, initial={"score": request.GET.get("score")})
     if request.method == "POST" and done is None and form.is_valid():
         by = ticket.submitter if request.user.is_anonymous else request.user

@@ -14,7 +14,7 @@ figures do not change meaning when they are read later, only fill in as tickets 
   submitted the ticket anyway, the share solved (counted by when it happened).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection
@@ -52,7 +52,6 @@ class Figures:
     first_contact_resolved: int = 0
     csat_average: float | None = None
     csat_responses: int = 0
-    breaches: dict = field(default_factory=dict)
 
     @property
     def first_response_within(self) -> float | None:

@@ -143,3 +143,21 @@ def copy_ticket(template, count: int) -> None:
 
     fields = {f.attname: getattr(template, f.attname) for f in Ticket._meta.concrete_fields if f.attname != "id"}
     Ticket.objects.bulk_create([Ticket(**fields) for _ in range(count)])
+
+
+def article(title, *, body="", audience="partners", published=True, summary="", category="Payments"):
+    """Return a knowledge base article (its search index is kept by the database)."""
+    from django.utils.text import slugify
+
+    from support.models import Article, ArticleCategory
+
+    group, _ = ArticleCategory.objects.get_or_create(name=category, defaults={"slug": slugify(category)})
+    return Article.objects.create(
+        title=title,
+        slug=slugify(title)[:200] or "article",
+        category=group,
+        audience=audience,
+        summary=summary,
+        body=body or f"About {title}.",
+        published=published,
+    )

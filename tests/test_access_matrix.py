@@ -78,6 +78,16 @@ def support(value) -> dict:
     return dict.fromkeys(SUPPORT_STAFF, value)
 
 
+def reviewers(value) -> dict:
+    return dict.fromkeys(("support_manager", "program_manager", "superuser"), value)
+
+
+def services_csat_token(ticket):
+    from support.services import csat_token
+
+    return csat_token(ticket)
+
+
 def _ticket(world):
     return {"pk": world["ticket"].pk}
 
@@ -167,6 +177,45 @@ RULES = {
         post=expect(403, anonymous=LOGIN, partner_admin=400, partner_member=400, other_partner=404),
         post_data={"reason": "Orders failing"},
         kwargs=_ticket,
+    ),
+    "ticket_rate": Rule(
+        get=expect(405, anonymous=LOGIN, **staff(403)),
+        # The world's ticket is still open: partners are told it can be rated once resolved.
+        post=expect(400, anonymous=LOGIN, other_partner=404, **staff(403)),
+        post_data={"score": "5"},
+        kwargs=_ticket,
+    ),
+    "csat_link": Rule(
+        get=expect(200),
+        post=expect(400),
+        post_data={"score": "5"},
+        kwargs=lambda world: {"token": services_csat_token(world["ticket"])},
+    ),
+    "kb_index": Rule(get=expect(200)),
+    "kb_suggest": Rule(get=expect(200)),
+    "kb_article": Rule(get=expect(200, anonymous=404), kwargs=lambda world: {"slug": world["article"].slug}),
+    "kb_solved": Rule(
+        get=expect(405, anonymous=LOGIN, **staff(403)),
+        # Articles are the provider's, not a partner's: any partner may say one solved its issue.
+        post=expect(Redirect("ticket_list"), anonymous=LOGIN, **staff(403)),
+        kwargs=lambda world: {"slug": world["article"].slug},
+    ),
+    "scoreboard": Rule(get=expect(403, anonymous=LOGIN, **staff(200))),
+    "tier_report": Rule(get=expect(403, anonymous=LOGIN, **staff(200))),
+    "monthly_review": Rule(
+        get=expect(403, anonymous=LOGIN, **staff(200)), kwargs=lambda world: {"partner_pk": world["partner"].pk}
+    ),
+    "add_action_item": Rule(
+        get=expect(403, anonymous=LOGIN, **reviewers(405)),
+        post=expect(403, anonymous=LOGIN, **reviewers(Redirect("/scoreboard/review/"))),
+        post_data={"description": "Matrix action"},
+        kwargs=lambda world: {"partner_pk": world["partner"].pk},
+    ),
+    "close_action_item": Rule(
+        get=expect(403, anonymous=LOGIN, **reviewers(405)),
+        post=expect(403, anonymous=LOGIN, **reviewers(Redirect("scoreboard"))),
+        post_data={"outcome": "Done"},
+        kwargs=lambda world: {"pk": world["action_item"].pk},
     ),
     "my_tiers": Rule(get=expect(200, anonymous=LOGIN, **staff(403))),
     "program": Rule(get=expect(200)),
@@ -284,7 +333,12 @@ def world(
         claimed_by=partner_admin,
         expires_at=timezone.now() + timedelta(days=90),
     )
+    from support.models import ActionItem
+    from tests.factories import article
+
     return {
+        "article": article("Checkout 500 error — common causes"),
+        "action_item": ActionItem.objects.create(source="monthly_review", partner=partner, description="Follow up"),
         "claim": claim,
         "partner": partner,
         "partner_admin": partner_admin,
