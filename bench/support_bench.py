@@ -3,7 +3,8 @@
 Usage (creates and drops its own database, partnerportal_bench):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/partnerportal_bench \
-        .venv/bin/python bench/support_bench.py [--queue-sizes 1000 100000] [--sweep-size 1000000]
+        .venv/bin/python bench/support_bench.py [--queue-sizes 1000 100000] [--sweep-size 1000000] \
+        [--escalation-sizes 1000 100000] [--scoreboard-sizes 10000 1000000]
 
 Prints one line per figure; docs/benchmarks.md records the results.
 """
@@ -188,14 +189,76 @@ def bench_escalations(count):
     return due, seconds, len(queries), written, floor
 
 
+# Finished tickets spread over two years: this month holds 1/24 of them, the chart's 12 weeks 12/104.
+HISTORY = {
+    "received_at": "now() - ((g %% 730) || ' days')::interval - ((g %% 86400) || ' seconds')::interval",
+    "first_response_at": "now() - ((g %% 730) || ' days')::interval + ((g * 37) %% 7200 || ' seconds')::interval",
+    "first_response_due": "now() - ((g %% 730) || ' days')::interval + interval '1 hour'",
+    "resolved_at": "now() - ((g %% 730) || ' days')::interval + ((g * 91) %% 200000 || ' seconds')::interval",
+    "resolution_due": "now() - ((g %% 730) || ' days')::interval + interval '1 day'",
+    "status": "'resolved'",
+    "first_response_business_seconds": "(g * 37) %% 7200",
+    "resolution_business_seconds": "(g * 91) %% 200000",
+    "reopened": "g %% 17 = 0",
+    "first_contact_resolution": "g %% 3 = 0",
+    "severity": "(ARRAY['P1','P2','P3','P4'])[1 + g %% 4]",
+}
+
+
+def fill_history(template, count):
+    """Add `count` finished tickets (copies of the template with their own times and outcomes)."""
+    columns = [c for c in COPY_COLUMNS if c not in HISTORY]
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(
+            f"""
+            INSERT INTO support_ticket ({", ".join(columns)}, {", ".join(HISTORY)})
+            SELECT {", ".join(columns)}, {", ".join(HISTORY.values())}
+            FROM support_ticket, generate_series(1, %s) AS g WHERE id = %s
+            """,
+            [count, template.pk],
+        )
+        cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute("ANALYZE support_ticket")
+
+
+def bench_scoreboard(manager, runs=5):
+    client = Client()
+    client.force_login(manager)
+    client.get("/scoreboard/")
+    reset_queries()
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/scoreboard/")
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = client.get("/scoreboard/")
+        timings.append(time.perf_counter() - start)
+        assert response.status_code == 200
+    return statistics.median(timings), len(queries)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--queue-sizes", type=int, nargs="*", default=[1000, 100000])
     parser.add_argument("--sweep-size", type=int, default=1000000)
     parser.add_argument("--escalation-sizes", type=int, nargs="*", default=[])
+    parser.add_argument("--scoreboard-sizes", type=int, nargs="*", default=[])
     args = parser.parse_args()
     setup_database()
     agent, template = world()
+    if args.scoreboard_sizes:
+        manager = staff_user(StaffRole.SUPPORT_MANAGER, email="manager@example.test")
+        have = 1
+        for size in sorted(args.scoreboard_sizes):
+            fill_history(template, size - have)
+            have = size
+            median, queries = bench_scoreboard(manager)
+            print(f"scoreboard  tickets={size:>9,}  median={median * 1000:7.1f} ms  queries={queries}")
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+            cursor.execute("DELETE FROM support_ticket WHERE id <> %s", [template.pk])
+            cursor.execute("SET session_replication_role = DEFAULT")
     have = 1
     for size in sorted(args.queue_sizes):
         fill(template, size - have)

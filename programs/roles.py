@@ -60,6 +60,19 @@ _TIERING_READ = [
         "standing", "tierchange", "downgradeconversation", "retierrun", "retierresult", "accountclaim", "engagement",
     )
 ]  # fmt: skip
+# Both managers write the knowledge base; ratings and deflections are only read; action items are
+# reassigned in the admin and closed on the review page.
+_KNOWLEDGE_BASE = [
+    *(
+        f"support.{action}_{model}"
+        for action in ("view", "add", "change", "delete")
+        for model in ("article", "articlecategory")
+    ),
+    "support.view_csatresponse",
+    "support.view_deflection",
+    "support.view_actionitem",
+    "support.change_actionitem",
+]
 _SUPPORT_READ = [
     "support.view_escalation",
     "support.view_notification",
@@ -80,6 +93,7 @@ ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
         *_SUPPORT_SETUP,
         *_SUPPORT_READ,
         *_TIERING_READ,
+        *_KNOWLEDGE_BASE,
     ],
     StaffRole.PROGRAM_MANAGER: [
         *(
@@ -95,6 +109,7 @@ ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
         *_TIERING_SETUP,
         *_TIERING_READ,
         *_METRICS,
+        *_KNOWLEDGE_BASE,
         "tiering.add_downgradeconversation",
         "tiering.add_retierrun",
         "tiering.change_accountclaim",

@@ -1,14 +1,16 @@
 """Knowledge base search: full-text ranking on PostgreSQL, FTS5 on SQLite, one result shape.
 
 PostgreSQL: `support_article.search_vector` is a generated tsvector column (title weight A,
-summary B, body C) with a GIN index, and `title` has a trigram GIN index (pg_trgm) for typos.
+summary B, body C) and `title_vector` one of the title alone, both with GIN indexes, and `title`
+has a trigram GIN index (pg_trgm) for typos.
 SQLite: `support_article_fts` is an FTS5 table kept in step with the articles by triggers.
 Both are created by migration 0005, outside the ORM: Django has no portable field for either.
 
-Ranking runs in two passes so a query stays cheap however large the knowledge base grows:
-articles containing every typed word (the last one as a prefix: the partner is still typing)
-come first; only when they are too few does a second pass accept any of the words and, on
-PostgreSQL, titles with a word close to a typed one (typos).
+Ranking runs in passes so a query stays cheap however large the knowledge base grows: articles
+containing every typed word (the last one as a prefix: the partner is still typing) come first,
+on PostgreSQL those with every word in the title before those with them anywhere; only when they
+are too few does a last pass accept any of the words and, on PostgreSQL, titles with a word close
+to a typed one (typos).
 """
 
 import re
@@ -23,6 +25,7 @@ from .models import Article
 
 MAX_TERMS = 8
 TYPO_THRESHOLD = 0.5
+CANDIDATES = 300  # rows ranked per pass at most (PostgreSQL)
 MIN_QUERY = 3  # characters: below this there is nothing to suggest yet
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -73,37 +76,57 @@ def search(text: str, *, user, limit: int = 3) -> list[Match]:
 
 # A title match (weight A) ranks about 0.6, a body-only match about 0.1: rank / (rank + 0.1)
 # spreads them over 0..1 the way a reader expects a "score" to read.
-_PG_SCORE = "GREATEST(ts_rank(a.search_vector, q.query) / (ts_rank(a.search_vector, q.query) + 0.1), {fuzzy})"
+_PG_SCORE = "GREATEST(ts_rank(search_vector, query) / (ts_rank(search_vector, query) + 0.1), {fuzzy})"
 
+# Ranking reads every candidate's tsvector, so each pass ranks at most CANDIDATES matching rows:
+# a word found in thousands of articles costs the same as a rare one. The passes run from the
+# narrowest (every word in the title) to the widest, so the best matches are in the first one.
 _PG_SQL = """
-SELECT a.id, {score} AS score
-FROM support_article a, (SELECT to_tsquery('english', %(tsquery)s) AS query) q
-WHERE a.published AND a.audience = ANY(%(audiences)s) AND ({match})
-ORDER BY score DESC, a.id
+SELECT id, {score} AS score FROM (
+    SELECT a.id, a.title, a.search_vector, q.query
+    FROM support_article a, (SELECT to_tsquery('english', %(tsquery)s) AS query) q
+    WHERE a.published AND a.audience = ANY(%(audiences)s) AND ({match})
+    LIMIT %(candidates)s
+) AS candidates
+ORDER BY score DESC, id
 LIMIT %(limit)s
 """
 
 
 def _search_postgresql(text, words, audiences, limit):
-    params = {"audiences": audiences, "limit": limit, "text": text}
-    found = _pg_run(params | {"tsquery": _tsquery(words, " & ")}, "a.search_vector @@ q.query", "0")
-    if len(found) < limit:
-        # Typos: a typed word of four letters or more close to a word of the title (pg_trgm's
-        # word similarity above TYPO_THRESHOLD, served by the trigram index) also matches.
-        typed = {f"w{i}": word for i, word in enumerate(w for w in words if len(w) >= 4)}
-        match = " OR ".join(["a.search_vector @@ q.query", *(f"%({key})s <%% a.title" for key in typed)])
-        fuzzy = "word_similarity(%(text)s, a.title)"
+    params = {"audiences": audiences, "limit": limit, "text": text, "candidates": CANDIDATES}
+    every, any_ = {"tsquery": _tsquery(words, " & ")}, {"tsquery": _tsquery(words, " | ")}
+    # Typos: a typed word of four letters or more close to a word of the title (pg_trgm's word
+    # similarity above TYPO_THRESHOLD, served by the trigram index) also matches in the last pass.
+    typed = {f"w{i}": word for i, word in enumerate(w for w in words if len(w) >= 4)}
+    passes = [
+        (every, "a.title_vector @@ q.query", "0"),
+        (every, "a.search_vector @@ q.query", "0"),
+        (
+            any_ | typed,
+            " OR ".join(["a.search_vector @@ q.query", *(f"%({key})s <%% a.title" for key in typed)]),
+            "word_similarity(%(text)s, title)",
+        ),
+    ]
+    found: list[tuple[int, float]] = []
+    for extra, match, fuzzy in passes:
         seen = {pk for pk, _ in found}
-        wider = _pg_run(params | typed | {"tsquery": _tsquery(words, " | ")}, match, fuzzy, typos=True)
-        found += [(pk, score) for pk, score in wider if pk not in seen][: limit - len(found)]
+        ranked = _pg_run(params | extra, match, fuzzy, typos=bool(typed) and fuzzy != "0")
+        found += [(pk, score) for pk, score in ranked if pk not in seen][: limit - len(found)]
+        if len(found) >= limit:
+            break
     return found
 
 
 def _pg_run(params, match, fuzzy, *, typos=False):
     sql = _PG_SQL.format(score=_PG_SCORE.format(fuzzy=fuzzy), match=match)
+    if not typos:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [(pk, float(score)) for pk, score in cursor.fetchall()]
     with transaction.atomic(), connection.cursor() as cursor:
-        if typos:  # one wrong letter in a seven-letter word scores about 0.55; pg_trgm's default 0.6 misses it
-            cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [TYPO_THRESHOLD])
+        # One wrong letter in a seven-letter word scores about 0.55; pg_trgm's default 0.6 misses it.
+        cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [TYPO_THRESHOLD])
         cursor.execute(sql, params)
         return [(pk, float(score)) for pk, score in cursor.fetchall()]
 
@@ -127,11 +150,13 @@ LIMIT %s
 
 
 def _search_sqlite(text, words, audiences, limit):
-    found = _sqlite_run(_fts_query(words, " AND "), audiences, limit)
-    if len(found) < limit:
+    found: list[tuple[int, float]] = []
+    for query in (_fts_query(words, " AND ", column="title"), _fts_query(words, " AND "), _fts_query(words, " OR ")):
         seen = {pk for pk, _ in found}
-        wider = _sqlite_run(_fts_query(words, " OR "), audiences, limit * 2)
-        found += [(pk, score) for pk, score in wider if pk not in seen][: limit - len(found)]
+        ranked = _sqlite_run(query, audiences, limit + len(found))
+        found += [(pk, score) for pk, score in ranked if pk not in seen][: limit - len(found)]
+        if len(found) >= limit:
+            break
     return found
 
 
@@ -157,8 +182,9 @@ def terms_all(text: str) -> set[str]:
     return {word.lower() for word in WORD.findall(text)}
 
 
-def _fts_query(words: list[str], operator: str) -> str:
-    quoted = [f'"{word}"' for word in words]
+def _fts_query(words: list[str], operator: str, column: str = "") -> str:
+    prefix = f"{column} : " if column else ""
+    quoted = [f'{prefix}"{word}"' for word in words]
     quoted[-1] += "*"
     return operator.join(quoted)
 

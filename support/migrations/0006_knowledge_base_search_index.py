@@ -1,6 +1,7 @@
 """Full-text search for the knowledge base, per database (see support/kb.py).
 
-PostgreSQL: a generated tsvector column with a GIN index, and a trigram GIN index on the title.
+PostgreSQL: generated tsvector columns (whole article, title) with GIN indexes, and a trigram GIN
+index on the title.
 SQLite: an FTS5 table over the articles, kept in step by triggers. SQLite rebuilds a table when a
 migration alters it, which drops its triggers: a later migration that alters support_article must
 run this one's SQLite statements again (tests/support/test_kb.py fails if search falls behind).
@@ -16,10 +17,16 @@ POSTGRESQL = [
         setweight(to_tsvector('english'::regconfig, coalesce(body, '')), 'C')
     ) STORED""",
     "CREATE INDEX article_search_idx ON support_article USING gin (search_vector)",
+    """ALTER TABLE support_article ADD COLUMN title_vector tsvector GENERATED ALWAYS AS (
+        to_tsvector('english'::regconfig, coalesce(title, ''))
+    ) STORED""",
+    "CREATE INDEX article_title_search_idx ON support_article USING gin (title_vector)",
     "CREATE INDEX article_title_trgm_idx ON support_article USING gin (title gin_trgm_ops)",
 ]
 POSTGRESQL_REVERSE = [
     "DROP INDEX IF EXISTS article_title_trgm_idx",
+    "DROP INDEX IF EXISTS article_title_search_idx",
+    "ALTER TABLE support_article DROP COLUMN IF EXISTS title_vector",
     "DROP INDEX IF EXISTS article_search_idx",
     "ALTER TABLE support_article DROP COLUMN IF EXISTS search_vector",
 ]
