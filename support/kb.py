@@ -25,7 +25,7 @@ from .models import Article
 
 MAX_TERMS = 8
 TYPO_THRESHOLD = 0.5
-CANDIDATES = 300  # rows ranked per pass at most (PostgreSQL)
+CANDIDATES = 200  # rows ranked per pass at most (PostgreSQL)
 MIN_QUERY = 3  # characters: below this there is nothing to suggest yet
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -76,14 +76,18 @@ def search(text: str, *, user, limit: int = 3) -> list[Match]:
 
 # A title match (weight A) ranks about 0.6, a body-only match about 0.1: rank / (rank + 0.1)
 # spreads them over 0..1 the way a reader expects a "score" to read.
-_PG_SCORE = "GREATEST(ts_rank(search_vector, query) / (ts_rank(search_vector, query) + 0.1), {fuzzy})"
+# The title pass ranks on the title's own small vector (weights all 1: it is unweighted), so it
+# never reads the articles' bodies.
+_PG_SCORE = "GREATEST({rank} / ({rank} + 0.1), {fuzzy})"
+_RANK_ALL = "ts_rank(search_vector, query)"
+_RANK_TITLE = "ts_rank('{1, 1, 1, 1}', title_vector, query)"
 
 # Ranking reads every candidate's tsvector, so each pass ranks at most CANDIDATES matching rows:
 # a word found in thousands of articles costs the same as a rare one. The passes run from the
 # narrowest (every word in the title) to the widest, so the best matches are in the first one.
 _PG_SQL = """
 SELECT id, {score} AS score FROM (
-    SELECT a.id, a.title, a.search_vector, q.query
+    SELECT a.id, a.title, {vector}, q.query
     FROM support_article a, (SELECT to_tsquery('english', %(tsquery)s) AS query) q
     WHERE a.published AND a.audience = ANY(%(audiences)s) AND ({match})
     LIMIT %(candidates)s
@@ -100,26 +104,28 @@ def _search_postgresql(text, words, audiences, limit):
     # similarity above TYPO_THRESHOLD, served by the trigram index) also matches in the last pass.
     typed = {f"w{i}": word for i, word in enumerate(w for w in words if len(w) >= 4)}
     passes = [
-        (every, "a.title_vector @@ q.query", "0"),
-        (every, "a.search_vector @@ q.query", "0"),
+        (every, "a.title_vector @@ q.query", _RANK_TITLE, "0"),
+        (every, "a.search_vector @@ q.query", _RANK_ALL, "0"),
         (
             any_ | typed,
             " OR ".join(["a.search_vector @@ q.query", *(f"%({key})s <%% a.title" for key in typed)]),
+            _RANK_ALL,
             "word_similarity(%(text)s, title)",
         ),
     ]
     found: list[tuple[int, float]] = []
-    for extra, match, fuzzy in passes:
+    for extra, match, rank, fuzzy in passes:
         seen = {pk for pk, _ in found}
-        ranked = _pg_run(params | extra, match, fuzzy, typos=bool(typed) and fuzzy != "0")
+        ranked = _pg_run(params | extra, match, rank, fuzzy, typos=bool(typed) and fuzzy != "0")
         found += [(pk, score) for pk, score in ranked if pk not in seen][: limit - len(found)]
         if len(found) >= limit:
             break
     return found
 
 
-def _pg_run(params, match, fuzzy, *, typos=False):
-    sql = _PG_SQL.format(score=_PG_SCORE.format(fuzzy=fuzzy), match=match)
+def _pg_run(params, match, rank, fuzzy, *, typos=False):
+    vector = "a.title_vector" if rank == _RANK_TITLE else "a.search_vector"
+    sql = _PG_SQL.format(score=_PG_SCORE.format(rank=rank, fuzzy=fuzzy), match=match, vector=vector)
     if not typos:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -90,14 +90,25 @@ def received_between(start: datetime, end: datetime, tickets: QuerySet | None = 
     return tickets.filter(received_at__gte=start, received_at__lt=end)
 
 
-def figures(tickets: QuerySet, *, by: tuple[str, ...] = (), now: datetime | None = None) -> dict[tuple, Figures]:
-    """Return the figures of `tickets`, grouped by the dimensions `by` (keys are tuples of their values)."""
+def figures(
+    tickets: QuerySet,
+    *,
+    by: tuple[str, ...] = (),
+    now: datetime | None = None,
+    percentiles: bool = True,
+    csat: bool = True,
+    escalations: bool = True,
+) -> dict[tuple, Figures]:
+    """Return the figures of `tickets`, grouped by the dimensions `by` (keys are tuples of their values).
+
+    Percentiles and CSAT cost a query each (two for percentiles), escalations a lookup per ticket;
+    callers that show none of them skip them.
+    """
     now = now or timezone.now()
     keys = [f"g{i}" for i in range(len(by))]
     grouped = tickets.order_by().annotate(**{key: DIMENSIONS[name] for key, name in zip(keys, by, strict=True)})
-    grouped = grouped.annotate(
-        escalated=Exists(Escalation.objects.filter(ticket=OuterRef("pk")).exclude(cause=Escalation.Cause.ENTRY)),
-    )
+    escalated = Exists(Escalation.objects.filter(ticket=OuterRef("pk")).exclude(cause=Escalation.Cause.ENTRY))
+    grouped = grouped.annotate(escalated=escalated if escalations else Value(False))
     first_settled = Q(first_response_at__isnull=False) | Q(first_response_due__lte=now)
     first_met = Q(first_response_at__isnull=False, first_response_at__lte=F("first_response_due"))
     resolution_settled = Q(resolved_at__isnull=False, resolution_due__isnull=False) | Q(
@@ -129,9 +140,11 @@ def figures(tickets: QuerySet, *, by: tuple[str, ...] = (), now: datetime | None
         row["escalated"] = row.pop("escalated_count")
         row["reopened"] = row.pop("reopened_count")
         result[key] = Figures(**row)
-    _add_percentiles(result, grouped, keys, "first_response_business_seconds", "first_response")
-    _add_percentiles(result, grouped, keys, "resolution_business_seconds", "resolution")
-    _add_csat(result, tickets, by, keys)
+    if percentiles:
+        _add_percentiles(result, grouped, keys, "first_response_business_seconds", "first_response")
+        _add_percentiles(result, grouped, keys, "resolution_business_seconds", "resolution")
+    if csat:
+        _add_csat(result, tickets, by, keys)
     return result
 
 
@@ -231,7 +244,8 @@ def weekly_compliance(weeks: int, now: datetime | None = None) -> list[tuple[dat
     now = now or timezone.now()
     this_monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     start = this_monday - timedelta(weeks=weeks - 1)
-    grouped = figures(received_between(start, this_monday + timedelta(weeks=1)), by=("week",), now=now)
+    tickets = received_between(start, this_monday + timedelta(weeks=1))
+    grouped = figures(tickets, by=("week",), now=now, percentiles=False, csat=False, escalations=False)
     by_week = {key[0]: value for key, value in grouped.items()}
     return [(start + timedelta(weeks=i), by_week.get(start + timedelta(weeks=i), Figures())) for i in range(weeks)]
 

@@ -76,7 +76,7 @@ def scoreboard(request):
     start, end = metrics.month_bounds(month, UTC)
     tickets = metrics.received_between(start, end)
     month_figures = metrics.total(tickets)
-    by_partner = metrics.figures(tickets, by=("partner",))
+    by_partner = metrics.figures(tickets, by=("partner",), percentiles=False)
     partners = Partner.objects.in_bulk([key[0] for key in by_partner])
     context = {
         "month": month,
