@@ -220,15 +220,8 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
     inlines = [EscalationLevelInline, EscalationTriggerInline]
 
 
-@admin.register(Escalation)
-class EscalationAdmin(admin.ModelAdmin):
-    """Read-only: escalations happen through the sweep, staff and partner requests, once per level."""
-
-    list_display = ["ticket", "level_name", "cause", "assignee", "informed_only", "at", "by"]
-    list_filter = ["cause", "level_name", "informed_only"]
-    list_select_related = ["ticket", "assignee", "by"]
-    search_fields = ["ticket__title", "reason", "routed_via"]
-    date_hierarchy = "at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the portal's own flows: viewable, never edited by hand."""
 
     def has_add_permission(self, request):
         return False
@@ -238,6 +231,17 @@ class EscalationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Escalation)
+class EscalationAdmin(ReadOnlyAdmin):
+    """Read-only: escalations happen through the sweep, staff and partner requests, once per level."""
+
+    list_display = ["ticket", "level_name", "cause", "assignee", "informed_only", "at", "by"]
+    list_filter = ["cause", "level_name", "informed_only"]
+    list_select_related = ["ticket", "assignee", "by"]
+    search_fields = ["ticket__title", "reason", "routed_via"]
+    date_hierarchy = "at"
 
 
 @admin.register(Notification)
@@ -251,19 +255,6 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written by the portal's own flows: viewable, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 
