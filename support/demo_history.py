@@ -74,7 +74,7 @@ ARTICLES = {
 
 HISTORY_PARTNERS = [("northwind", "partner-user@demo.test"), ("contoso", "other-partner@demo.test")]
 HISTORY_TITLES = [
-    "Checkout returning 500 for some carts", "Payment gateway timeouts at peak", "SSO login failing after rotation",
+    "Carts failing at checkout with HTTP 500", "Payment gateway timeouts at peak", "SSO login failing after rotation",
     "Webhook delivered twice", "API 429 during nightly sync", "Report export slow", "Password reset email missing",
     "Tax quote missing on invoices", "3-D Secure loop on mobile", "Search results out of date",
 ]  # fmt: skip
