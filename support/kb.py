@@ -4,7 +4,7 @@ PostgreSQL: `support_article.search_vector` is a generated tsvector column (titl
 summary B, body C) and `title_vector` one of the title alone, both with GIN indexes, and `title`
 has a trigram GIN index (pg_trgm) for typos.
 SQLite: `support_article_fts` is an FTS5 table kept in step with the articles by triggers.
-Both are created by migration 0005, outside the ORM: Django has no portable field for either.
+Both are created by migration 0006, outside the ORM: Django has no portable field for either.
 
 Ranking runs in passes so a query stays cheap however large the knowledge base grows: articles
 containing every typed word (the last one as a prefix: the partner is still typing) come first,
@@ -41,23 +41,13 @@ def terms(text: str) -> list[str]:
     return [word.lower() for word in WORD.findall(text)][:MAX_TERMS]
 
 
-def audiences_for(user) -> list[str]:
-    """Return the audiences `user` may read (the same rule as Article.objects.visible_to)."""
-    audiences = [Article.Audience.PUBLIC]
-    if user.is_authenticated:
-        audiences.append(Article.Audience.PARTNERS)
-        if user.is_portal_staff:
-            audiences.append(Article.Audience.INTERNAL)
-    return audiences
-
-
 def search(text: str, *, user, limit: int = 3) -> list[Match]:
     """Return the best `limit` published articles for `text` that `user` may read, best first."""
     words = terms(text)
     if len("".join(words)) < MIN_QUERY:
         return []
     backend = _search_postgresql if connection.vendor == "postgresql" else _search_sqlite
-    ranked = backend(text.strip()[:200], words, audiences_for(user), limit)
+    ranked = backend(text.strip()[:200], words, Article.audiences_for(user), limit)
     articles = Article.objects.select_related("category").in_bulk([pk for pk, _ in ranked])
     matches = [Match(articles[pk], round(score, 2)) for pk, score in ranked if pk in articles]
     if connection.vendor != "postgresql":

@@ -716,14 +716,8 @@ class Notification(models.Model):
 
 class ArticleQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Return the published articles `user` may read: public for everyone, partner articles for
-        signed-in people, internal runbooks for support staff only."""
-        audiences = [Article.Audience.PUBLIC]
-        if user.is_authenticated:
-            audiences.append(Article.Audience.PARTNERS)
-            if user.is_portal_staff:
-                audiences.append(Article.Audience.INTERNAL)
-        return self.filter(published=True, audience__in=audiences)
+        """Return the published articles `user` may read (Article.audiences_for)."""
+        return self.filter(published=True, audience__in=Article.audiences_for(user))
 
 
 class ArticleCategory(models.Model):
@@ -769,6 +763,17 @@ class Article(models.Model):
 
     def get_absolute_url(self):
         return reverse("kb_article", args=[self.slug])
+
+    @classmethod
+    def audiences_for(cls, user) -> list[str]:
+        """Return the audiences `user` may read: public for everyone, partner articles for
+        signed-in people, internal runbooks for our staff only."""
+        audiences = [cls.Audience.PUBLIC]
+        if user.is_authenticated:
+            audiences.append(cls.Audience.PARTNERS)
+            if user.is_portal_staff:
+                audiences.append(cls.Audience.INTERNAL)
+        return audiences
 
 
 class Deflection(models.Model):
