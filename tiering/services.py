@@ -20,6 +20,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from partnerportal.audit import audit_context
+from partnerportal.bulk import replan_audit_triggers
 from programs.models import Metric, Partner, PartnerMotion, User
 
 from . import evaluation
@@ -524,6 +525,7 @@ def _apply(run: RetierRun, ladders: list[Ladder]) -> None:
 def _update_standings(run, ladder, moves, assignments: str, params: list, *, where: str) -> None:
     """UPDATE, in one statement, the standings `where` holds among those the run's results of `moves` name."""
     marks = ", ".join(["%s"] * len(moves))
+    replan_audit_triggers()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
