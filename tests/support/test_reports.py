@@ -65,6 +65,7 @@ def test_the_monthly_review_lists_the_partners_tickets_and_nobody_elses(
     url = reverse("monthly_review", args=[answered.partner_id])
     page = client.get(url).content.decode()
     assert answered.title in page and "Contoso only" not in page
+    assert "By severity" in page and '<span class="sev sev-P2">P2</span></td><td>1</td>' in page
     response = client.get(url, {"format": "csv", "month": timezone.now().strftime("%Y-%m")})
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [row["ticket"] for row in rows] == [str(answered.pk)]
