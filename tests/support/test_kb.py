@@ -155,3 +155,12 @@ def test_staff_reading_articles_are_not_counted_as_deflections(articles, client,
     client.force_login(support_l1)
     client.get(articles["runbook"].get_absolute_url(), {"suggested_for": "checkout"})
     assert not Deflection.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text", ["'; DROP TABLE support_article; --", 'checkout" OR "x', "a & b | !c:*", "***", "NEAR(x y)"]
+)
+def test_search_syntax_in_what_partners_type_is_taken_as_words(articles, partner_member, text):
+    matches = kb.search(text, user=partner_member)
+    assert all(0 <= match.score <= 1 for match in matches)
+    assert kb.search("checkout 500", user=partner_member)  # the table is still there
