@@ -80,17 +80,18 @@ def fill(template, count, *, due_share=0.0):
         cursor.execute("ANALYZE support_ticket")
 
 
-def bench_queue(agent, runs=25):
+def bench_page(user, path, runs):
+    """Return the median time of GET `path` as `user` over `runs` requests, and its query count."""
     client = Client()
-    client.force_login(agent)
-    client.get("/queue/")  # warm caches
+    client.force_login(user)
+    client.get(path)  # warm caches
     timings = []
     reset_queries()  # each request resets the log: count from an empty one
     with CaptureQueriesContext(connection) as queries:
-        client.get("/queue/")
+        client.get(path)
     for _ in range(runs):
         start = time.perf_counter()
-        response = client.get("/queue/")
+        response = client.get(path)
         timings.append(time.perf_counter() - start)
         assert response.status_code == 200
     return statistics.median(timings), len(queries)
@@ -222,22 +223,6 @@ def fill_history(template, count):
         cursor.execute("ANALYZE support_ticket")
 
 
-def bench_scoreboard(manager, runs=5):
-    client = Client()
-    client.force_login(manager)
-    client.get("/scoreboard/")
-    reset_queries()
-    with CaptureQueriesContext(connection) as queries:
-        client.get("/scoreboard/")
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        response = client.get("/scoreboard/")
-        timings.append(time.perf_counter() - start)
-        assert response.status_code == 200
-    return statistics.median(timings), len(queries)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--queue-sizes", type=int, nargs="*", default=[1000, 100000])
@@ -253,7 +238,7 @@ def main():
         for size in sorted(args.scoreboard_sizes):
             fill_history(template, size - have)
             have = size
-            median, queries = bench_scoreboard(manager)
+            median, queries = bench_page(manager, "/scoreboard/", runs=5)
             print(f"scoreboard  tickets={size:>9,}  median={median * 1000:7.1f} ms  queries={queries}")
         with connection.cursor() as cursor:
             cursor.execute("SET session_replication_role = replica")
@@ -263,7 +248,7 @@ def main():
     for size in sorted(args.queue_sizes):
         fill(template, size - have)
         have = size
-        median, queries = bench_queue(agent)
+        median, queries = bench_page(agent, "/queue/", runs=25)
         print(f"queue  open_tickets={size:>9,}  median={median * 1000:7.1f} ms  queries={queries}")
     if args.sweep_size:
         with connection.cursor() as cursor:

@@ -10,7 +10,7 @@ from programs.access import partner_required
 
 from . import kb, services
 from .forms import CsatForm
-from .models import Article, ArticleCategory, CsatResponse, Deflection
+from .models import Article, CsatResponse, Deflection
 
 SEARCH_RESULTS = 20
 SUGGESTIONS = 3
@@ -23,11 +23,11 @@ def kb_index(request):
     if query:
         context["results"] = kb.search(query, user=request.user, limit=SEARCH_RESULTS)
     else:
-        categories = ArticleCategory.objects.filter(articles__in=articles).distinct()
         by_category = {}
         for article in articles.select_related("category").only("title", "slug", "summary", "category"):
             by_category.setdefault(article.category, []).append(article)
-        context["categories"] = [(category, by_category[category]) for category in categories]
+        order = sorted(by_category, key=lambda category: (category.position, category.name))
+        context["categories"] = [(category, by_category[category]) for category in order]
     return render(request, "support/kb_index.html", context)
 
 
