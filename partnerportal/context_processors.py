@@ -21,5 +21,6 @@ def navigation(request):
     items.append(("Program", reverse("program")))
     if user.is_staff:
         items.append(("Admin", reverse("admin:index")))
+    items.append(("API tokens", reverse("api_tokens")))
     items.append(("Password", reverse("password_change")))
     return {"nav_items": items}

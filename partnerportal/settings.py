@@ -5,6 +5,7 @@ Every value comes from an environment variable (or a `.env` file beside manage.p
 line that names the variable; README.md lists them all.
 """
 
+import re
 from datetime import date as _date
 from pathlib import Path
 
@@ -83,6 +84,9 @@ INSTALLED_APPS = [
     "django_countries",
     "django_filters",
     "django_tables2",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "partnerportal",
     "programs",
     "tiering",
@@ -294,6 +298,59 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# Caches: Redis when REDIS_URL is set (shared by every process: API throttling counts per token
+# across gunicorn workers), memory otherwise (the embedded default runs one process).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# The REST API (/api/v1/). Errors share one JSON shape (partnerportal.api.error_response);
+# requests are throttled per token (per user for browser sessions) at API_THROTTLE_RATE.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute").strip()
+if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_THROTTLE_RATE):
+    _fail(f"API_THROTTLE_RATE must read like 600/minute (per second, minute, hour or day), got {API_THROTTLE_RATE!r}")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "partnerportal.api.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["partnerportal.api.TokenRateThrottle"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "partnerportal.api.Pagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "partnerportal.api_schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "partnerportal.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Partner Portal API",
+    "DESCRIPTION": "Tickets, tiers, support plans and the knowledge base, scoped exactly like the portal. "
+    "Authenticate with `Authorization: Bearer <token>` (create tokens under Account → API tokens).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "support.models.Ticket.Status",
+        "RetierRunStatusEnum": "tiering.models.RetierRun.Status",
+        "PartnerStatusEnum": "programs.models.Partner.Status",
+    },
 }
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/semantic.html"

@@ -29,7 +29,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
+    path("api/", include(("partnerportal.api_urls", "api"))),
     path("", include("support.urls")),
     path("", include("tiering.urls")),
     path("", include("programs.urls")),
 ]
+
+handler500 = "partnerportal.views.server_error"

@@ -1,6 +1,8 @@
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.defaults import server_error as page
 
+from .api import server_error_body
 from .health import health_report
 
 
@@ -8,3 +10,10 @@ from .health import health_report
 def healthz(request):
     report = health_report()
     return JsonResponse(report, status=503 if report["failing"] else 200)
+
+
+def server_error(request):
+    """Answer a server error with the 500 page, or the API's JSON error shape under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(server_error_body(), status=500)
+    return page(request)

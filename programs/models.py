@@ -301,6 +301,44 @@ class Invitation(models.Model):
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
 
 
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+# last_used_at moves with use (at most once a minute): it writes no history.
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), exclude=["last_used_at"])
+class ApiToken(models.Model):
+    """A personal token for the REST API, acting as its user. Only the token's SHA-256 is kept."""
+
+    PREFIX = "pp_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. “ServiceNow sync”.")
+    prefix = models.CharField(max_length=12, editable=False, help_text="The first characters, to tell tokens apart.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                "user", "name", condition=models.Q(revoked_at__isnull=True), name="api_token_name_unique_while_active"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
 class Metric(models.Model):
     """A measurable partner metric (ARR sourced, active sellers, CSAT %, …) and how a window aggregates it."""
 

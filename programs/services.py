@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from partnerportal.audit import audit_context
 
-from .models import Invitation, Membership, Metric, MetricImport, MetricValue, Partner, User, hash_token
+from .models import ApiToken, Invitation, Membership, Metric, MetricImport, MetricValue, Partner, User, hash_token
 
 
 def _require_partner_admin(partner: Partner, by: User) -> None:
@@ -134,6 +134,56 @@ def remove_member(membership: Membership, *, by: User) -> None:
         membership.delete()
         user.is_active = False
         user.save(update_fields=["is_active"])
+
+
+# --- API tokens ------------------------------------------------------------------------------------
+
+API_TOKEN_LIMIT = 20  # active tokens per person
+API_TOKEN_TOUCH_SECONDS = 60  # last use is written at most this often per token
+
+
+@transaction.atomic
+def create_api_token(user: User, *, name: str) -> tuple[ApiToken, str]:
+    """Create a personal API token for `user`; return it and its secret, which is shown only once."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Name the token after what will use it."})
+    active = ApiToken.objects.active().filter(user=user)
+    if active.filter(name=name).exists():
+        raise ValidationError({"name": f"You already have a token named “{name}”. Revoke it or pick another name."})
+    if active.count() >= API_TOKEN_LIMIT:
+        raise ValidationError(f"You have {API_TOKEN_LIMIT} active tokens, the most allowed. Revoke one first.")
+    secret = ApiToken.PREFIX + secrets.token_urlsafe(32)
+    with audit_context(action="create_api_token", actor=user.pk):
+        token = ApiToken.objects.create(user=user, name=name, prefix=secret[:10], digest=hash_token(secret))
+    return token, secret
+
+
+@transaction.atomic
+def revoke_api_token(token: ApiToken, *, by: User) -> None:
+    """Stop a token from working, for good. Only its owner revokes it (staff deactivate the person)."""
+    if token.user_id != by.pk:
+        raise PermissionDenied("This token is not yours.")
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at:
+        raise ValidationError("This token is already revoked.")
+    with audit_context(action="revoke_api_token", actor=by.pk):
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def api_token_user(secret: str) -> tuple[User, ApiToken] | None:
+    """Return the active person and token `secret` authenticates, noting the use; None when it does not."""
+    if not secret.startswith(ApiToken.PREFIX) or len(secret) > 100:
+        return None
+    token = ApiToken.objects.active().select_related("user").filter(digest=hash_token(secret)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= API_TOKEN_TOUCH_SECONDS:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token.user, token
 
 
 # --- Metric values ---------------------------------------------------------------------------------

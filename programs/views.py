@@ -10,8 +10,8 @@ from tiering.models import Standing
 
 from . import services
 from .access import partner_admin_required
-from .forms import AcceptInvitationForm, InviteMemberForm
-from .models import Invitation, Membership
+from .forms import AcceptInvitationForm, ApiTokenForm, InviteMemberForm
+from .models import ApiToken, Invitation, Membership
 
 
 @login_required
@@ -107,3 +107,36 @@ def accept_invitation(request, token):
             return redirect("home")
     status = 400 if request.method == "POST" else 200
     return render(request, "programs/accept_invitation.html", {"invitation": invitation, "form": form}, status=status)
+
+
+@login_required
+def api_tokens(request):
+    """List my API tokens; create one (its secret is shown on this answer only)."""
+    form = ApiTokenForm(request.POST or None)
+    secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _token, secret = services.create_api_token(request.user, name=form.cleaned_data["name"])
+        except ValidationError as error:
+            form.add_error(None, error)  # a {"name": …} error lands on the name field
+        else:
+            form = ApiTokenForm()
+    context = {
+        "form": form,
+        "secret": secret,
+        "tokens": ApiToken.objects.filter(user=request.user),
+    }
+    return render(request, "programs/api_tokens.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def revoke_api_token(request, pk):
+    token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=pk)
+    try:
+        services.revoke_api_token(token, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The token “{token.name}” is revoked: requests using it now get 401.")
+    return redirect("api_tokens")

@@ -410,6 +410,11 @@ class TicketEvent(models.Model):
 class TicketAttachmentQuerySet(PartnerScopedQuerySet):
     partner_path = "ticket__partner"
 
+    def visible_to(self, user):
+        """Return the files `user` may download: partners never see those attached to internal notes."""
+        files = self.for_user(user)
+        return files if user.is_portal_staff else files.filter(public=True)
+
 
 def attachment_path(instance, filename):
     return f"tickets/{instance.ticket_id}/{timezone.now():%Y%m%d%H%M%S}-{filename}"
@@ -878,3 +883,23 @@ class ActionItem(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+
+class IdempotencyKey(models.Model):
+    """An API client's Idempotency-Key for a ticket it filed: the same key and request give the same ticket.
+
+    Kept per person; the fingerprint is of the request's fields, so the key reused for a different
+    ticket is refused rather than answered with the wrong one.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self):
+        return f"{self.key} → ticket #{self.ticket_id}"

@@ -1,5 +1,7 @@
 """Ticket changes. Each transition has exactly one function here; pages, commands and tasks call them."""
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -7,7 +9,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -23,6 +25,7 @@ from .models import (
     Deflection,
     Escalation,
     EscalationPolicy,
+    IdempotencyKey,
     Notification,
     SeverityTarget,
     SupportPlan,
@@ -130,6 +133,43 @@ def open_ticket(partner: Partner, *, submitter: User, attachments=(), at=None, *
     if at is None:
         transaction.on_commit(lambda: _send_auto_acknowledgement(ticket.pk), robust=True)
     return ticket
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was used before for a different request."""
+
+
+def request_fingerprint(fields: dict) -> str:
+    """Return a stable digest of a ticket request's fields, to tell a retry from a different request."""
+    canonical = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@transaction.atomic
+def open_ticket_once(partner: Partner, *, submitter: User, key: str, **fields) -> tuple[Ticket, bool]:
+    """File a ticket unless `key` already filed this one: return the ticket and whether it was a replay.
+
+    The key row is inserted in the ticket's transaction: a concurrent retry with the same key
+    waits on the unique index until the first commits, then reads its ticket; never two tickets.
+    """
+    fingerprint = request_fingerprint(fields)
+    earlier = IdempotencyKey.objects.filter(user=submitter, key=key).select_related("ticket").first()
+    if earlier is None:
+        ticket = open_ticket(partner, submitter=submitter, **fields)
+        try:
+            with transaction.atomic():
+                IdempotencyKey.objects.create(user=submitter, key=key, fingerprint=fingerprint, ticket=ticket)
+            return ticket, False
+        except IntegrityError:
+            # A concurrent request with the key committed first: undo this ticket, answer with that one.
+            transaction.set_rollback(True)
+            earlier = IdempotencyKey.objects.select_related("ticket").get(user=submitter, key=key)
+    if earlier.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            f"This Idempotency-Key was used for a different request (ticket #{earlier.ticket_id}). "
+            "Use a new key for a new ticket."
+        )
+    return earlier.ticket, True
 
 
 def _send_auto_acknowledgement(ticket_id: int) -> None:

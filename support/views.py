@@ -106,9 +106,7 @@ def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None
     user = request.user
     staff = services.is_support_staff(user)
     events = TicketEvent.objects.visible_to(user).filter(ticket=ticket).select_related("actor")
-    attachments = TicketAttachment.objects.for_user(user).filter(ticket=ticket)
-    if not user.is_portal_staff:
-        attachments = attachments.filter(public=True)
+    attachments = TicketAttachment.objects.visible_to(user).filter(ticket=ticket)
     allowed = services.STAFF_ACTIONS if staff else services.PARTNER_ACTIONS if user.membership else set()
     actions = [
         (name, label)
@@ -267,10 +265,14 @@ def ticket_assign_to_me(request, pk):
 @login_required
 def attachment_download(request, pk, attachment_pk):
     ticket = _ticket_for(request, pk)
-    attachments = TicketAttachment.objects.for_user(request.user).filter(ticket=ticket)
-    if not request.user.is_portal_staff:
-        attachments = attachments.filter(public=True)
-    attachment = get_object_or_404(attachments, pk=attachment_pk)
+    attachment = get_object_or_404(
+        TicketAttachment.objects.visible_to(request.user).filter(ticket=ticket), pk=attachment_pk
+    )
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: TicketAttachment) -> FileResponse:
+    """Return the file as a download that browsers never render or sniff (no inline HTML, no scripts)."""
     response = FileResponse(
         attachment.file.open("rb"),
         as_attachment=True,

@@ -66,10 +66,25 @@ def staff(value) -> dict:
 
 @dataclass
 class Rule:
-    get: dict
+    get: dict | None
     post: dict | None = None
     kwargs: object = None  # callable(world) -> dict of URL kwargs
-    post_data: dict = field(default_factory=dict)
+    post_data: object = field(default_factory=dict)  # or callable() -> dict, for files
+    query: str = ""  # appended to the URL of GET requests
+
+
+# The API: anonymous requests get 401, signed-in ones are authenticated by a personal token.
+def api(value, **overrides) -> dict:
+    return expect(value, anonymous=401, **overrides)
+
+
+PARTNERS_ONLY = {"partner_admin": 200, "partner_member": 200, "other_partner": 200}
+
+
+def _upload():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {"file": SimpleUploadedFile("matrix.log", b"GET /checkout 500\n", content_type="text/plain")}
 
 
 SUPPORT_STAFF = ("support_l1", "support_l2", "engineer", "support_manager", "superuser")
@@ -218,6 +233,84 @@ RULES = {
         post_data={"outcome": "Done"},
         kwargs=lambda world: {"pk": world["action_item"].pk},
     ),
+    # --- The REST API (token authentication; see test_access below) ---
+    "api:me": Rule(get=api(200)),
+    "api:partner": Rule(get=api(403, **PARTNERS_ONLY)),
+    "api:members": Rule(get=api(403, **PARTNERS_ONLY)),
+    "api:standings": Rule(get=api(403, **PARTNERS_ONLY)),
+    "api:support_plan": Rule(get=api(403, **PARTNERS_ONLY)),
+    "api:kb_search": Rule(get=api(200), query="?q=checkout"),
+    "api:kb_suggest": Rule(get=api(200), query="?q=checkout"),
+    "api:article-list": Rule(get=api(200)),
+    "api:article-detail": Rule(get=api(200), kwargs=lambda world: {"slug": world["article"].slug}),
+    "api:queue": Rule(get=api(403, **support(200))),
+    "api:oncall": Rule(get=api(403, **support(200))),
+    "api:scoreboard": Rule(get=api(403, **staff(200))),
+    "api:retier_runs": Rule(get=api(403, program_manager=200, superuser=200)),
+    "api:retier_run": Rule(
+        get=api(403, program_manager=200, superuser=200), kwargs=lambda world: {"pk": world["run"].pk}
+    ),
+    "api:retier_results": Rule(
+        get=api(403, program_manager=200, superuser=200), kwargs=lambda world: {"pk": world["run"].pk}
+    ),
+    "api:ticket-list": Rule(
+        get=api(200),
+        post=api(403, partner_admin=201, partner_member=201, other_partner=201),
+        post_data={
+            "title": "API matrix ticket",
+            "severity": "P3",
+            "category": "defect",
+            "customer_name": "Acme",
+            "environment": "production",
+            "steps_to_reproduce": "Open it",
+            "business_impact": "Some",
+        },
+    ),
+    "api:ticket-detail": Rule(get=api(200, other_partner=404), kwargs=_ticket),
+    "api:ticket-events": Rule(get=api(200, other_partner=404), kwargs=_ticket),
+    "api:ticket-comments": Rule(
+        get=None,
+        post=api(201, other_partner=404, program_manager=403),
+        post_data={"body": "Any news?"},
+        kwargs=_ticket,
+    ),
+    "api:ticket-attachments": Rule(
+        get=api(200, other_partner=404),
+        post=api(201, other_partner=404, program_manager=403),
+        post_data=_upload,
+        kwargs=_ticket,
+    ),
+    "api:ticket-attachment": Rule(
+        get=api(200, other_partner=404),
+        kwargs=lambda world: {"pk": world["ticket"].pk, "attachment_pk": world["attachment"].pk},
+    ),
+    "api:ticket-transitions": Rule(
+        get=None,
+        post=api(403, other_partner=404, **support(200)),
+        post_data={"action": "acknowledge"},
+        kwargs=_ticket,
+    ),
+    # The world's plan has no escalation policy: the partner is told so (400).
+    "api:ticket-escalation-requests": Rule(
+        get=None,
+        post=api(403, partner_admin=400, partner_member=400, other_partner=404),
+        post_data={"reason": "Orders failing"},
+        kwargs=_ticket,
+    ),
+    # The schema and its docs are public: they describe the API, and hold no data.
+    "api:schema": Rule(get=expect(200)),
+    "api:docs": Rule(get=expect(200)),
+    "api:redoc": Rule(get=expect(200)),
+    "api:not_found": Rule(get=expect(404), post=expect(404)),
+    "api_tokens": Rule(
+        get=expect(200, anonymous=LOGIN), post=expect(200, anonymous=LOGIN), post_data={"name": "Matrix token"}
+    ),
+    "revoke_api_token": Rule(
+        get=expect(405),
+        # Only the owner (the partner member here) can revoke a token; anyone else's lookup finds nothing.
+        post=expect(404, anonymous=LOGIN, partner_member=Redirect("api_tokens")),
+        kwargs=lambda world: {"pk": world["token"].pk},
+    ),
     "my_tiers": Rule(get=expect(200, anonymous=LOGIN, **staff(403))),
     "program": Rule(get=expect(200)),
     "account_claims": Rule(
@@ -334,10 +427,14 @@ def world(
         claimed_by=partner_admin,
         expires_at=timezone.now() + timedelta(days=90),
     )
+    from programs.services import create_api_token
     from support.models import ActionItem
     from tests.factories import article
+    from tiering.models import RetierRun
 
     return {
+        "token": create_api_token(partner_member, name="Member's sync")[0],
+        "run": RetierRun.objects.create(kind=RetierRun.Kind.DRY_RUN, as_of=timezone.localdate()),
         "article": article("Checkout 500 error — common causes"),
         "action_item": ActionItem.objects.create(source="monthly_review", partner=partner, description="Follow up"),
         "claim": claim,
@@ -364,6 +461,8 @@ def _resolve(key, route, pattern, world):
         return rule, "/admin/no-such-page/"
     if key.startswith("admin:"):
         return rule, reverse(key, kwargs=_admin_kwargs(world, key, keys) if keys else None)
+    if key == "api:not_found":
+        return rule, "/api/v1/no-such-endpoint/"
     kwargs = rule.kwargs(world) if rule.kwargs else None
     return rule, reverse(key, kwargs=kwargs)
 
@@ -375,6 +474,52 @@ def _outcome(response, expected, what) -> list[str]:
 
 
 URLS = project_urls()
+API_DATA_ROUTES = {
+    key for key, _, _ in URLS if key.startswith("api:") and key not in ("api:schema", "api:docs", "api:redoc")
+}
+
+
+def implemented_methods(pattern) -> set[str]:
+    """Return the HTTP methods an API route answers (other than HEAD and OPTIONS)."""
+    callback = pattern.callback
+    if getattr(callback, "actions", None):
+        return {method.upper() for method in callback.actions} - {"HEAD", "OPTIONS"}
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view_class is None:
+        return {"GET", "POST"}
+    return {method.upper() for method in ("get", "post", "put", "patch", "delete") if hasattr(view_class, method)}
+
+
+def test_every_api_route_and_method_has_a_rule():
+    missing = []
+    for key, _, pattern in URLS:
+        if key not in API_DATA_ROUTES or key == "api:not_found":
+            continue
+        rule = rule_for(key)
+        for method in implemented_methods(pattern):
+            if getattr(rule, method.lower(), None) is None:
+                missing.append(f"{method} {key}")
+    assert not missing, f"API methods without an access rule: {missing}"
+
+
+def _requests(key, url, rule, user, client_for):
+    """Yield (what, response) for each request of the rule, as `user` would send it."""
+    from django.test import Client
+
+    if key in API_DATA_ROUTES:
+        from programs.services import create_api_token
+
+        client = Client()
+        headers = {}
+        if user is not None:
+            headers["authorization"] = "Bearer " + create_api_token(user, name="Access matrix")[1]
+    else:
+        client, headers = client_for(user), {}
+    if rule.get is not None:
+        yield "GET", client.get(url + rule.query, headers=headers)
+    if rule.post is not None:
+        data = rule.post_data() if callable(rule.post_data) else rule.post_data
+        yield "POST", client.post(url, data, headers=headers)
 
 
 @pytest.mark.parametrize(("key", "route", "pattern"), URLS, ids=[key for key, _, _ in URLS])
@@ -386,9 +531,8 @@ def test_access(key, route, pattern, world, request, client_for):
     failures = []
     for persona, user in users.items():
         with transaction.atomic():
-            failures += _outcome(client_for(user).get(url), rule.get[persona], f"GET {url} as {persona}")
-            if rule.post:
-                response = client_for(user).post(url, rule.post_data)
-                failures += _outcome(response, rule.post[persona], f"POST {url} as {persona}")
+            for method, response in _requests(key, url, rule, user, client_for):
+                expected = getattr(rule, method.lower())[persona]
+                failures += _outcome(response, expected, f"{method} {url} as {persona}")
             transaction.set_rollback(True)
     assert not failures, "\n".join(failures)
