@@ -145,25 +145,25 @@ def request_fingerprint(fields: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@transaction.atomic
 def open_ticket_once(partner: Partner, *, submitter: User, key: str, **fields) -> tuple[Ticket, bool]:
     """File a ticket unless `key` already filed this one: return the ticket and whether it was a replay.
 
     The key row is inserted in the ticket's transaction: a concurrent retry with the same key
-    waits on the unique index until the first commits, then reads its ticket; never two tickets.
+    waits on the unique index until the first commits, then fails to insert, its ticket is rolled
+    back, and it answers with the first one's ticket. Never two tickets.
     """
     fingerprint = request_fingerprint(fields)
-    earlier = IdempotencyKey.objects.filter(user=submitter, key=key).select_related("ticket").first()
-    if earlier is None:
-        ticket = open_ticket(partner, submitter=submitter, **fields)
-        try:
-            with transaction.atomic():
+    try:
+        with transaction.atomic():
+            earlier = IdempotencyKey.objects.filter(user=submitter, key=key).select_related("ticket").first()
+            if earlier is None:
+                ticket = open_ticket(partner, submitter=submitter, **fields)
                 IdempotencyKey.objects.create(user=submitter, key=key, fingerprint=fingerprint, ticket=ticket)
-            return ticket, False
-        except IntegrityError:
-            # A concurrent request with the key committed first: undo this ticket, answer with that one.
-            transaction.set_rollback(True)
-            earlier = IdempotencyKey.objects.select_related("ticket").get(user=submitter, key=key)
+                return ticket, False
+    except IntegrityError:
+        earlier = IdempotencyKey.objects.select_related("ticket").filter(user=submitter, key=key).first()
+        if earlier is None:  # the integrity error was not the key's
+            raise
     if earlier.fingerprint != fingerprint:
         raise IdempotencyKeyReused(
             f"This Idempotency-Key was used for a different request (ticket #{earlier.ticket_id}). "

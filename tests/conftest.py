@@ -21,6 +21,11 @@ def _test_settings(settings):
     }
     # Hashing with the production PBKDF2 cost takes a quarter second per user created.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A fresh in-memory cache per test: API throttling counts requests in the cache, and a count
+    # left by one test must not throttle the next (nor may tests flush the Redis used by Celery).
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(id(settings))}
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +106,22 @@ def ticket(plan, partner, partner_member):
     from tests.factories import file_ticket
 
     return file_ticket(partner, partner_member)
+
+
+@pytest.fixture
+def api_client_for(db):
+    """Return a function giving an API client authenticated with a new personal token of `user`."""
+    from rest_framework.test import APIClient
+
+    from programs.services import create_api_token
+
+    def client(user):
+        api = APIClient()
+        if user is not None:
+            api.credentials(HTTP_AUTHORIZATION="Bearer " + create_api_token(user, name=f"Test {user.pk}-{id(api)}")[1])
+        return api
+
+    return client
 
 
 @pytest.fixture

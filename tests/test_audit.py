@@ -53,3 +53,27 @@ def test_a_service_called_outside_a_request_labels_its_changes(partner_admin, pa
 def test_passwords_are_never_copied_into_the_trail():
     field_names = {field.name for field in events("User").model._meta.get_fields()}
     assert "password" not in field_names
+
+
+def test_a_change_through_the_api_records_the_tokens_person(api_client_for, partner_member, plan):
+    from django.apps import apps
+
+    from programs.models import ApiToken
+    from tests.factories import TICKET_INTAKE
+
+    client = api_client_for(partner_member)
+    response = client.post("/api/v1/tickets/", {**TICKET_INTAKE, "title": "Audited", "severity": "P3"}, format="json")
+    token = ApiToken.objects.get(user=partner_member)
+    insert = apps.get_model("support", "TicketHistory").objects.get(
+        pgh_obj_id=response.json()["id"], pgh_label="insert"
+    )
+    assert insert.pgh_context.metadata["user"] == partner_member.pk
+    assert insert.pgh_context.metadata["api_token"] == token.pk
+    assert insert.pgh_context.metadata["url"] == "/api/v1/tickets/"
+    assert insert.pgh_context.metadata["action"] == "open_ticket"
+
+
+def test_using_a_token_writes_no_history(api_client_for, partner_member):
+    client = api_client_for(partner_member)
+    client.get("/api/v1/me/")
+    assert list(events("ApiToken").values_list("pgh_label", flat=True)) == ["insert"]
