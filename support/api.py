@@ -219,7 +219,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         visible = TicketAttachment.objects.visible_to(request.user).filter(ticket=ticket)
         if request.method == "GET":
             page = self.paginate_queryset(visible.order_by("uploaded_at", "pk"))
-            return self.get_paginated_response(AttachmentSerializer(page, many=True).data)
+            return self.get_paginated_response(
+                AttachmentSerializer(page, many=True, context=self.get_serializer_context()).data
+            )
         serializer = AttachmentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
@@ -227,7 +229,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             ticket, by=request.user, body="", public=not serializer.validated_data["internal"], attachments=[upload]
         )
         attachment = TicketAttachment.objects.filter(ticket=ticket).latest("pk")
-        return Response(AttachmentSerializer(attachment).data, status.HTTP_201_CREATED)
+        return Response(
+            AttachmentSerializer(attachment, context=self.get_serializer_context()).data, status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         responses={(200, media_type): OpenApiTypes.BINARY for media_type in ATTACHMENT_MEDIA_TYPES},

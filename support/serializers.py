@@ -12,6 +12,13 @@ from . import kb, metrics, services
 from .forms import BINARY_TYPES, TEXT_TYPES, TicketForm, check_upload
 from .models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
 
+
+def absolute(serializer, url: str) -> str:
+    """Return `url` as a full address when the serializer knows the request (API clients follow links)."""
+    request = serializer.context.get("request")
+    return request.build_absolute_uri(url) if request else url
+
+
 # --- Support plan --------------------------------------------------------------------------------
 
 
@@ -107,7 +114,7 @@ class TicketSerializer(serializers.ModelSerializer):
         ]
 
     def get_url(self, ticket) -> str:
-        return reverse("api:ticket-detail", args=[ticket.pk])
+        return absolute(self, reverse("api:ticket-detail", args=[ticket.pk]))
 
     def get_assignee(self, ticket) -> str | None:
         return (ticket.assignee.get_full_name() or ticket.assignee.email) if ticket.assignee else None
@@ -181,7 +188,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
         fields = ["id", "original_name", "content_type", "size", "uploaded_at", "public", "download_url"]
 
     def get_download_url(self, attachment) -> str:
-        return reverse("api:ticket-attachment", args=[attachment.ticket_id, attachment.pk])
+        return absolute(self, reverse("api:ticket-attachment", args=[attachment.ticket_id, attachment.pk]))
 
 
 class AttachmentUploadSerializer(serializers.Serializer):
@@ -223,7 +230,7 @@ class ArticleSerializer(serializers.ModelSerializer):
         fields = ["slug", "title", "summary", "category", "updated_at", "url"]
 
     def get_url(self, article) -> str:
-        return reverse("api:article-detail", args=[article.slug])
+        return absolute(self, reverse("api:article-detail", args=[article.slug]))
 
 
 class ArticleDetailSerializer(ArticleSerializer):

@@ -1,0 +1,58 @@
+"""Benchmark of the API's ticket list (a page of 50) at two sizes, on PostgreSQL.
+
+Usage (creates and drops its own database, partnerportal_bench):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/partnerportal_bench \\
+        .venv/bin/python bench/api_bench.py [--sizes 1000 100000] [--runs 25]
+
+All tickets belong to one partner, so the partner's own list holds every one of them. Prints the
+median time and the query count per size, for the partner's token and a support agent's.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("API_THROTTLE_RATE", "1000000/minute")
+
+from support_bench import bench_page, fill, world
+
+from programs.services import create_api_token
+from support.models import Ticket
+
+LIST = "/api/v1/tickets/?page_size=50"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100000])
+    parser.add_argument("--runs", type=int, default=25)
+    args = parser.parse_args()
+    from common import setup_database
+
+    setup_database()
+    agent, template = world()
+    people = {"partner": template.submitter, "agent": agent}
+    tokens = {
+        who: {"Authorization": "Bearer " + create_api_token(person, name="bench")[1]} for who, person in people.items()
+    }
+    have = 1
+    results = {}
+    for size in sorted(args.sizes):
+        fill(template, size - have)
+        have = size
+        assert Ticket.objects.count() == size
+        for who, headers in tokens.items():
+            median, queries = bench_page(people[who], LIST, args.runs, headers=headers)
+            results[(who, size)] = median
+            print(
+                f"api ticket list  as={who:<7}  tickets={size:>9,}  median={median * 1000:7.1f} ms  queries={queries}"
+            )
+    small, large = min(args.sizes), max(args.sizes)
+    for who in tokens:
+        print(
+            f"api ticket list  as={who:<7}  ratio {large:,}/{small:,} = {results[(who, large)] / results[(who, small)]:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
