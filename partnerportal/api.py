@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, permissions, serializers
+from rest_framework import exceptions, pagination, permissions, serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.throttling import SimpleRateThrottle
@@ -86,6 +86,18 @@ class TokenRateThrottle(SimpleRateThrottle):
 
 
 class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class CursorPagination(pagination.CursorPagination):
+    """Cursor paging for lists that grow without bound (tickets): no count, stable under inserts.
+
+    A page costs the same at any list size, where a page number needs a COUNT of every row and an
+    OFFSET past the earlier pages. The order is the view's (`?ordering=` or its default).
+    """
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200

@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from partnerportal.api import IsPartner, schema_only, staff_roles
+from partnerportal.api import CursorPagination, IsPartner, Pagination, schema_only, staff_roles
 from programs.models import SUPPORT_ROLES, Partner, StaffRole
 
 from . import kb, metrics, services
@@ -105,7 +105,7 @@ def _ticket_filter():
 
 TicketApiFilter = _ticket_filter()
 
-TICKET_ORDERING = ["received_at", "updated_at", "next_due_at", "severity", "id"]
+TICKET_ORDERING = ["received_at", "updated_at", "severity", "id"]  # never null: the cursor needs a value
 
 
 @extend_schema(tags=["tickets"])
@@ -115,6 +115,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     filterset_class = TicketApiFilter
     ordering_fields = TICKET_ORDERING
     ordering = ["-received_at", "-id"]
+    pagination_class = CursorPagination
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def get_queryset(self):
@@ -183,7 +184,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         return self._detail(ticket, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
 
     @extend_schema(responses=EventSerializer(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[], ordering=None)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
     def events(self, request, pk=None):
         """The ticket's timeline, oldest first (internal notes for staff only)."""
         ticket = self.get_object()
@@ -212,7 +213,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         request={"multipart/form-data": AttachmentUploadSerializer},
         responses={201: AttachmentSerializer},
     )
-    @action(detail=True, methods=["get", "post"], filter_backends=[], ordering=None)
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=Pagination)
     def attachments(self, request, pk=None):
         """The ticket's files (GET), or attach one (POST, multipart)."""
         ticket = self.get_object()
@@ -272,7 +273,7 @@ class QueueView(generics.ListAPIView):
     serializer_class = TicketSerializer
     permission_classes = [SUPPORT_STAFF]
     filterset_class = TicketApiFilter
-    ordering_fields = TICKET_ORDERING
+    ordering_fields = [*TICKET_ORDERING, "next_due_at"]
     ordering = [F("next_due_at").asc(nulls_last=True), "id"]
 
     def get_queryset(self):

@@ -293,8 +293,9 @@ class Ticket(models.Model):
             models.Index(
                 fields=["next_sla_check_at"], name="ticket_sla_check_idx", condition=Q(next_sla_check_at__isnull=False)
             ),
-            models.Index(fields=["partner", "-received_at"], name="ticket_partner_recent_idx"),
-            models.Index(fields=["received_at"], name="ticket_received_idx"),
+            # Newest first, ties by id: the ticket lists' order (a partner's, and staff's across partners).
+            models.Index(fields=["partner", "-received_at", "-id"], name="ticket_partner_recent_idx"),
+            models.Index(fields=["received_at", "id"], name="ticket_received_idx"),
             models.Index(
                 fields=["next_due_at", "id"],
                 name="ticket_open_next_due_idx",
