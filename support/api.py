@@ -6,6 +6,7 @@ Scoping is the pages' own: `Ticket.objects.for_user`, `TicketEvent.objects.visib
 
 from datetime import UTC, datetime
 
+import django_filters
 from django.db.models import F
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -82,8 +83,6 @@ class MySupportView(generics.GenericAPIView):
 
 
 def _ticket_filter():
-    import django_filters
-
     class Filter(TicketFilter):
         category = django_filters.ChoiceFilter(choices=Ticket.Category.choices)
         received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
@@ -105,6 +104,15 @@ def _ticket_filter():
 
 TicketApiFilter = _ticket_filter()
 
+
+class EventFilter(django_filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte", label="At or after (for syncing).")
+
+    class Meta:
+        model = TicketEvent
+        fields = ["kind", "since"]
+
+
 TICKET_ORDERING = ["received_at", "updated_at", "severity", "id"]  # never null: the cursor needs a value
 
 
@@ -123,6 +131,12 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
             return Ticket.objects.none()
         return Ticket.objects.for_user(self.request.user).select_related("partner", "submitter", "assignee", "plan")
 
+    def get_object(self):
+        # The list's filters are not the ticket's: a detail route finds its ticket in the scope alone.
+        ticket = generics.get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        self.check_object_permissions(self.request, ticket)
+        return ticket
+
     def get_permissions(self):
         if self.action in ("create", "escalation_requests"):  # filed and escalated by partners only
             return [IsPartner()]
@@ -132,7 +146,6 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         return {
             "list": TicketSerializer,
             "create": TicketCreateSerializer,
-            "events": EventSerializer,
             "comments": CommentSerializer,
             "attachments": AttachmentUploadSerializer if self.request.method == "POST" else AttachmentSerializer,
             "transitions": TransitionSerializer,
@@ -182,15 +195,6 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         except services.IdempotencyKeyReused as error:
             raise Unprocessable(str(error)) from None
         return self._detail(ticket, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
-
-    @extend_schema(responses=EventSerializer(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
-    def events(self, request, pk=None):
-        """The ticket's timeline, oldest first (internal notes for staff only)."""
-        ticket = self.get_object()
-        events = TicketEvent.objects.visible_to(request.user).filter(ticket=ticket).select_related("actor")
-        page = self.paginate_queryset(events.order_by("at", "pk"))
-        return self.get_paginated_response(EventSerializer(page, many=True).data)
 
     @extend_schema(request=CommentSerializer, responses={201: EventSerializer})
     @action(detail=True, methods=["post"])
@@ -264,6 +268,22 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         serializer.is_valid(raise_exception=True)
         ticket = services.request_escalation(ticket, by=request.user, **serializer.validated_data)
         return self._detail(ticket)
+
+
+@extend_schema(tags=["tickets"])
+class TicketEventList(generics.ListAPIView):
+    """A ticket's timeline, oldest first (internal notes for staff only)."""
+
+    serializer_class = EventSerializer
+    filterset_class = EventFilter
+    ordering_fields = ["at"]
+    ordering = ["at", "id"]
+
+    def get_queryset(self):
+        if schema_only(self):
+            return TicketEvent.objects.none()
+        ticket = generics.get_object_or_404(Ticket.objects.for_user(self.request.user), pk=self.kwargs["pk"])
+        return TicketEvent.objects.visible_to(self.request.user).filter(ticket=ticket).select_related("actor")
 
 
 @extend_schema(tags=["staff"])

@@ -112,6 +112,17 @@ def test_the_timeline_hides_internal_notes_from_partners(as_member, as_l1, ticke
     assert "Customer's DB is on an old version" in staff_view
 
 
+def test_the_timeline_filters_by_kind_and_time_for_syncing(as_member, ticket, support_l1):
+    services.add_comment(ticket, by=support_l1, body="We are on it.")
+    comments = as_member.get(f"{TICKETS}{ticket.pk}/events/", {"kind": "comment"}).json()["results"]
+    assert [e["body"] for e in comments] == ["We are on it."]
+    later = as_member.get(f"{TICKETS}{ticket.pk}/events/", {"since": "2999-01-01T00:00:00Z"}).json()["results"]
+    assert later == []
+    newest_first = as_member.get(f"{TICKETS}{ticket.pk}/events/", {"ordering": "-at"}).json()["results"]
+    assert newest_first[0]["body"] == "We are on it."
+    assert as_member.get(f"{TICKETS}{ticket.pk}/events/", {"since": "yesterday"}).status_code == 400
+
+
 # --- Filing tickets ----------------------------------------------------------------------------------
 
 
