@@ -112,6 +112,16 @@ def _membership_of_member(world):
     return {"pk": world["partner_member"].membership.pk}
 
 
+NEW_TICKET = {
+    "title": "Matrix ticket",
+    "severity": "P3",
+    "category": "defect",
+    "customer_name": "Acme",
+    "environment": "production",
+    "steps_to_reproduce": "Open it",
+    "business_impact": "Some",
+}
+
 RULES = {
     "healthz": Rule(get=expect(200)),
     "login": Rule(get=expect(200)),
@@ -143,15 +153,7 @@ RULES = {
     "ticket_new": Rule(
         get=expect(200, anonymous=LOGIN, **staff(403)),
         post=expect(Redirect("/tickets/"), anonymous=LOGIN, **staff(403)),
-        post_data={
-            "title": "Matrix ticket",
-            "severity": "P3",
-            "category": "defect",
-            "customer_name": "Acme",
-            "environment": "production",
-            "steps_to_reproduce": "Open it",
-            "business_impact": "Some",
-        },
+        post_data=NEW_TICKET,
     ),
     "ticket_detail": Rule(get=expect(200, anonymous=LOGIN, other_partner=404), kwargs=_ticket),
     "ticket_comment": Rule(
@@ -256,15 +258,7 @@ RULES = {
     "api:ticket-list": Rule(
         get=api(200),
         post=api(403, partner_admin=201, partner_member=201, other_partner=201),
-        post_data={
-            "title": "API matrix ticket",
-            "severity": "P3",
-            "category": "defect",
-            "customer_name": "Acme",
-            "environment": "production",
-            "steps_to_reproduce": "Open it",
-            "business_impact": "Some",
-        },
+        post_data=NEW_TICKET,
     ),
     "api:ticket-detail": Rule(get=api(200, other_partner=404), kwargs=_ticket),
     "api:ticket-events": Rule(get=api(200, other_partner=404), kwargs=_ticket),
