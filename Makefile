@@ -23,7 +23,7 @@ run: $(VENV)/.installed .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo ""
-	@echo "Partner Portal: http://127.0.0.1:8000/   (admin: http://127.0.0.1:8000/admin/, health: /healthz)"
+	@echo "Partner Portal: http://127.0.0.1:8000/   (admin: /admin/, API docs: /api/docs/, health: /healthz)"
 	@echo "Demo logins, password demo12345:"
 	@echo "  partner-admin@demo.test  partner-user@demo.test  other-partner@demo.test"
 	@echo "  l1@demo.test  l2@demo.test  engineer@demo.test  support-manager@demo.test"
