@@ -267,3 +267,9 @@ def test_a_plan_missing_a_severity_target_refuses_that_severity_in_words(client,
     assert response.status_code == 400
     assert "has no P1 target" in response.content.decode()
     assert not Ticket.objects.exists()
+
+
+def test_the_new_ticket_page_title_is_plain_text(client_for, partner_member, plan):
+    page = client_for(partner_member).get("/tickets/new/").content.decode()
+    assert "<title>File a ticket · Partner Portal</title>" in page
+    assert page.count("js/kb-suggest.js") == 1
