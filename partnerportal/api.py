@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, pagination, permissions, serializers
+from rest_framework import exceptions, filters, pagination, permissions, serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.throttling import SimpleRateThrottle
@@ -106,6 +106,18 @@ class CursorPagination(pagination.CursorPagination):
 def schema_only(view) -> bool:
     """Return True while drf-spectacular builds the schema (no real request or user)."""
     return getattr(view, "swagger_fake_view", False)
+
+
+class StableOrderingFilter(filters.OrderingFilter):
+    """`?ordering=` with the primary key as the last tie-breaker, so rows that tie (same severity,
+    same minute) come in one order on every page: paging never skips or repeats one."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        named = {str(field).lstrip("-") for field in ordering if isinstance(field, str)}
+        if ordering and not named & {"id", "pk"}:
+            ordering.append("id")
+        return ordering
 
 
 # --- Roles ---------------------------------------------------------------------------------------
