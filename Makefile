@@ -28,6 +28,7 @@ run: $(VENV)/.installed .env
 	@echo "  partner-admin@demo.test  partner-user@demo.test  other-partner@demo.test"
 	@echo "  l1@demo.test  l2@demo.test  engineer@demo.test  support-manager@demo.test"
 	@echo "  manager@demo.test (program manager)  admin@demo.test (superuser)"
+	@echo "Staff also enter a two-factor code: run '.venv/bin/python manage.py demo_code' (demo key in README)."
 	@echo "Ctrl-C stops the web server and the Celery worker with beat."
 	@echo ""
 	exec $(BIN)/honcho -f Procfile.dev start

@@ -13,11 +13,15 @@ DRF imports the authentication classes named in the settings while `rest_framewo
 so this module must not import that (or drf-spectacular) at the top.
 """
 
+from datetime import UTC, timedelta
+
+import django_filters
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django_filters.fields import IsoDateTimeField
 from rest_framework import exceptions, filters, pagination, permissions, serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.pagination import PageNumberPagination
@@ -26,6 +30,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from .audit import audit_context, audit_enabled
 
 NON_FIELD = "non_field_errors"
+MAX_UTC_OFFSET = timedelta(hours=14)  # the widest offset in use (Kiribati, UTC+14)
 
 
 # --- Authentication ---------------------------------------------------------------------------------
@@ -118,6 +123,26 @@ class StableOrderingFilter(filters.OrderingFilter):
         if ordering and not named & {"id", "pk"}:
             ordering.append("id")
         return ordering
+
+
+class InstantField(IsoDateTimeField):
+    """An ISO 8601 instant, turned into UTC here: an offset the database cannot store (beyond ±15:59,
+    though Python takes up to ±24 h) or a date past year 9999 once in UTC is a 400, not a 500."""
+
+    def clean(self, value):
+        instant = super().clean(value)
+        if instant is None:
+            return None
+        if abs(instant.utcoffset()) > MAX_UTC_OFFSET:
+            raise DjangoValidationError("Give a time zone offset between -14:00 and +14:00.")
+        try:
+            return instant.astimezone(UTC)
+        except OverflowError:
+            raise DjangoValidationError("Give a date between the years 1 and 9999.") from None
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    field_class = InstantField
 
 
 # --- Roles ---------------------------------------------------------------------------------------

@@ -22,5 +22,6 @@ def navigation(request):
     if user.is_staff:
         items.append(("Admin", reverse("admin:index")))
     items.append(("API tokens", reverse("api_tokens")))
+    items.append(("Two-factor", reverse("two_factor")))
     items.append(("Password", reverse("password_change")))
     return {"nav_items": items}

@@ -80,6 +80,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "pgtrigger",
     "pghistory",
     "django_countries",
@@ -103,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "programs.access.TwoFactorMiddleware",
     "partnerportal.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -175,6 +180,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Two-factor sign-in (django-otp): required of every staff account, optional for partners.
+OTP_TOTP_ISSUER = "Partner Portal"
+OTP_TOTP_THROTTLE_FACTOR = 1  # each failed code doubles the wait before the next try (1 s, 2 s, 4 s …)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = None  # show registration/logged_out.html
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
@@ -224,7 +232,7 @@ PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Security. With DEBUG off every protection is on by default; behind a TLS-terminating proxy
 # set SECURE_PROXY_SSL_HEADER=true so Django trusts X-Forwarded-Proto.
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^ping$"]  # load balancers probe over plain HTTP
 if _bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)

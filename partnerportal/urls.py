@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from programs import views as programs_views
 from programs.forms import EmailAuthenticationForm
 
 from . import views
@@ -23,10 +24,16 @@ accounts = [
         name="password_reset_confirm",
     ),
     path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("two-factor/", programs_views.two_factor, name="two_factor"),
+    path("two-factor/setup/", programs_views.two_factor_setup, name="two_factor_setup"),
+    path("two-factor/verify/", programs_views.two_factor_verify, name="two_factor_verify"),
+    path("two-factor/recovery-codes/", programs_views.two_factor_recovery_codes, name="two_factor_recovery_codes"),
+    path("two-factor/disable/", programs_views.two_factor_disable, name="two_factor_disable"),
 ]
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("ping", views.ping, name="ping"),
     path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
     path("api/", include(("partnerportal.api_urls", "api"))),

@@ -1,4 +1,4 @@
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.defaults import server_error as page
 
@@ -17,3 +17,8 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse(server_error_body(), status=500)
     return page(request)
+
+
+def ping(request):
+    """Answer "pong" without touching the database or the broker: liveness, and the framework's ceiling."""
+    return HttpResponse("pong\n", content_type="text/plain")

@@ -10,6 +10,10 @@ from django.db import transaction
 from .models import Membership, Motion, Partner, PartnerMotion, StaffRole, User
 
 DEMO_PASSWORD = "demo12345"  # noqa: S105 (documented demo logins)
+# Every demo staff account's authenticator app shares this documented key (base32
+# DEMO_TOTP_SECRET below); `python manage.py demo_code` prints its current code. Demo only.
+DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"  # the RFC 6238 test key "12345678901234567890"
+DEMO_TOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # noqa: S105 (documented demo key)
 
 MOTIONS = [
     ("resale", "Resale", "Partners who resell our subscriptions and own the customer relationship."),
@@ -109,3 +113,27 @@ def seed() -> dict:
                 user=user, defaults={"partner": partner, "role": role, "is_support_contact": support_contact}
             )
     return {"motions": Motion.objects.count(), "partners": Partner.objects.count(), "people": User.objects.count()}
+
+
+def demo_code() -> str:
+    """Return the current six-digit code of the demo staff authenticator (for `make run` and the browser tests)."""
+    from binascii import unhexlify
+
+    from django_otp.oath import totp
+
+    return f"{totp(unhexlify(DEMO_TOTP_KEY)):06d}"
+
+
+@transaction.atomic
+def give_staff_authenticators() -> int:
+    """Give every demo staff account a confirmed authenticator with the documented demo key."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    staff = [
+        user for user in User.objects.filter(email__endswith="@demo.test") if user.is_portal_staff or user.is_staff
+    ]
+    for user in staff:
+        TOTPDevice.objects.update_or_create(
+            user=user, name="Demo authenticator", defaults={"key": DEMO_TOTP_KEY, "confirmed": True, "last_t": -1}
+        )
+    return len(staff)

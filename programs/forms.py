@@ -51,3 +51,12 @@ class AcceptInvitationForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. “ServiceNow sync”.")
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
+        help_text="The 6 digits your authenticator app shows, or one of your recovery codes.",
+    )

@@ -11,6 +11,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django_countries.fields import CountryField
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 def validate_time_zone(value: str) -> None:
@@ -494,3 +496,33 @@ class Certification(models.Model):
         super().clean()
         if self.metric_id and not self.metric.from_certifications:
             raise ValidationError({"metric": f"{self.metric} is not counted from certifications."})
+
+
+# Two-factor devices are django-otp's models: their audit trail is kept here, through proxies (so
+# the triggers' migrations are ours). Only who, which and whether confirmed are copied: never the
+# secret key, nor the counters every sign-in moves.
+TWO_FACTOR_AUDIT = {"fields": ["user", "name", "confirmed"], "obj_field": pghistory.ObjForeignKey(db_constraint=False)}
+
+
+@pghistory.track(
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(),
+    pghistory.DeleteEvent(),
+    model_name="AuthenticatorAppEvent",
+    **TWO_FACTOR_AUDIT,
+)
+class AuthenticatorApp(TOTPDevice):
+    class Meta:
+        proxy = True
+
+
+@pghistory.track(
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(),
+    pghistory.DeleteEvent(),
+    model_name="RecoveryCodesEvent",
+    **TWO_FACTOR_AUDIT,
+)
+class RecoveryCodes(StaticDevice):
+    class Meta:
+        proxy = True

@@ -310,3 +310,79 @@ def _parse_value(raw, metric, problems):
             problems.append(" ".join(error.messages).rstrip("."))
             return None
     return value
+
+
+# --- Two-factor authentication ---------------------------------------------------------------------
+
+RECOVERY_CODES = 10
+TOTP_DEVICE_NAME = "Authenticator app"
+RECOVERY_DEVICE_NAME = "Recovery codes"
+
+
+def requires_two_factor(user: User) -> bool:
+    """Return True when `user` must pass a second factor: all staff, and partners who turned it on."""
+    from django_otp import user_has_device
+
+    return user.is_portal_staff or user.is_staff or user.is_superuser or user_has_device(user)
+
+
+@transaction.atomic
+def start_totp_setup(user: User):
+    """Return the person's unconfirmed authenticator device (a new secret the first time)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        with audit_context(action="start_totp_setup", actor=user.pk):
+            device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+    return device
+
+
+@transaction.atomic
+def confirm_totp(device, *, code: str) -> list[str]:
+    """Confirm an authenticator app by a code it shows; replace any earlier one; return new recovery codes."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not device.verify_token(code.strip().replace(" ", "")):
+        raise ValidationError({"code": "That code does not match. Enter the 6 digits your app shows now."})
+    with audit_context(action="confirm_totp", actor=device.user_id):
+        TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        return _new_recovery_codes(device.user)
+
+
+@transaction.atomic
+def regenerate_recovery_codes(user: User) -> list[str]:
+    """Replace the person's recovery codes with new ones (the old ones stop working)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ValidationError("Turn on two-factor sign-in first: recovery codes stand in for the app.")
+    with audit_context(action="regenerate_recovery_codes", actor=user.pk):
+        return _new_recovery_codes(user)
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+@transaction.atomic
+def disable_two_factor(user: User, *, by: User) -> None:
+    """Turn two-factor sign-in off for a partner person (staff cannot: it is required of them)."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if by.pk != user.pk:
+        raise PermissionDenied("Only the person can turn off their own two-factor sign-in.")
+    if user.is_portal_staff or user.is_staff or user.is_superuser:
+        raise ValidationError("Two-factor sign-in is required for staff accounts.")
+    with audit_context(action="disable_two_factor", actor=by.pk):
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()

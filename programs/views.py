@@ -1,16 +1,22 @@
+from base64 import b32encode
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
 
 from tiering.models import Standing
 
 from . import services
-from .access import partner_admin_required
-from .forms import AcceptInvitationForm, ApiTokenForm, InviteMemberForm
+from .access import TWO_FACTOR_SESSION_KEY, partner_admin_required
+from .forms import AcceptInvitationForm, ApiTokenForm, InviteMemberForm, TwoFactorCodeForm
 from .models import ApiToken, Invitation, Membership
 
 
@@ -140,3 +146,98 @@ def revoke_api_token(request, pk):
     else:
         messages.success(request, f"The token “{token.name}” is revoked: requests using it now get 401.")
     return redirect("api_tokens")
+
+
+# --- Two-factor sign-in -------------------------------------------------------------------------
+
+
+def _next_url(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else reverse("home")
+
+
+@login_required
+def two_factor(request):
+    """Where a person sees their two-factor sign-in and manages recovery codes."""
+    from django_otp.plugins.otp_static.models import StaticToken
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    context = {
+        "device": device,
+        "recovery_left": StaticToken.objects.filter(device__user=request.user).count(),
+        "required": request.user.is_portal_staff or request.user.is_staff or request.user.is_superuser,
+    }
+    return render(request, "registration/two_factor.html", context)
+
+
+@login_required
+def two_factor_setup(request):
+    """Add an authenticator app: scan the code, enter what it shows; recovery codes are shown once."""
+    import segno
+
+    device = services.start_totp_setup(request.user)
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = services.confirm_totp(device, code=form.cleaned_data["code"])
+        except ValidationError as error:
+            form.add_error("code", error.message_dict["code"])
+        else:
+            otp_login(request, device)
+            request.session[TWO_FACTOR_SESSION_KEY] = True
+            context = {"codes": codes, "next": _next_url(request)}
+            return render(request, "registration/two_factor_codes.html", context)
+    context = {
+        "form": form,
+        "qr": mark_safe(segno.make(device.config_url, error="m").svg_inline(scale=4, omitsize=False)),  # noqa: S308 (our own SVG)
+        "secret": b32encode(device.bin_key).decode(),
+        "next": request.GET.get("next", ""),
+    }
+    return render(request, "registration/two_factor_setup.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def two_factor_verify(request):
+    """The second step of signing in: a code from the authenticator app, or a recovery code."""
+    from django_otp import match_token
+
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = match_token(request.user, form.cleaned_data["code"].strip().replace(" ", "").lower())
+        if device is None:
+            form.add_error("code", "That code does not match, or was used already. Try the code your app shows now.")
+        else:
+            otp_login(request, device)
+            if device.name == services.RECOVERY_DEVICE_NAME:
+                messages.warning(request, "You signed in with a recovery code; it cannot be used again.")
+            return redirect(_next_url(request))
+    context = {"form": form, "next": request.GET.get("next", "")}
+    return render(request, "registration/two_factor_verify.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def two_factor_recovery_codes(request):
+    try:
+        codes = services.regenerate_recovery_codes(request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("two_factor")
+    return render(request, "registration/two_factor_codes.html", {"codes": codes, "next": reverse("two_factor")})
+
+
+@require_POST
+@login_required
+def two_factor_disable(request):
+    try:
+        services.disable_two_factor(request.user, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        request.session[TWO_FACTOR_SESSION_KEY] = False
+        messages.success(request, "Two-factor sign-in is off. You can turn it on again at any time.")
+    return redirect("two_factor")

@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from partnerportal.api import CursorPagination, IsPartner, Pagination, schema_only, staff_roles
+from partnerportal.api import CursorPagination, InstantFilter, IsPartner, Pagination, schema_only, staff_roles
 from programs.models import SUPPORT_ROLES, Partner, StaffRole
 
 from . import kb, metrics, services
@@ -35,6 +35,7 @@ from .serializers import (
     EventSerializer,
     MySupportSerializer,
     OnCallSerializer,
+    QueueTicketSerializer,
     ScoreboardQuerySerializer,
     ScoreboardSerializer,
     TicketCreateSerializer,
@@ -85,9 +86,9 @@ class MySupportView(generics.GenericAPIView):
 def _ticket_filter():
     class Filter(TicketFilter):
         category = django_filters.ChoiceFilter(choices=Ticket.Category.choices)
-        received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-        received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
-        updated_since = django_filters.IsoDateTimeFilter(
+        received_after = InstantFilter(field_name="received_at", lookup_expr="gte")
+        received_before = InstantFilter(field_name="received_at", lookup_expr="lt")
+        updated_since = InstantFilter(
             field_name="updated_at", lookup_expr="gte", label="Changed at or after (for syncing)."
         )
 
@@ -106,7 +107,7 @@ TicketApiFilter = _ticket_filter()
 
 
 class EventFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte", label="At or after (for syncing).")
+    since = InstantFilter(field_name="at", lookup_expr="gte", label="At or after (for syncing).")
 
     class Meta:
         model = TicketEvent
@@ -290,7 +291,7 @@ class TicketEventList(generics.ListAPIView):
 class QueueView(generics.ListAPIView):
     """The support queue: open tickets by the deadline that runs next (the same filters as the queue page)."""
 
-    serializer_class = TicketSerializer
+    serializer_class = QueueTicketSerializer
     permission_classes = [SUPPORT_STAFF]
     filterset_class = TicketApiFilter
     ordering_fields = [*TICKET_ORDERING, "next_due_at"]

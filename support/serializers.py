@@ -134,6 +134,10 @@ class TicketSerializer(serializers.ModelSerializer):
         return SlaSerializer(self._sla(ticket, self.context["now"])).data
 
 
+class QueueTicketSerializer(TicketSerializer):
+    """A ticket in the queue (its own schema name: the queue pages by number, the ticket list by cursor)."""
+
+
 class TicketDetailSerializer(TicketSerializer):
     plan = serializers.CharField(source="plan.name")
     actions = serializers.SerializerMethodField(help_text="The status changes you may make now (POST …/transitions/).")

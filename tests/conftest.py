@@ -37,6 +37,33 @@ def _tasks_run_in_process(monkeypatch):
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
 
 
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch):
+    """`force_login` means signed in all the way: staff also get a verified second factor.
+
+    tests/programs/test_two_factor.py signs in through the real pages instead.
+    """
+    from django.test import Client
+
+    real = Client.force_login
+
+    def force_login(self, user, backend=None):
+        real(self, user, backend)
+        from programs.services import requires_two_factor
+
+        if requires_two_factor(user):
+            from django_otp import DEVICE_ID_SESSION_KEY
+            from django_otp.plugins.otp_totp.models import TOTPDevice
+
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            device = device or TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 @pytest.fixture
 def partner(db):
     return PartnerFactory(name="Northwind Resellers", slug="northwind")

@@ -124,6 +124,7 @@ NEW_TICKET = {
 
 RULES = {
     "healthz": Rule(get=expect(200)),
+    "ping": Rule(get=expect(200)),
     "login": Rule(get=expect(200)),
     "logout": Rule(get=expect(405), post=expect(200)),
     "password_change": Rule(get=expect(200, anonymous=LOGIN)),
@@ -133,6 +134,19 @@ RULES = {
     "password_reset_confirm": Rule(get=expect(200), kwargs=lambda world: {"uidb64": "MQ", "token": "bad-token"}),
     "password_reset_complete": Rule(get=expect(200)),
     "home": Rule(get=expect(200, anonymous=LOGIN)),
+    # Two-factor pages: everyone signed in manages their own (staff's is required, partners' optional).
+    "two_factor": Rule(get=expect(200, anonymous=LOGIN)),
+    "two_factor_setup": Rule(
+        get=expect(200, anonymous=LOGIN), post=expect(400, anonymous=LOGIN), post_data={"code": "000000"}
+    ),
+    "two_factor_verify": Rule(
+        get=expect(200, anonymous=LOGIN), post=expect(400, anonymous=LOGIN), post_data={"code": "000000"}
+    ),
+    # Partners here have no authenticator app: they are sent back to turn it on first.
+    "two_factor_recovery_codes": Rule(
+        get=expect(405), post=expect(200, anonymous=LOGIN, **dict.fromkeys(PARTNER_PEOPLE, Redirect("two_factor")))
+    ),
+    "two_factor_disable": Rule(get=expect(405), post=expect(Redirect("two_factor"), anonymous=LOGIN)),
     "invite_member": Rule(
         get=expect(200, anonymous=LOGIN, partner_member=403, **staff(403)),
         post=expect(Redirect("home"), anonymous=LOGIN, partner_member=403, **staff(403)),

@@ -77,7 +77,19 @@ def sign_in(page, base: str, email: str, path: str = "/accounts/login/") -> None
         page.get_by_label("Email address").fill(email)
         page.get_by_label("Password").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="Log in").click()
+        pass_second_factor(page)
         return
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    pass_second_factor(page)
+
+
+def pass_second_factor(page) -> None:
+    """Staff are asked for a code after the password: enter the demo authenticator's."""
+    from programs.demo import demo_code
+
+    page.wait_for_load_state()
+    if "/accounts/two-factor/verify/" in page.url:
+        page.get_by_label("Code").fill(demo_code())
+        page.get_by_role("button", name="Continue").click()

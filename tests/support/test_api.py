@@ -1,6 +1,7 @@
 """The REST API for tickets, support plans, the knowledge base and staff tooling: what each person gets."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -87,6 +88,21 @@ def test_following_the_cursor_lists_every_ticket_once(as_member, ticket, partner
         url = page["next"]
     assert sorted(seen) == sorted(Ticket.objects.values_list("pk", flat=True))
     assert len(seen) == 7
+
+
+@pytest.mark.parametrize(
+    "instant", ["4942-05-19T23:23:20.6-16:20", "9999-12-31T23:59:59-14:00", "2026-11-30T10:00:00+25:00", "yesterday"]
+)
+def test_an_instant_the_database_cannot_hold_is_refused(as_member, ticket, instant):
+    response = as_member.get(TICKETS, {"updated_since": instant})
+    assert response.status_code == 400
+    assert "updated_since" in response.json()["fields"]
+
+
+def test_an_instant_with_an_offset_is_compared_in_utc(as_member, ticket):
+    just_before = ticket.updated_at.astimezone(ZoneInfo("Pacific/Kiritimati")) - timedelta(seconds=1)
+    found = as_member.get(TICKETS, {"updated_since": just_before.isoformat()}).json()["results"]
+    assert [row["id"] for row in found] == [ticket.pk]
 
 
 def test_a_partner_cannot_filter_by_another_partner(as_member, other_partner, ticket):

@@ -16,5 +16,6 @@ class Command(BaseCommand):
         counts |= tiering_demo.seed() | support_demo.seed_tickets()
         counts["articles"] = demo_history.seed_knowledge_base()
         counts["past tickets"] = demo_history.seed_history()
+        counts["staff authenticators"] = demo.give_staff_authenticators()
         summary = ", ".join(f"{count} {name}" for name, count in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {summary}."))
