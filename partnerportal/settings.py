@@ -294,6 +294,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = _int("HEARTBEAT_SECONDS", 30, minimum=1)
 SLA_SWEEP_SECONDS = _int("SLA_SWEEP_SECONDS", 60, minimum=1)
+# Due tickets the sweep claims per transaction: a killed sweep loses at most one batch's work.
+SLA_SWEEP_BATCH_SIZE = _int("SLA_SWEEP_BATCH_SIZE", 2000, minimum=1)
 # /healthz fails when the last beat is older than this: the detection-latency promise.
 HEALTHZ_MAX_BEAT_AGE = _int("HEALTHZ_MAX_BEAT_AGE", 120, minimum=1)
 

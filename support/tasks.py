@@ -1,11 +1,12 @@
 from celery import shared_task
+from django.conf import settings
 
 from .sweep import sweep_slas
 
 
 @shared_task(name="support.tasks.sweep_slas")
 def sweep_slas_task() -> dict:
-    result = sweep_slas()
+    result = sweep_slas(batch_size=settings.SLA_SWEEP_BATCH_SIZE)
     return {
         "checked": result.checked,
         "recorded": result.recorded,
