@@ -6,6 +6,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import services
 from .models import (
@@ -34,6 +36,14 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
+# django-otp's own admin shows any person's authenticator secret as a QR code: whoever reads it
+# could copy that person's second factor. Devices are managed by their owner on the two-factor
+# pages; the admin only resets them (the action on people below).
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     form = UserEditForm
@@ -51,8 +61,19 @@ class UserAdmin(BaseUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})]
 
+    actions = ["reset_two_factor"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.action(description="Reset two-factor sign-in (lost phone and recovery codes)", permissions=["change"])
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            services.reset_two_factor(user, by=request.user)
+        self.message_user(
+            request,
+            f"Two-factor sign-in reset for {queryset.count()} people: they set it up again at their next sign-in.",
+        )
 
     @admin.display(description="Staff roles")
     def staff_role_list(self, user):

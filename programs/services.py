@@ -374,6 +374,19 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 
 @transaction.atomic
+def reset_two_factor(user: User, *, by: User) -> None:
+    """Remove a person's authenticator and recovery codes (they lost both); staff set one up again at sign-in."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not by.has_perm("programs.change_user"):
+        raise PermissionDenied("Only people who manage accounts can reset two-factor sign-in.")
+    with audit_context(action="reset_two_factor", actor=by.pk):
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+
+
+@transaction.atomic
 def disable_two_factor(user: User, *, by: User) -> None:
     """Turn two-factor sign-in off for a partner person (staff cannot: it is required of them)."""
     from django_otp.plugins.otp_static.models import StaticDevice

@@ -170,3 +170,21 @@ def test_turning_it_on_is_audited_without_the_secret(support_l1, db):
         ("update", True),
     ]
     assert "key" not in {field.name for field in events.model._meta.get_fields()}
+
+
+def test_the_admin_never_shows_a_persons_authenticator_secret(client_for, superuser, support_l1):
+    confirmed_app(support_l1)
+    client = client_for(superuser)
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    device = TOTPDevice.objects.get(user=support_l1)
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/").status_code == 404
+
+
+def test_a_program_manager_resets_a_lost_second_factor_and_it_is_set_up_again(client_for, program_manager, support_l1):
+    confirmed_app(support_l1)
+    response = client_for(program_manager).post(
+        "/admin/programs/user/", {"action": "reset_two_factor", "_selected_action": [support_l1.pk]}
+    )
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=support_l1).exists()
+    assert sign_in(support_l1).get("/queue/")["Location"].startswith("/accounts/two-factor/setup/")
