@@ -78,8 +78,8 @@ def seed():
         cursor.execute(
             """
             UPDATE support_ticket SET
-                received_at = now() - (id %% 365 || ' days')::interval - (id %% 1440 || ' minutes')::interval,
-                status = CASE WHEN id %% 20 = 0 THEN status ELSE 'resolved' END
+                received_at = now() - (id % 365 || ' days')::interval - (id % 1440 || ' minutes')::interval,
+                status = CASE WHEN id % 20 = 0 THEN status ELSE 'resolved' END
             """
         )
         cursor.execute(

@@ -1,4 +1,5 @@
 import django_filters
+from django import forms
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -36,7 +37,10 @@ class TicketFilter(django_filters.FilterSet):
         choices=[(OPEN, "All open"), *Ticket.Status.choices], method="filter_status", empty_label="Any status"
     )
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
-    partner = django_filters.ModelChoiceFilter(queryset=Partner.objects.all())
+    # By name on the page (a select of every partner costs more than the rest of the page at 1,000
+    # partners); by id in links and the API, carried along as a hidden field.
+    partner_name = django_filters.CharFilter(field_name="partner__name", lookup_expr="icontains", label="Partner")
+    partner = django_filters.ModelChoiceFilter(queryset=Partner.objects.all(), widget=forms.HiddenInput)
     plan = django_filters.ModelChoiceFilter(queryset=SupportPlan.objects.all())
     assignee = django_filters.ModelChoiceFilter(
         queryset=User.objects.filter(groups__name__in=[role.label for role in SUPPORT_ROLES]).distinct()
@@ -49,7 +53,7 @@ class TicketFilter(django_filters.FilterSet):
 
     class Meta:
         model = Ticket
-        fields = ["status", "severity", "partner", "plan", "assignee", "sla_state"]
+        fields = ["status", "severity", "partner_name", "partner", "plan", "assignee", "sla_state"]
 
     def filter_status(self, queryset, name, value):
         return queryset.open() if value == OPEN else queryset.filter(status=value)
