@@ -122,6 +122,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.membership.partner if self.membership else None
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class Motion(models.Model):
     """A way of going to market with us: resale, services, technology, and any the program adds."""
 
@@ -186,6 +187,7 @@ class Partner(models.Model):
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class PartnerMotion(models.Model):
     """A partner's participation in one motion, since a date."""
 
@@ -341,6 +343,7 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class Metric(models.Model):
     """A measurable partner metric (ARR sourced, active sellers, CSAT %, …) and how a window aggregates it."""
 

@@ -40,6 +40,7 @@ SEVERITY_GUIDE = {
 }
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class BusinessCalendar(models.Model):
     """Support hours: a time zone, weekly windows and holidays, or 24/7."""
 
@@ -81,6 +82,7 @@ class BusinessCalendar(models.Model):
         return dates
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class CalendarWindow(models.Model):
     class Weekday(models.IntegerChoices):
         MONDAY = 0
@@ -103,6 +105,7 @@ class CalendarWindow(models.Model):
         return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class CalendarHoliday(models.Model):
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
     date = models.DateField()
@@ -161,6 +164,7 @@ class SupportPlan(models.Model):
         return [Channel(value).label for value in self.channels if value in Channel.values]
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class SeverityTarget(models.Model):
     """First-response and resolution targets of one plan for one severity, in business minutes."""
 
@@ -448,6 +452,7 @@ class OnCallRole(models.TextChoices):
     SECONDARY = "secondary", "Secondary"
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class OnCallSchedule(models.Model):
     """Who answers pages for a group of people: rotations in layers, and overrides, in one time zone."""
 
@@ -464,6 +469,7 @@ class OnCallSchedule(models.Model):
         return self.name
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class OnCallLayer(models.Model):
     """One rotation of a schedule: people take turns, handing off every N days at a local time."""
 
@@ -496,6 +502,7 @@ class OnCallLayer(models.Model):
         return f"{self.schedule}: {self.name} ({self.get_role_display().lower()})"
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class OnCallMember(models.Model):
     layer = models.ForeignKey(OnCallLayer, on_delete=models.CASCADE, related_name="members")
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -509,6 +516,7 @@ class OnCallMember(models.Model):
         return f"{self.position}. {self.person}"
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class OnCallOverride(models.Model):
     """Someone covers a stretch of time, whatever the rotations say (holiday swaps, incidents)."""
 
@@ -550,6 +558,7 @@ class EscalationPolicy(models.Model):
         return f"Escalation of {self.plan}"
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class EscalationLevel(models.Model):
     """One level: who it goes to (a rotation or a person), when tickets reach it, what partners read."""
 
@@ -625,6 +634,7 @@ class EscalationLevel(models.Model):
             raise ValidationError({"rule": "Only level 1 takes new tickets."})
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class EscalationTrigger(models.Model):
     """A condition that sends a ticket straight to a level (seed 001's escalation triggers)."""
 
@@ -726,6 +736,7 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(published=True, audience__in=Article.audiences_for(user))
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class ArticleCategory(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
@@ -739,6 +750,8 @@ class ArticleCategory(models.Model):
         return self.name
 
 
+# The view counter moves on every read: it writes no history.
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), exclude=["views"])
 class Article(models.Model):
     """A knowledge base article; the body is Markdown, rendered and sanitised on display."""
 

@@ -77,3 +77,34 @@ def test_using_a_token_writes_no_history(api_client_for, partner_member):
     client = api_client_for(partner_member)
     client.get("/api/v1/me/")
     assert list(events("ApiToken").values_list("pgh_label", flat=True)) == ["insert"]
+
+
+def test_an_admin_change_to_support_hours_records_who_made_it(client, support_manager):
+    from datetime import date
+
+    from django.apps import apps
+
+    from support.models import BusinessCalendar, CalendarHoliday
+
+    calendar = BusinessCalendar.objects.create(name="EU hours", time_zone="Europe/Berlin")
+    holiday = CalendarHoliday.objects.create(calendar=calendar, date=date(2026, 12, 24), name="Christmas Eve")
+    client.force_login(support_manager)
+    response = client.post(f"/admin/support/businesscalendar/{calendar.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not CalendarHoliday.objects.filter(pk=holiday.pk).exists()
+    deletion = apps.get_model("support", "CalendarHolidayEvent").objects.get(pgh_label="delete")
+    assert (deletion.name, deletion.date) == ("Christmas Eve", date(2026, 12, 24))
+    assert deletion.pgh_context.metadata["user"] == support_manager.pk
+    assert deletion.pgh_created_at is not None
+
+
+def test_counting_article_views_writes_no_history(client, partner_member):
+    from django.apps import apps
+
+    from tests.factories import article
+
+    page = article("Refund runbook")
+    client.force_login(partner_member)
+    client.get(f"/kb/{page.slug}/")
+    labels = apps.get_model("support", "ArticleEvent").objects.values_list("pgh_label", flat=True)
+    assert list(labels) == ["insert"]

@@ -27,6 +27,7 @@ EXCLUSIVITY_DAYS = 90
 METAL_NAMES = frozenset({"bronze", "silver", "gold", "platinum", "diamond", "titanium", "copper", "iron", "steel"})
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class Ladder(models.Model):
     """The ordered tiers of one motion."""
 
@@ -60,6 +61,7 @@ class Ladder(models.Model):
         return warnings
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class Benefit(models.Model):
     """An entry of the benefits catalogue; a costly benefit carries the rule that offsets its conflict."""
 
@@ -102,6 +104,7 @@ class Benefit(models.Model):
         return self.name
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class Tier(models.Model):
     """One rung of a ladder; rank 1 is the entry tier."""
 
@@ -135,6 +138,7 @@ class Tier(models.Model):
         return self.rank == 1
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class TierBenefit(models.Model):
     tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="tier_benefits")
     benefit = models.ForeignKey(Benefit, on_delete=models.PROTECT, related_name="tier_benefits")
@@ -252,6 +256,7 @@ def window_bounds(window: str, as_of: dt.date) -> tuple[dt.date, dt.date]:
     raise ValueError(f"Unknown window {window!r}")
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class Criterion(models.Model):
     """A threshold a partner must reach on a metric over a window to hold a tier under a policy."""
 
@@ -283,6 +288,7 @@ class Criterion(models.Model):
                 raise ValidationError({"threshold": error.messages}) from error
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class MdfCriterion(models.Model):
     """A published criterion for Market Development Funds, open to any partner who meets it, any tier."""
 
@@ -419,6 +425,7 @@ class TierChange(models.Model):
         return f"{self.partner}: {self.from_tier or '—'} → {self.to_tier or '—'} on {self.effective_on}"
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class DowngradeConversation(models.Model):
     """The recorded conversation without which a downgrade never applies (seed 004)."""
 
