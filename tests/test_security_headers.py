@@ -48,3 +48,25 @@ def test_no_template_has_inline_script_or_event_handlers(template):
     text = template.read_text()
     assert not INLINE_SCRIPT.search(text), "inline <script>: move it to static/js/"
     assert not INLINE_HANDLER.search(text), "inline on…= handler: bind it from static/js/"
+
+
+def test_a_session_ends_after_its_age(client, partner_member, settings, time_machine):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    time_machine.move_to(timezone.now(), tick=False)
+    client.force_login(partner_member)
+    assert client.get("/tickets/").status_code == 200
+    time_machine.shift(timedelta(seconds=settings.SESSION_COOKIE_AGE + 60))
+    response = client.get("/tickets/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_session_and_csrf_cookies_are_locked_down_in_production():
+    from django.conf import settings
+
+    assert settings.SESSION_COOKIE_HTTPONLY is True
+    assert settings.SESSION_COOKIE_AGE <= 12 * 3600
+    assert settings.SESSION_COOKIE_SAMESITE == "Lax" and settings.CSRF_COOKIE_SAMESITE == "Lax"
+    assert settings.X_FRAME_OPTIONS == "DENY"
