@@ -70,7 +70,7 @@ class TokenAuthentication(BaseAuthentication):
 
 
 class TokenRateThrottle(SimpleRateThrottle):
-    """API_THROTTLE_RATE requests per token (per person for browser sessions, per address anonymously)."""
+    """API_THROTTLE_RATE requests per token (per person for browser sessions)."""
 
     scope = "api"
 
@@ -78,13 +78,10 @@ class TokenRateThrottle(SimpleRateThrottle):
         return settings.API_THROTTLE_RATE  # read per request, so tests and operators can change it
 
     def get_cache_key(self, request, view):
+        # Throttles run after authentication: only the public schema and docs see anonymous requests.
         if request.auth is not None and hasattr(request.auth, "digest"):
-            ident = f"token-{request.auth.pk}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user-{request.user.pk}"
-        else:
-            ident = f"address-{self.get_ident(request)}"
-        return f"throttle-api-{ident}"
+            return f"throttle-api-token-{request.auth.pk}"
+        return f"throttle-api-user-{request.user.pk}" if request.user.is_authenticated else None
 
 
 # --- Paging --------------------------------------------------------------------------------------

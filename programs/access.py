@@ -60,14 +60,17 @@ def lockout_username(request, credentials=None) -> str:
 
 
 class TwoFactorMiddleware:
-    """Send signed-in people who need a second factor to set it up or enter it before anything else.
+    """Send signed-in people who need a second factor to enter it (or set it up) before anything else.
 
-    Staff and program managers always need one; partners once they turned it on. API requests with
-    a personal token are not signed in here (DRF authenticates them in the view): a token is its
-    own credential, created from a session that passed the second factor.
+    Staff and program managers always need one; partners once they turned it on (checked on every
+    request: turning it on elsewhere takes effect at once). Until the code is entered, only the
+    code page, sign-out and, for someone without an app yet, the setup page open: with a password
+    alone nobody can add an app, get recovery codes or turn the second factor off. API requests
+    with a personal token are not signed in here (DRF authenticates them in the view): a token is
+    its own credential, created from a session that passed the second factor.
     """
 
-    OPEN_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/", "/static/", "/healthz", "/ping")
+    ALWAYS_OPEN = ("/accounts/logout/", "/static/", "/healthz", "/ping")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -78,38 +81,18 @@ class TwoFactorMiddleware:
         from django.urls import reverse
         from django.utils.http import urlencode
 
-        from .services import requires_two_factor
+        from .services import has_authenticator, two_factor_mandatory
 
         user = request.user
-        if (
-            user.is_authenticated
-            and not user.is_verified()
-            and not request.path.startswith(self.OPEN_PREFIXES)
-            and self.required(request, requires_two_factor)
-        ):
-            if request.path.startswith("/api/"):
-                body = {"message": "Enter your two-factor code in the portal first.", "code": "two_factor_required"}
-                return JsonResponse({**body, "fields": {}}, status=403)
-            from django_otp import user_has_device
-
-            target = "two_factor_verify" if user_has_device(user) else "two_factor_setup"
-            return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
-        return self.get_response(request)
-
-    @staticmethod
-    def required(request, requires_two_factor) -> bool:
-        # Decided once per session (a query for partners), not on every request.
-        if TWO_FACTOR_SESSION_KEY not in request.session:
-            request.session[TWO_FACTOR_SESSION_KEY] = requires_two_factor(request.user)
-        return request.session[TWO_FACTOR_SESSION_KEY]
-
-
-TWO_FACTOR_SESSION_KEY = "two_factor_required"
-
-
-def note_two_factor_requirement(sender, request, user, **kwargs):
-    """On sign-in, note in the session whether the person needs a second factor (see TwoFactorMiddleware)."""
-    from .services import requires_two_factor
-
-    if hasattr(request, "session"):
-        request.session[TWO_FACTOR_SESSION_KEY] = requires_two_factor(user)
+        if not user.is_authenticated or user.is_verified() or request.path.startswith(self.ALWAYS_OPEN):
+            return self.get_response(request)
+        enrolled = has_authenticator(user)
+        if not (enrolled or two_factor_mandatory(user)):
+            return self.get_response(request)  # a partner who has not turned it on
+        target = reverse("two_factor_verify" if enrolled else "two_factor_setup")
+        if request.path == target:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            body = {"message": "Enter your two-factor code in the portal first.", "code": "two_factor_required"}
+            return JsonResponse({**body, "fields": {}}, status=403)
+        return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")

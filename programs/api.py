@@ -44,7 +44,7 @@ class PartnerSerializer(serializers.ModelSerializer):
 
     def get_partner_manager(self, partner) -> str | None:
         manager = partner.partner_manager
-        return (manager.get_full_name() or manager.email) if manager else None
+        return manager.get_full_name() if manager else None
 
 
 class MemberSerializer(serializers.ModelSerializer):

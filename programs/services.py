@@ -148,6 +148,7 @@ def create_api_token(user: User, *, name: str) -> tuple[ApiToken, str]:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Name the token after what will use it."})
+    User.objects.select_for_update().filter(pk=user.pk).first()  # one create at a time per person: name and limit hold
     active = ApiToken.objects.active().filter(user=user)
     if active.filter(name=name).exists():
         raise ValidationError({"name": f"You already have a token named “{name}”. Revoke it or pick another name."})
@@ -319,11 +320,21 @@ TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
 
 
+def two_factor_mandatory(user: User) -> bool:
+    """Return True for the accounts that must use a second factor: every staff account."""
+    return user.is_portal_staff or user.is_staff or user.is_superuser
+
+
+def has_authenticator(user: User) -> bool:
+    """Return True when the person has a confirmed authenticator app (one query)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
 def requires_two_factor(user: User) -> bool:
     """Return True when `user` must pass a second factor: all staff, and partners who turned it on."""
-    from django_otp import user_has_device
-
-    return user.is_portal_staff or user.is_staff or user.is_superuser or user_has_device(user)
+    return two_factor_mandatory(user) or has_authenticator(user)
 
 
 @transaction.atomic
@@ -394,7 +405,7 @@ def disable_two_factor(user: User, *, by: User) -> None:
 
     if by.pk != user.pk:
         raise PermissionDenied("Only the person can turn off their own two-factor sign-in.")
-    if user.is_portal_staff or user.is_staff or user.is_superuser:
+    if two_factor_mandatory(user):
         raise ValidationError("Two-factor sign-in is required for staff accounts.")
     with audit_context(action="disable_two_factor", actor=by.pk):
         TOTPDevice.objects.filter(user=user).delete()

@@ -1,4 +1,5 @@
 from base64 import b32encode
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -9,13 +10,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from tiering.models import Standing
 
 from . import services
-from .access import TWO_FACTOR_SESSION_KEY, partner_admin_required
+from .access import partner_admin_required
 from .forms import AcceptInvitationForm, ApiTokenForm, InviteMemberForm, TwoFactorCodeForm
 from .models import ApiToken, Invitation, Membership
 
@@ -115,6 +117,7 @@ def accept_invitation(request, token):
     return render(request, "programs/accept_invitation.html", {"invitation": invitation, "form": form}, status=status)
 
 
+@never_cache
 @login_required
 def api_tokens(request):
     """List my API tokens; create one (its secret is shown on this answer only)."""
@@ -169,12 +172,27 @@ def two_factor(request):
     context = {
         "device": device,
         "recovery_left": StaticToken.objects.filter(device__user=request.user).count(),
-        "required": request.user.is_portal_staff or request.user.is_staff or request.user.is_superuser,
+        "required": services.two_factor_mandatory(request.user),
     }
     return render(request, "registration/two_factor.html", context)
 
 
+def _verified_if_enrolled(view):
+    """Managing a second factor needs the second factor: a password alone cannot replace the app,
+    get recovery codes or turn it off (the middleware lets only setup without an app through)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if services.has_authenticator(request.user) and not request.user.is_verified():
+            return redirect(f"{reverse('two_factor_verify')}?next={reverse('two_factor')}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@never_cache
 @login_required
+@_verified_if_enrolled
 def two_factor_setup(request):
     """Add an authenticator app: scan the code, enter what it shows; recovery codes are shown once."""
     import segno
@@ -188,7 +206,6 @@ def two_factor_setup(request):
             form.add_error("code", error.message_dict["code"])
         else:
             otp_login(request, device)
-            request.session[TWO_FACTOR_SESSION_KEY] = True
             context = {"codes": codes, "next": _next_url(request)}
             return render(request, "registration/two_factor_codes.html", context)
     context = {
@@ -200,6 +217,7 @@ def two_factor_setup(request):
     return render(request, "registration/two_factor_setup.html", context, status=400 if form.errors else 200)
 
 
+@never_cache
 @login_required
 def two_factor_verify(request):
     """The second step of signing in: a code from the authenticator app, or a recovery code."""
@@ -219,8 +237,10 @@ def two_factor_verify(request):
     return render(request, "registration/two_factor_verify.html", context, status=400 if form.errors else 200)
 
 
+@never_cache
 @require_POST
 @login_required
+@_verified_if_enrolled
 def two_factor_recovery_codes(request):
     try:
         codes = services.regenerate_recovery_codes(request.user)
@@ -232,12 +252,12 @@ def two_factor_recovery_codes(request):
 
 @require_POST
 @login_required
+@_verified_if_enrolled
 def two_factor_disable(request):
     try:
         services.disable_two_factor(request.user, by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        request.session[TWO_FACTOR_SESSION_KEY] = False
         messages.success(request, "Two-factor sign-in is off. You can turn it on again at any time.")
     return redirect("two_factor")

@@ -83,27 +83,23 @@ class MySupportView(generics.GenericAPIView):
 # --- Tickets ---------------------------------------------------------------------------------------
 
 
-def _ticket_filter():
-    class Filter(TicketFilter):
-        category = django_filters.ChoiceFilter(choices=Ticket.Category.choices)
-        received_after = InstantFilter(field_name="received_at", lookup_expr="gte")
-        received_before = InstantFilter(field_name="received_at", lookup_expr="lt")
-        updated_since = InstantFilter(
-            field_name="updated_at", lookup_expr="gte", label="Changed at or after (for syncing)."
-        )
+class TicketApiFilter(TicketFilter):
+    """The queue's filters, plus time windows for integrations that sync; partners name only their own partner."""
 
-        class Meta(TicketFilter.Meta):
-            fields = [*TicketFilter.Meta.fields, "category", "received_after", "received_before", "updated_since"]
+    category = django_filters.ChoiceFilter(choices=Ticket.Category.choices)
+    received_after = InstantFilter(field_name="received_at", lookup_expr="gte")
+    received_before = InstantFilter(field_name="received_at", lookup_expr="lt")
+    updated_since = InstantFilter(
+        field_name="updated_at", lookup_expr="gte", label="Changed at or after (for syncing)."
+    )
 
-        def __init__(self, *args, request=None, **kwargs):
-            super().__init__(*args, request=request, **kwargs)
-            if request is not None:  # a partner may name only its own partner
-                self.filters["partner"].queryset = Partner.objects.for_user(request.user)
+    class Meta(TicketFilter.Meta):
+        fields = [*TicketFilter.Meta.fields, "category", "received_after", "received_before", "updated_since"]
 
-    return Filter
-
-
-TicketApiFilter = _ticket_filter()
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        if request is not None:
+            self.filters["partner"].queryset = Partner.objects.for_user(request.user)
 
 
 class EventFilter(django_filters.FilterSet):
@@ -114,7 +110,9 @@ class EventFilter(django_filters.FilterSet):
         fields = ["kind", "since"]
 
 
-TICKET_ORDERING = ["received_at", "updated_at", "severity", "id"]  # never null: the cursor needs a value
+# The cursor keeps its place by the first ordering field: only (nearly) unique, never-null fields,
+# or a page deep into a run of ties would be found by OFFSET. Severity order is on the queue.
+TICKET_ORDERING = ["received_at", "updated_at", "id"]
 
 
 @extend_schema(tags=["tickets"])
@@ -130,7 +128,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def get_queryset(self):
         if schema_only(self):
             return Ticket.objects.none()
-        return Ticket.objects.for_user(self.request.user).select_related("partner", "submitter", "assignee", "plan")
+        return Ticket.objects.for_user(self.request.user).for_queue()
 
     def get_object(self):
         # The list's filters are not the ticket's: a detail route finds its ticket in the scope alone.
@@ -231,10 +229,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         serializer = AttachmentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        services.add_comment(
+        event = services.add_comment(
             ticket, by=request.user, body="", public=not serializer.validated_data["internal"], attachments=[upload]
         )
-        attachment = TicketAttachment.objects.filter(ticket=ticket).latest("pk")
+        [attachment] = event.stored_attachments
         return Response(
             AttachmentSerializer(attachment, context=self.get_serializer_context()).data, status.HTTP_201_CREATED
         )
@@ -294,7 +292,7 @@ class QueueView(generics.ListAPIView):
     serializer_class = QueueTicketSerializer
     permission_classes = [SUPPORT_STAFF]
     filterset_class = TicketApiFilter
-    ordering_fields = [*TICKET_ORDERING, "next_due_at"]
+    ordering_fields = [*TICKET_ORDERING, "severity", "next_due_at"]
     ordering = [F("next_due_at").asc(nulls_last=True), "id"]
 
     def get_queryset(self):

@@ -117,7 +117,7 @@ class TicketSerializer(serializers.ModelSerializer):
         return absolute(self, reverse("api:ticket-detail", args=[ticket.pk]))
 
     def get_assignee(self, ticket) -> str | None:
-        return (ticket.assignee.get_full_name() or ticket.assignee.email) if ticket.assignee else None
+        return ticket.assignee.get_full_name() if ticket.assignee else None
 
     @staticmethod
     def _sla(ticket, now) -> dict:
@@ -153,13 +153,7 @@ class TicketDetailSerializer(TicketSerializer):
         ]
 
     def get_actions(self, ticket) -> list[str]:
-        user = self.context["request"].user
-        allowed = services.STAFF_ACTIONS if services.is_support_staff(user) else services.PARTNER_ACTIONS
-        if user.membership is None and not services.is_support_staff(user):
-            return []
-        return [
-            name for name in services.TRANSITIONS if name in allowed and ticket.status in services.TRANSITIONS[name][0]
-        ]
+        return services.available_actions(ticket, self.context["request"].user)
 
 
 class TicketCreateSerializer(serializers.ModelSerializer):
@@ -176,7 +170,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "at", "actor", "by_staff", "public", "body", "from_value", "to_value", "sla_target"]
 
     def get_actor(self, event) -> str | None:
-        return (event.actor.get_full_name() or event.actor.email) if event.actor else None
+        return event.actor.get_full_name() if event.actor else None
 
 
 class CommentSerializer(serializers.Serializer):

@@ -58,6 +58,17 @@ def is_support_staff(user: User) -> bool:
     return user.has_staff_role(*SUPPORT_ROLES)
 
 
+def available_actions(ticket: Ticket, user: User) -> list[str]:
+    """Return the status changes `user` may make on `ticket` now, in lifecycle order."""
+    if is_support_staff(user):
+        allowed = STAFF_ACTIONS
+    elif user.membership is not None and user.membership.partner_id == ticket.partner_id:
+        allowed = PARTNER_ACTIONS
+    else:
+        allowed = set()
+    return [name for name, (sources, _, _) in TRANSITIONS.items() if name in allowed and ticket.status in sources]
+
+
 def _record(ticket: Ticket, kind: str, by: User | None, **fields) -> TicketEvent:
     """Add a timeline event, noting whether its actor acted as support staff at that moment.
 
@@ -237,8 +248,10 @@ def add_comment(ticket: Ticket, *, by: User, body: str, public: bool = True, att
     now = at or timezone.now()
     with audit_context(action="add_comment", actor=by.pk):
         event = _record(ticket, Kind.COMMENT if public else Kind.NOTE, by, at=now, public=public, body=body)
-        for upload in attachments:
-            _store_attachment(ticket, upload, by=by, at=now, public=public)
+        # The files stored with this message, for callers that answer with them (the API).
+        event.stored_attachments = [
+            _store_attachment(ticket, upload, by=by, at=now, public=public) for upload in attachments
+        ]
         if not staff and ticket.status == Status.WAITING_ON_PARTNER:
             _record(
                 ticket,

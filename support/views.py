@@ -107,12 +107,7 @@ def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None
     staff = services.is_support_staff(user)
     events = TicketEvent.objects.visible_to(user).filter(ticket=ticket).select_related("actor")
     attachments = TicketAttachment.objects.visible_to(user).filter(ticket=ticket)
-    allowed = services.STAFF_ACTIONS if staff else services.PARTNER_ACTIONS if user.membership else set()
-    actions = [
-        (name, label)
-        for name, label in ACTION_LABELS.items()
-        if name in allowed and ticket.status in services.TRANSITIONS[name][0]
-    ]
+    actions = [(name, ACTION_LABELS[name]) for name in services.available_actions(ticket, user)]
     now = timezone.now()
     context = {
         "ticket": ticket,

@@ -1,7 +1,5 @@
 """API: a partner's standings with per-criterion progress; re-tier runs and results for program managers."""
 
-from decimal import Decimal
-
 import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -194,7 +192,7 @@ class RetierResultSerializer(serializers.ModelSerializer):
         run, labels = self.context["run"], self.context["labels"]
         rows = []
         for key, value in result_values(run.criteria[str(result.ladder_id)], result.values).items():
-            tier, label, threshold = labels[key]
+            tier, label, threshold, _unit = labels[key]
             rows.append(
                 {
                     "key": key,
@@ -239,9 +237,4 @@ class RetierResultList(generics.ListAPIView):
         context = super().get_serializer_context()
         if schema_only(self):
             return context
-        labels = {}
-        for snapshot in self.run().criteria.values():
-            for tier in snapshot["tiers"]:
-                for criterion in tier["criteria"]:
-                    labels[criterion["key"]] = (tier["name"], criterion["label"], Decimal(criterion["threshold"]))
-        return {**context, "run": self.run(), "labels": labels}
+        return {**context, "run": self.run(), "labels": selectors.run_criterion_labels(self.run())}

@@ -336,17 +336,23 @@ RESULTS_HEADER = [
 ]  # fmt: skip
 
 
+def run_criterion_labels(run) -> dict[str, tuple[str, str, Decimal, str]]:
+    """Return, per criterion key of the run's snapshot, its tier's name, label, threshold and unit."""
+    return {
+        criterion["key"]: (tier["name"], criterion["label"], Decimal(criterion["threshold"]), criterion["unit"])
+        for snapshot in run.criteria.values()
+        for tier in snapshot["tiers"]
+        for criterion in tier["criteria"]
+    }
+
+
 def run_result_rows(run, move: str | None = None):
     """Yield one CSV row per partner × ladder of a run, with every criterion's value and threshold."""
     from .evaluation import format_value
     from .models import RetierResult
     from .services import result_values
 
-    labels = {}
-    for snapshot in run.criteria.values():
-        for tier in snapshot["tiers"]:
-            for c in tier["criteria"]:
-                labels[c["key"]] = (tier["name"], c["label"], Decimal(c["threshold"]), c["unit"])
+    labels = run_criterion_labels(run)
     results = RetierResult.objects.filter(run=run).select_related("partner", "ladder", "current_tier", "computed_tier")
     if move:
         results = results.filter(move=move)

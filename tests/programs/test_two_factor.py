@@ -188,3 +188,35 @@ def test_a_program_manager_resets_a_lost_second_factor_and_it_is_set_up_again(cl
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=support_l1).exists()
     assert sign_in(support_l1).get("/queue/")["Location"].startswith("/accounts/two-factor/setup/")
+
+
+def test_a_password_alone_cannot_replace_the_app_get_codes_or_turn_it_off(support_l1, partner_member):
+    device = confirmed_app(support_l1)
+    client = sign_in(support_l1)
+    for method, path in (
+        ("get", "/accounts/two-factor/setup/"),
+        ("post", "/accounts/two-factor/recovery-codes/"),
+        ("get", "/accounts/two-factor/"),
+    ):
+        response = getattr(client, method)(path)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/two-factor/verify/"), path
+    assert TOTPDevice.objects.get(user=support_l1) == device
+    assert not TOTPDevice.objects.filter(user=support_l1, confirmed=False).exists()
+
+    partner_app = confirmed_app(partner_member)
+    partner = sign_in(partner_member)
+    assert partner.post("/accounts/two-factor/disable/")["Location"].startswith("/accounts/two-factor/verify/")
+    assert TOTPDevice.objects.filter(pk=partner_app.pk).exists()
+
+
+def test_turning_it_on_asks_for_the_code_in_sessions_already_open(partner_member):
+    earlier = sign_in(partner_member)
+    assert earlier.get("/tickets/").status_code == 200
+    confirmed_app(partner_member)  # turned on from another device
+    assert earlier.get("/tickets/")["Location"].startswith("/accounts/two-factor/verify/")
+
+
+def test_the_pages_that_show_secrets_are_never_cached(client_for, partner_member):
+    client = client_for(partner_member)
+    for path in ("/accounts/two-factor/setup/", "/account/api-tokens/"):
+        assert "no-store" in client.get(path)["Cache-Control"], path
