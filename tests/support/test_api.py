@@ -304,10 +304,11 @@ def test_an_unsupported_method_answers_405(as_member, ticket):
     assert response.json()["code"] == "method_not_allowed"
 
 
-def test_an_unknown_api_url_answers_json_404(as_member):
-    response = as_member.post("/api/v1/nothing-here/", {})
-    assert response.status_code == 404
-    assert response.json()["code"] == "not_found"
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here/", "/api/v1/retier-runs/%0A%C2%95x/", "/api/v1/tickets/1.5/"])
+def test_an_unknown_api_url_answers_json_404(as_member, path):
+    for response in (as_member.get(path), as_member.post(path, {})):
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
 
 
 # --- Support plan, knowledge base ------------------------------------------------------------------
