@@ -154,6 +154,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "now": timezone.now()}
 
+    def _files(self, ticket):
+        """Return the ticket's files the requester may see (partners: not those of internal notes)."""
+        return TicketAttachment.objects.visible_to(self.request.user).filter(ticket=ticket)
+
     def _detail(self, ticket, status_code=status.HTTP_200_OK, headers=None):
         ticket = self.get_queryset().get(pk=ticket.pk)
         return Response(
@@ -220,9 +224,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def attachments(self, request, pk=None):
         """The ticket's files (GET), or attach one (POST, multipart)."""
         ticket = self.get_object()
-        visible = TicketAttachment.objects.visible_to(request.user).filter(ticket=ticket)
         if request.method == "GET":
-            page = self.paginate_queryset(visible.order_by("uploaded_at", "pk"))
+            page = self.paginate_queryset(self._files(ticket).order_by("uploaded_at", "pk"))
             return self.get_paginated_response(
                 AttachmentSerializer(page, many=True, context=self.get_serializer_context()).data
             )
@@ -244,9 +247,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_pk>[0-9]+)", url_name="attachment")
     def attachment(self, request, pk=None, attachment_pk=None):
         """Download one file, always as an attachment (never rendered inline)."""
-        ticket = self.get_object()
-        visible = TicketAttachment.objects.visible_to(request.user).filter(ticket=ticket)
-        return attachment_response(generics.get_object_or_404(visible, pk=attachment_pk))
+        return attachment_response(generics.get_object_or_404(self._files(self.get_object()), pk=attachment_pk))
 
     @extend_schema(request=TransitionSerializer, responses=TicketDetailSerializer)
     @action(detail=True, methods=["post"])

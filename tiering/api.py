@@ -98,6 +98,7 @@ class StandingList(generics.ListAPIView):
 # --- Re-tier runs -----------------------------------------------------------------------------------
 
 PROGRAM_MANAGERS = staff_roles(StaffRole.PROGRAM_MANAGER)
+RUNS = RetierRun.objects.select_related("ladder", "policy", "created_by")
 
 
 class RetierRunSerializer(serializers.ModelSerializer):
@@ -144,13 +145,13 @@ class RetierRunList(generics.ListAPIView):
     filterset_class = RetierRunFilter
     ordering_fields = ["created_at", "as_of"]
     ordering = ["-created_at"]
-    queryset = RetierRun.objects.select_related("ladder", "policy", "created_by")
+    queryset = RUNS
 
 
 class RetierRunDetail(generics.RetrieveAPIView):
     serializer_class = RetierRunSerializer
     permission_classes = [PROGRAM_MANAGERS]
-    queryset = RetierRun.objects.select_related("ladder", "policy", "created_by")
+    queryset = RUNS
 
 
 class ResultCriterionSerializer(serializers.Serializer):
