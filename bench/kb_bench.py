@@ -29,7 +29,7 @@ from django.db import connection
 from django.test import Client
 
 from programs.models import Membership, User
-from support import kb
+from support.knowledge import search as kb
 from support.models import Article, ArticleCategory
 from tests.factories import PartnerFactory
 

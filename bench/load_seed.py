@@ -56,9 +56,9 @@ def seed():
         agent = staff_user(StaffRole.SUPPORT_L1, email=f"load-agent-{n}@load.test")
         agent.password = password
         agent.save(update_fields=["password"])
-    from support import services
+    from support.tickets import lifecycle
 
-    template = services.open_ticket(
+    template = lifecycle.open_ticket(
         partners[0], submitter=users[0], title="Checkout returns 500 for EU cards", severity="P3", **TICKET_INTAKE
     )
     columns = ", ".join(COPY_COLUMNS)

@@ -23,6 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from programs.models import Membership, StaffRole, User
+from support.escalation.terms import escalation_snapshot
 from support.models import (
     EscalationLevel,
     EscalationPolicy,
@@ -32,8 +33,7 @@ from support.models import (
     Ticket,
     TicketEvent,
 )
-from support.services import escalation_snapshot
-from support.sweep import sweep_slas
+from support.tickets.sweep import sweep_slas
 from tests.factories import PartnerFactory, entitle, file_ticket, staff_user, support_plan
 
 COPY_COLUMNS = [

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from programs import demo as programs_demo
 from programs.models import Metric, MetricValue, User
-from support import demo as support_demo
+from support.demo import setup as support_demo
 from tiering import demo as tiering_demo
 from tiering import services
 from tiering.models import RetierRun

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from programs import api as programs_api
-from support import api as support_api
+from support.api import views as support_api
 from tiering import api as tiering_api
 
 from .api import not_found

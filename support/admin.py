@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.utils import timezone
 
-from .models import (
+from support.models import (
     ActionItem,
     Article,
     ArticleCategory,

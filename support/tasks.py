@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from .sweep import sweep_slas
+from support.tickets.sweep import sweep_slas
 
 
 @shared_task(name="support.tasks.sweep_slas")

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import kb_views, report_views, views
+from support.pages import knowledge as kb_views
+from support.pages import reports as report_views
+from support.pages import tickets as views
 
 urlpatterns = [
     path("tickets/", views.ticket_list, name="ticket_list"),

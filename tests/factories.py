@@ -130,9 +130,9 @@ TICKET_INTAKE = {
 
 def file_ticket(partner, submitter, *, title="Checkout returning 500", severity="P2", at=None, **fields):
     """Return a ticket filed through the real service, as a partner would."""
-    from support import services
+    from support.tickets import lifecycle
 
-    return services.open_ticket(
+    return lifecycle.open_ticket(
         partner, submitter=submitter, title=title, severity=severity, at=at, **{**TICKET_INTAKE, **fields}
     )
 

@@ -99,7 +99,7 @@ def reviewers(value) -> dict:
 
 
 def services_csat_token(ticket):
-    from support.services import csat_token
+    from support.insight.csat import csat_token
 
     return csat_token(ticket)
 
@@ -420,10 +420,10 @@ def world(
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from support import services
+    from support.tickets import lifecycle
 
     settings.MEDIA_ROOT = tmp_path
-    services.add_comment(
+    lifecycle.add_comment(
         ticket, by=partner_member, body="Screenshot", attachments=[_checked(SimpleUploadedFile("a.txt", b"hello"))]
     )
     record_beat()
@@ -457,7 +457,7 @@ def world(
 
 
 def _checked(upload):
-    from support.forms import check_upload
+    from support.pages.forms import check_upload
 
     return check_upload(upload)
 

@@ -46,7 +46,7 @@ def test_the_docs_load_their_assets_from_our_static_files_not_a_cdn(db, page):
 
 
 def test_a_server_error_in_the_api_answers_json(api_client_for, partner_member, monkeypatch):
-    from support import kb
+    from support.knowledge import search as kb
 
     def broken(*args, **kwargs):
         raise RuntimeError("search index gone")

@@ -30,11 +30,11 @@ def test_signed_in_pages_carry_the_policy(client_for, partner_member):
 def test_attachments_keep_their_own_stricter_policy(client_for, partner_member, ticket, settings, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from support import services
-    from support.forms import check_upload
+    from support.pages.forms import check_upload
+    from support.tickets import lifecycle
 
     settings.MEDIA_ROOT = tmp_path
-    services.add_comment(
+    lifecycle.add_comment(
         ticket, by=partner_member, body="", attachments=[check_upload(SimpleUploadedFile("a.txt", b"<script>"))]
     )
     attachment = ticket.attachments.get()

@@ -50,8 +50,8 @@ def support_plan_card(partner):
     """Render the partner's support plan: hours, channels, targets per severity, services."""
     from django.utils import timezone
 
+    from support.entitlement import plan_entitlement
     from support.models import SEVERITY_GUIDE
-    from support.services import plan_entitlement
 
     plan, standing = plan_entitlement(partner)
     targets = list(plan.targets.all()) if plan else []
@@ -70,7 +70,7 @@ def escalation_contacts_card(plan, wide=False):
     """Render the escalation contacts a partner on `plan` may use (on-call entries resolved now)."""
     from django.utils import timezone
 
-    from support.routing import escalation_contacts
+    from support.escalation.routing import escalation_contacts
 
     return {"contacts": escalation_contacts(plan, timezone.now()), "wide": wide}
 
@@ -80,7 +80,7 @@ def partner_contacts_card(partner):
     """Render the escalation contacts of the partner's support plan."""
     from django.utils import timezone
 
-    from support.routing import escalation_contacts
-    from support.services import plan_for_partner
+    from support.entitlement import plan_for_partner
+    from support.escalation.routing import escalation_contacts
 
     return {"contacts": escalation_contacts(plan_for_partner(partner), timezone.now()), "wide": True}

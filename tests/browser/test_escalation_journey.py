@@ -5,7 +5,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from support.models import Ticket
-from support.sweep import sweep_slas
+from support.tickets.sweep import sweep_slas
 
 from .conftest import sign_in
 

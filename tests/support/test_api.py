@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from support import services
 from support.models import IdempotencyKey, Ticket, TicketEvent
+from support.tickets import lifecycle
 from tests.factories import article, copy_ticket, file_ticket
 
 TICKETS = "/api/v1/tickets/"
@@ -121,8 +121,8 @@ def test_the_list_costs_the_same_queries_at_any_size(as_member, ticket, size, dj
 
 
 def test_the_timeline_hides_internal_notes_from_partners(as_member, as_l1, ticket, support_l1):
-    services.add_comment(ticket, by=support_l1, body="Customer's DB is on an old version", public=False)
-    services.add_comment(ticket, by=support_l1, body="We are on it.")
+    lifecycle.add_comment(ticket, by=support_l1, body="Customer's DB is on an old version", public=False)
+    lifecycle.add_comment(ticket, by=support_l1, body="We are on it.")
     partner_view = [e["body"] for e in as_member.get(f"{TICKETS}{ticket.pk}/events/").json()["results"]]
     staff_view = [e["body"] for e in as_l1.get(f"{TICKETS}{ticket.pk}/events/").json()["results"]]
     assert "We are on it." in partner_view and "Customer's DB is on an old version" not in partner_view
@@ -130,7 +130,7 @@ def test_the_timeline_hides_internal_notes_from_partners(as_member, as_l1, ticke
 
 
 def test_the_timeline_filters_by_kind_and_time_for_syncing(as_member, ticket, support_l1):
-    services.add_comment(ticket, by=support_l1, body="We are on it.")
+    lifecycle.add_comment(ticket, by=support_l1, body="We are on it.")
     comments = as_member.get(f"{TICKETS}{ticket.pk}/events/", {"kind": "comment"}).json()["results"]
     assert [e["body"] for e in comments] == ["We are on it."]
     later = as_member.get(f"{TICKETS}{ticket.pk}/events/", {"since": "2999-01-01T00:00:00Z"}).json()["results"]
@@ -219,8 +219,8 @@ def test_a_failed_create_with_a_key_leaves_the_key_free(api_client_for, partner_
 
 
 def test_a_partner_reply_resumes_a_paused_clock(as_member, ticket, support_l1):
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
-    services.transition_ticket(ticket, action="wait", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="wait", by=support_l1)
     response = as_member.post(f"{TICKETS}{ticket.pk}/comments/", {"body": "Here are the logs."}, format="json")
     assert response.status_code == 201
     assert response.json()["kind"] == "comment"
@@ -361,7 +361,7 @@ def test_an_over_long_search_is_refused(as_member):
 def test_the_queue_lists_open_tickets_by_next_deadline(as_l1, ticket, partner, partner_member, support_l1):
     urgent = file_ticket(partner, partner_member, title="Down", severity="P1")
     done = file_ticket(partner, partner_member, title="Fixed", severity="P3")
-    services.transition_ticket(done, action="resolve", by=support_l1)
+    lifecycle.transition_ticket(done, action="resolve", by=support_l1)
     ids = [row["id"] for row in as_l1.get("/api/v1/queue/").json()["results"]]
     assert ids == [urgent.pk, ticket.pk]
     assert [r["id"] for r in as_l1.get("/api/v1/queue/", {"status": "resolved"}).json()["results"]] == [done.pk]

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support.businesstime import (
+from support.rules.businesstime import (
     BusinessCalendar,
     Window,
     add_business_time,

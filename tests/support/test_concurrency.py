@@ -7,8 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from support import services
 from support.models import IdempotencyKey, Ticket, TicketEvent
+from support.tickets import lifecycle
 from tests.factories import TICKET_INTAKE, file_ticket
 
 pytestmark = [
@@ -44,8 +44,8 @@ def at_once(calls) -> tuple[list, list]:
 def filing(partner, person, key=None, title="Checkout down"):
     fields = {"title": title, "severity": "P1", **TICKET_INTAKE}
     if key is None:
-        return lambda: (services.open_ticket(partner, submitter=person, **fields), False)
-    return lambda: services.open_ticket_once(partner, submitter=person, key=key, **fields)
+        return lambda: (lifecycle.open_ticket(partner, submitter=person, **fields), False)
+    return lambda: lifecycle.open_ticket_once(partner, submitter=person, key=key, **fields)
 
 
 def test_fifty_creates_at_once_file_fifty_tickets_each_with_one_timeline(plan, partner, partner_member):
@@ -80,7 +80,7 @@ def test_one_ticket_acknowledged_by_many_at_once_is_acknowledged_once(
     ticket = file_ticket(partner, partner_member)
     people = [support_l1, support_l2] * 10
     calls = [
-        lambda person=person: services.transition_ticket(ticket, action="acknowledge", by=person) for person in people
+        lambda person=person: lifecycle.transition_ticket(ticket, action="acknowledge", by=person) for person in people
     ]
     results, errors = at_once(calls)
     assert len(results) == 1
@@ -92,10 +92,10 @@ def test_one_ticket_acknowledged_by_many_at_once_is_acknowledged_once(
 
 def test_racing_status_changes_leave_the_status_of_the_last_event(plan, partner, partner_member, support_l1):
     ticket = file_ticket(partner, partner_member)
-    services.transition_ticket(ticket, action="start", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="start", by=support_l1)
     actions = ["wait", "resolve"] * 10
     calls = [
-        lambda action=action: services.transition_ticket(ticket, action=action, by=support_l1) for action in actions
+        lambda action=action: lifecycle.transition_ticket(ticket, action=action, by=support_l1) for action in actions
     ]
     _results, errors = at_once(calls)
     assert all(isinstance(error, ValidationError) for error in errors)
@@ -112,7 +112,7 @@ def test_racing_status_changes_leave_the_status_of_the_last_event(plan, partner,
 def test_comments_at_once_are_all_kept(plan, partner, partner_member, support_l1):
     ticket = file_ticket(partner, partner_member)
     calls = [
-        lambda n=n: services.add_comment(ticket, by=partner_member if n % 2 else support_l1, body=f"Update {n}")
+        lambda n=n: lifecycle.add_comment(ticket, by=partner_member if n % 2 else support_l1, body=f"Update {n}")
         for n in range(AT_ONCE)
     ]
     _, errors = at_once(calls)

@@ -7,16 +7,17 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from support import services
+from support.insight import action_items, csat
 from support.models import ActionItem, CsatResponse, Notification
-from support.sweep import send_due_notifications
+from support.tickets import lifecycle
+from support.tickets.sweep import send_due_notifications
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def resolved(ticket, support_l1):
-    return services.transition_ticket(ticket, action="resolve", by=support_l1, message="Fixed in 4.2.1.")
+    return lifecycle.transition_ticket(ticket, action="resolve", by=support_l1, message="Fixed in 4.2.1.")
 
 
 def rating_link(ticket) -> str:
@@ -45,17 +46,17 @@ def test_resolving_a_ticket_mails_the_submitter_a_one_time_rating_link(client, r
 
 
 def test_a_reopened_and_resolved_again_ticket_is_invited_once(resolved, partner_member, support_l1):
-    services.rate_ticket(resolved, score=4, by=partner_member)
-    services.transition_ticket(resolved, action="reopen", by=partner_member, message="Back")
-    services.transition_ticket(resolved, action="resolve", by=support_l1)
+    csat.rate_ticket(resolved, score=4, by=partner_member)
+    lifecycle.transition_ticket(resolved, action="reopen", by=partner_member, message="Back")
+    lifecycle.transition_ticket(resolved, action="resolve", by=support_l1)
     assert Notification.objects.filter(ticket=resolved, subject__icontains="how did we do").count() == 1
 
 
 def test_a_broken_or_expired_link_is_refused_with_a_reason(client, resolved):
     response = client.get(reverse("csat_link", args=["not-a-token"]))
     assert response.status_code == 400 and "not valid" in response.content.decode()
-    token = services.csat_token(resolved)
-    with time_machine.travel(timezone.now() + timedelta(days=services.CSAT_LINK_DAYS + 1)):
+    token = csat.csat_token(resolved)
+    with time_machine.travel(timezone.now() + timedelta(days=csat.CSAT_LINK_DAYS + 1)):
         response = client.get(reverse("csat_link", args=[token]))
     assert response.status_code == 400 and "expired" in response.content.decode()
     assert not CsatResponse.objects.exists()
@@ -63,17 +64,17 @@ def test_a_broken_or_expired_link_is_refused_with_a_reason(client, resolved):
 
 def test_an_open_ticket_cannot_be_rated(ticket, partner_member):
     with pytest.raises(Exception, match="once it is resolved"):
-        services.rate_ticket(ticket, score=5, by=partner_member)
+        csat.rate_ticket(ticket, score=5, by=partner_member)
 
 
 def test_a_score_outside_1_to_5_is_refused_and_nothing_is_saved(client, resolved):
-    response = client.post(reverse("csat_link", args=[services.csat_token(resolved)]), {"score": "9"})
+    response = client.post(reverse("csat_link", args=[csat.csat_token(resolved)]), {"score": "9"})
     assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
     assert not CsatResponse.objects.exists()
 
 
 def test_a_low_score_opens_a_review_item_for_the_support_manager(resolved, partner_member, support_manager):
-    services.rate_ticket(resolved, score=2, comment="Took three days", by=partner_member)
+    csat.rate_ticket(resolved, score=2, comment="Took three days", by=partner_member)
     item = ActionItem.objects.get()
     assert (item.source, item.partner, item.ticket, item.owner) == (
         "low_csat",
@@ -86,7 +87,7 @@ def test_a_low_score_opens_a_review_item_for_the_support_manager(resolved, partn
 
 
 def test_a_fair_score_opens_no_review(resolved, partner_member, support_manager):
-    services.rate_ticket(resolved, score=3, by=partner_member)
+    csat.rate_ticket(resolved, score=3, by=partner_member)
     assert not ActionItem.objects.exists()
 
 
@@ -108,12 +109,12 @@ def test_another_partner_cannot_rate_the_ticket(client, resolved, other_partner)
 
 
 def test_closing_a_review_item_needs_what_was_done(resolved, partner_member, support_manager):
-    services.rate_ticket(resolved, score=1, by=partner_member)
+    csat.rate_ticket(resolved, score=1, by=partner_member)
     item = ActionItem.objects.get()
     with pytest.raises(Exception, match="Say what was done"):
-        services.close_action_item(item, outcome="  ", by=support_manager)
-    services.close_action_item(item, outcome="Called the partner; root cause fixed.", by=support_manager)
+        action_items.close_action_item(item, outcome="  ", by=support_manager)
+    action_items.close_action_item(item, outcome="Called the partner; root cause fixed.", by=support_manager)
     item.refresh_from_db()
     assert not item.is_open and item.closed_by == support_manager
     with pytest.raises(Exception, match="already closed"):
-        services.close_action_item(item, outcome="again", by=support_manager)
+        action_items.close_action_item(item, outcome="again", by=support_manager)

@@ -9,7 +9,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from support import services
+from support.escalation import services as escalations
+from support.escalation import terms
 from support.models import (
     EscalationLevel,
     EscalationPolicy,
@@ -22,7 +23,8 @@ from support.models import (
     SeverityTarget,
     TicketEvent,
 )
-from support.sweep import sweep_slas
+from support.tickets import lifecycle
+from support.tickets.sweep import sweep_slas
 from tests.factories import entitle, file_ticket, support_plan
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +117,7 @@ def test_an_unanswered_ticket_goes_to_l2_after_the_response_target_exactly_once(
 def test_an_answer_in_time_stops_the_no_response_escalation(desk, partner, partner_member, support_l1, time_machine):
     time_machine.move_to(START, tick=False)
     ticket = file_ticket(partner, partner_member, severity="P2")
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
     sweep_at(START + timedelta(minutes=90))
     assert [level for level, *_ in levels_of(ticket)] == [1]
 
@@ -145,10 +147,10 @@ def test_a_security_event_goes_straight_to_engineering_and_never_back_down(
 def test_a_ticket_reopened_twice_goes_to_l2(desk, partner, partner_member, support_l1, time_machine):
     time_machine.move_to(START, tick=False)
     ticket = file_ticket(partner, partner_member, severity="P4")
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
     for _ in range(2):
-        services.transition_ticket(ticket, action="resolve", by=support_l1)
-        services.transition_ticket(ticket, action="reopen", by=partner_member, message="Still broken.")
+        lifecycle.transition_ticket(ticket, action="resolve", by=support_l1)
+        lifecycle.transition_ticket(ticket, action="reopen", by=partner_member, message="Still broken.")
     sweep_at(timezone.now())
     assert ticket.escalations.get(level=2).reason == "Reopened twice."
 
@@ -280,9 +282,9 @@ def test_after_hours_p3_waits_for_the_opening_while_p1_pages_at_once(
     )
     for ticket in (low, high):
         ticket.refresh_from_db()
-        ticket.escalation_terms = services.escalation_snapshot(office)
+        ticket.escalation_terms = terms.escalation_snapshot(office)
         ticket.save(update_fields=["escalation_terms"])
-        services.escalate_by_hand(ticket, rank=2, reason="Night shift call", by=support_l1)
+        escalations.escalate_by_hand(ticket, rank=2, reason="Night shift call", by=support_l1)
     sends = dict(Notification.objects.values_list("ticket__title", "send_after"))
     assert sends == {"High": saturday, "Low": monday}
 
@@ -294,7 +296,7 @@ def test_a_missed_status_update_is_a_warning_recorded_once_per_interval_and_esca
     EscalationLevel.objects.filter(rank=2).update(rule="no_update", after_factor=None)
     time_machine.move_to(START, tick=False)
     ticket = file_ticket(partner, partner_member, severity="P1")
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
     ticket.refresh_from_db()
     assert ticket.update_due == START + timedelta(minutes=30)
     sweep_at(START + timedelta(minutes=31))
@@ -305,7 +307,7 @@ def test_a_missed_status_update_is_a_warning_recorded_once_per_interval_and_esca
     assert ticket.escalations.filter(level=2, cause="timeout").exists() and ticket.assignee == support_l2
 
     time_machine.move_to(START + timedelta(minutes=40), tick=False)
-    services.add_comment(ticket, by=support_l2, body="We found the cause; fix in progress.")
+    lifecycle.add_comment(ticket, by=support_l2, body="We found the cause; fix in progress.")
     ticket.refresh_from_db()
     assert ticket.update_due == START + timedelta(minutes=70)
     sweep_at(START + timedelta(minutes=71))

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from support import services
+from support.escalation import services as escalations
 from support.models import Escalation, Ticket, TicketEvent
-from support.sweep import sweep_slas
+from support.tickets.sweep import sweep_slas
 from tests.factories import copy_ticket, file_ticket
 
 from .test_escalation import desk  # noqa: F401 (the fixture)
@@ -61,7 +61,7 @@ def test_two_sweeps_at_once_escalate_every_ticket_once_per_level(breached):
 
 def test_a_sweep_cut_off_halfway_loses_nothing_and_repeats_nothing(breached, monkeypatch):
     calls = {"n": 0}
-    real = services._escalation_effects
+    real = escalations._escalation_effects
 
     def dies_on_the_third_batch(*args, **kwargs):
         calls["n"] += 1
@@ -69,12 +69,12 @@ def test_a_sweep_cut_off_halfway_loses_nothing_and_repeats_nothing(breached, mon
             raise ConnectionError("worker killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_escalation_effects", dies_on_the_third_batch)
+    monkeypatch.setattr(escalations, "_escalation_effects", dies_on_the_third_batch)
     with pytest.raises(ConnectionError):
         sweep_slas(batch_size=100, notify=False)
     done = Escalation.objects.count()
     assert 0 < done < TICKETS * 3  # two batches committed, the third rolled back
-    monkeypatch.setattr(services, "_escalation_effects", real)
+    monkeypatch.setattr(escalations, "_escalation_effects", real)
     sweep_slas(batch_size=100, notify=False)
     sweep_slas(batch_size=100, notify=False)
     assert_each_level_exactly_once()

@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from support import kb
+from support.knowledge import search as kb
 from support.models import Deflection, Ticket
 from tests.factories import TICKET_INTAKE, article
 

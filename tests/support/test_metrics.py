@@ -5,9 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import metrics, services, sla
-from support.businesstime import BusinessCalendar
+from support.insight import csat, metrics
 from support.models import Deflection, Ticket
+from support.rules import sla
+from support.rules.businesstime import BusinessCalendar
+from support.tickets import lifecycle
 from tests.factories import file_ticket
 
 pytestmark = pytest.mark.django_db
@@ -79,26 +81,26 @@ def month_of_tickets(plan, partner, partner_member, support_l1, support_l2):
     """Five P2 tickets (60 min first response, 8 h resolution on a 24/7 plan) received on 2 March 2026."""
     made = {}
     made["fast"] = file_ticket(partner, partner_member, title="fast", at=at(0))
-    services.add_comment(made["fast"], by=support_l1, body="Try this.", at=at(5))
-    services.transition_ticket(made["fast"], action="resolve", by=support_l1, at=at(30))
+    lifecycle.add_comment(made["fast"], by=support_l1, body="Try this.", at=at(5))
+    lifecycle.transition_ticket(made["fast"], action="resolve", by=support_l1, at=at(30))
 
     made["late"] = file_ticket(partner, partner_member, title="late", at=at(0))
-    services.transition_ticket(made["late"], action="acknowledge", by=support_l1, at=at(90))
-    services.transition_ticket(made["late"], action="resolve", by=support_l1, at=at(600))
+    lifecycle.transition_ticket(made["late"], action="acknowledge", by=support_l1, at=at(90))
+    lifecycle.transition_ticket(made["late"], action="resolve", by=support_l1, at=at(600))
 
     made["reopened"] = file_ticket(partner, partner_member, title="reopened", at=at(0))
-    services.transition_ticket(made["reopened"], action="resolve", by=support_l1, at=at(20))
-    services.transition_ticket(made["reopened"], action="reopen", by=partner_member, message="no", at=at(40))
-    services.transition_ticket(made["reopened"], action="resolve", by=support_l1, at=at(100))
+    lifecycle.transition_ticket(made["reopened"], action="resolve", by=support_l1, at=at(20))
+    lifecycle.transition_ticket(made["reopened"], action="reopen", by=partner_member, message="no", at=at(40))
+    lifecycle.transition_ticket(made["reopened"], action="resolve", by=support_l1, at=at(100))
 
     made["escalated"] = file_ticket(partner, partner_member, title="escalated", at=at(0))
-    services.transition_ticket(made["escalated"], action="acknowledge", by=support_l1, at=at(10))
+    lifecycle.transition_ticket(made["escalated"], action="acknowledge", by=support_l1, at=at(10))
 
     made["waiting"] = file_ticket(partner, partner_member, title="waiting", at=at(0))
-    services.transition_ticket(made["waiting"], action="acknowledge", by=support_l1, at=at(25))
-    services.transition_ticket(made["waiting"], action="wait", by=support_l1, at=at(30))
-    services.add_comment(made["waiting"], by=partner_member, body="logs", at=at(150))
-    services.transition_ticket(made["waiting"], action="resolve", by=support_l1, at=at(200))
+    lifecycle.transition_ticket(made["waiting"], action="acknowledge", by=support_l1, at=at(25))
+    lifecycle.transition_ticket(made["waiting"], action="wait", by=support_l1, at=at(30))
+    lifecycle.add_comment(made["waiting"], by=partner_member, body="logs", at=at(150))
+    lifecycle.transition_ticket(made["waiting"], action="resolve", by=support_l1, at=at(200))
     return made
 
 
@@ -137,8 +139,8 @@ def test_the_month_figures_count_within_sla_reopen_and_first_contact_resolution(
 
 
 def test_csat_average_and_deflection_rate(month_of_tickets, partner_member):
-    services.rate_ticket(month_of_tickets["fast"], score=5, by=partner_member)
-    services.rate_ticket(month_of_tickets["late"], score=2, by=partner_member)
+    csat.rate_ticket(month_of_tickets["fast"], score=5, by=partner_member)
+    csat.rate_ticket(month_of_tickets["late"], score=2, by=partner_member)
     figures = metrics.total(metrics.received_between(at(-60), at(24 * 60)))
     assert (figures.csat_average, figures.csat_responses) == (3.5, 2)
     for kind in ["opened", "solved", "solved", "submitted"]:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support.oncall import Override, Rotation, Schedule, on_call_at, shifts
+from support.rules.oncall import Override, Rotation, Schedule, on_call_at, shifts
 
 MINUTE = timedelta(minutes=1)
 MICROSECOND = timedelta(microseconds=1)

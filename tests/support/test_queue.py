@@ -16,9 +16,9 @@ def test_the_queue_lists_open_tickets_by_next_deadline(client, plan, partner, pa
     later = file_ticket(partner, partner_member, title="Low: avatar upload", severity="P4", at=now)
     sooner = file_ticket(partner, partner_member, title="Critical: checkout down", severity="P1", at=now)
     done = file_ticket(partner, partner_member, title="Old question", severity="P4", at=now - timedelta(days=3))
-    from support import services
+    from support.tickets import lifecycle
 
-    services.transition_ticket(done, action="resolve", by=support_l1)
+    lifecycle.transition_ticket(done, action="resolve", by=support_l1)
     client.force_login(support_l1)
     page = client.get(reverse("queue")).content.decode()
     assert page.index("Critical: checkout down") < page.index("Low: avatar upload")
@@ -27,11 +27,11 @@ def test_the_queue_lists_open_tickets_by_next_deadline(client, plan, partner, pa
 
 
 def test_paused_tickets_come_last_in_the_queue(client, plan, partner, partner_member, support_l1):
-    from support import services
+    from support.tickets import lifecycle
 
     paused = file_ticket(partner, partner_member, title="Waiting for logs", severity="P1")
-    services.transition_ticket(paused, action="acknowledge", by=support_l1)
-    services.transition_ticket(paused, action="wait", by=support_l1)
+    lifecycle.transition_ticket(paused, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(paused, action="wait", by=support_l1)
     file_ticket(partner, partner_member, title="Slow question", severity="P4")
     client.force_login(support_l1)
     page = client.get(reverse("queue")).content.decode()
@@ -135,10 +135,10 @@ def test_bad_paging_or_filters_answer_400_with_no_rows(client, plan, partner, pa
 
 
 def test_a_ticket_answered_late_counts_as_breached_in_the_filter(client, plan, partner, partner_member, support_l1):
-    from support import services
+    from support.tickets import lifecycle
 
     late = file_ticket(partner, partner_member, title="Answered late", at=timezone.now() - timedelta(minutes=90))
-    services.transition_ticket(late, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(late, action="acknowledge", by=support_l1)
     client.force_login(support_l1)
     assert "Answered late" in client.get(reverse("queue"), {"sla_state": "breached"}).content.decode()
     assert "Answered late" not in client.get(reverse("queue"), {"sla_state": "ok"}).content.decode()

@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from support import services
 from support.models import ActionItem
+from support.tickets import lifecycle
 from tests.factories import copy_ticket, file_ticket
 
 pytestmark = pytest.mark.django_db
@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def answered(ticket, support_l1):
-    services.add_comment(ticket, by=support_l1, body="On it.")
-    return services.transition_ticket(ticket, action="resolve", by=support_l1)
+    lifecycle.add_comment(ticket, by=support_l1, body="On it.")
+    return lifecycle.transition_ticket(ticket, action="resolve", by=support_l1)
 
 
 def test_the_scoreboard_shows_the_month_against_the_targets_and_a_12_week_chart(client, answered, support_manager):

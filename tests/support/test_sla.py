@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, time, timedelta
 
-from support import businesstime
-from support.sla import Targets, TimelineEntry, compute_clock
+from support.rules import businesstime
+from support.rules.sla import Targets, TimelineEntry, compute_clock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 ALWAYS = businesstime.BusinessCalendar(time_zone="UTC", always_open=True)

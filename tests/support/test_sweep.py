@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from support import services
 from support.models import Ticket, TicketEvent
-from support.sweep import sweep_slas
+from support.tickets import lifecycle
+from support.tickets.sweep import sweep_slas
 from tests.factories import copy_ticket, file_ticket
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def test_an_answered_ticket_never_breaches_first_response(plan, partner, partner
     start = timezone.now()
     time_machine.move_to(start, tick=False)
     ticket = file_ticket(partner, partner_member, severity="P2")
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
     time_machine.move_to(start + timedelta(minutes=120), tick=False)
     sweep_slas(now=timezone.now())
     assert sla_events(ticket) == set()
@@ -49,8 +49,8 @@ def test_a_paused_ticket_does_not_breach_resolution(plan, partner, partner_membe
     start = timezone.now()
     time_machine.move_to(start, tick=False)
     ticket = file_ticket(partner, partner_member, severity="P2")
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
-    services.transition_ticket(ticket, action="wait", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="wait", by=support_l1)
     time_machine.move_to(start + timedelta(hours=10), tick=False)
     sweep_slas(now=timezone.now())
     assert sla_events(ticket) == set()
@@ -60,7 +60,7 @@ def test_the_assignee_is_told_by_email(plan, partner, partner_member, support_l1
     start = timezone.now()
     time_machine.move_to(start, tick=False)
     ticket = file_ticket(partner, partner_member, severity="P2")
-    services.assign_ticket(ticket, assignee=support_l1, by=support_l1)
+    lifecycle.assign_ticket(ticket, assignee=support_l1, by=support_l1)
     mail.outbox.clear()
     time_machine.move_to(start + timedelta(minutes=61), tick=False)
     sweep_slas(now=timezone.now())

@@ -127,9 +127,9 @@ def test_the_ticket_list_shows_only_the_partners_own_tickets_with_status_and_sla
 def test_the_detail_page_shows_the_timeline_and_due_times_in_the_partners_zone(
     client, ticket, partner_member, support_l1
 ):
-    from support import services
+    from support.tickets import lifecycle
 
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
     client.force_login(partner_member)
     page = client.get(ticket.get_absolute_url()).content.decode()
     assert "Timeline" in page and "Acknowledged" in page and support_l1.full_name in page
@@ -138,10 +138,10 @@ def test_the_detail_page_shows_the_timeline_and_due_times_in_the_partners_zone(
 
 
 def test_partners_never_see_internal_notes_or_internal_files(client, ticket, partner_member, support_l2):
-    from support import services
+    from support.tickets import lifecycle
 
-    services.add_comment(ticket, by=support_l2, body="Customer's DB is on an old version", public=False)
-    services.add_comment(ticket, by=support_l2, body="We are looking into it.")
+    lifecycle.add_comment(ticket, by=support_l2, body="Customer's DB is on an old version", public=False)
+    lifecycle.add_comment(ticket, by=support_l2, body="We are looking into it.")
     client.force_login(partner_member)
     page = client.get(ticket.get_absolute_url()).content.decode()
     assert "We are looking into it." in page
@@ -184,10 +184,10 @@ def test_partners_cannot_run_staff_steps(client, ticket, partner_member):
 
 
 def test_a_partner_reply_while_we_wait_resumes_the_clock(client, ticket, partner_member, support_l1):
-    from support import services
+    from support.tickets import lifecycle
 
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
-    services.transition_ticket(ticket, action="wait", by=support_l1, message="Send logs please")
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="wait", by=support_l1, message="Send logs please")
     ticket.refresh_from_db()
     assert ticket.resolution_due is None
     client.force_login(partner_member)
@@ -217,9 +217,9 @@ def test_a_severity_change_retargets_from_reception_and_is_on_the_timeline(clien
 
 
 def test_a_partner_reopens_a_resolved_ticket_with_a_reason(client, ticket, partner_member, support_l1):
-    from support import services
+    from support.tickets import lifecycle
 
-    services.transition_ticket(ticket, action="resolve", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="resolve", by=support_l1)
     client.force_login(partner_member)
     response = client.post(reverse("ticket_action", args=[ticket.pk, "reopen"]), {"message": ""}, follow=True)
     assert "Say why the ticket is reopened." in response.content.decode()
@@ -243,19 +243,19 @@ def test_the_partner_sees_the_sla_state_change_to_breached(client, plan, partner
 
 
 def test_a_first_response_stays_one_when_the_agent_later_changes_role(ticket, partner_member, support_l1):
-    from support import services
+    from support.tickets import lifecycle
 
-    services.transition_ticket(ticket, action="acknowledge", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)
     support_l1.groups.clear()
-    services.add_comment(ticket, by=partner_member, body="Thanks")
+    lifecycle.add_comment(ticket, by=partner_member, body="Thanks")
     ticket.refresh_from_db()
     assert ticket.first_response_at is not None
 
 
 def test_a_superuser_acknowledging_is_a_first_response(ticket, superuser):
-    from support import services
+    from support.tickets import lifecycle
 
-    services.transition_ticket(ticket, action="acknowledge", by=superuser)
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=superuser)
     ticket.refresh_from_db()
     assert ticket.first_response_at is not None
 

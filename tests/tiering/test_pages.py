@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from support.services import plan_for_partner
+from support.entitlement import plan_for_partner
 from tests.factories import PartnerFactory
 from tiering import services
 from tiering.models import AccountClaim, Engagement, Standing

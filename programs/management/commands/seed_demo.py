@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
 from programs import demo
-from support import demo as support_demo
-from support import demo_history
+from support.demo import history as demo_history
+from support.demo import setup as support_demo
 from tiering import demo as tiering_demo
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from support.sweep import sweep_slas
+from support.tickets.sweep import sweep_slas
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from support.models import SupportPlan, Ticket
-from support.services import refresh_clock
+from support.tickets.clock import refresh_clock
 
 
 class Command(BaseCommand):

@@ -7,10 +7,11 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from programs.api import PartnerSummarySerializer
-
-from . import kb, metrics, services
-from .forms import BINARY_TYPES, TEXT_TYPES, TicketForm, check_upload
-from .models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
+from support.insight import metrics
+from support.knowledge import search as kb
+from support.models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
+from support.pages.forms import BINARY_TYPES, TEXT_TYPES, TicketForm, check_upload
+from support.tickets import lifecycle
 
 
 def absolute(serializer, url: str) -> str:
@@ -153,7 +154,7 @@ class TicketDetailSerializer(TicketSerializer):
         ]
 
     def get_actions(self, ticket) -> list[str]:
-        return services.available_actions(ticket, self.context["request"].user)
+        return lifecycle.available_actions(ticket, self.context["request"].user)
 
 
 class TicketCreateSerializer(serializers.ModelSerializer):
@@ -203,7 +204,7 @@ ATTACHMENT_MEDIA_TYPES = sorted({*BINARY_TYPES.values(), *TEXT_TYPES.values()})
 
 
 class TransitionSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=list(services.TRANSITIONS))
+    action = serializers.ChoiceField(choices=list(lifecycle.TRANSITIONS))
     message = serializers.CharField(
         max_length=5_000, required=False, allow_blank=True, default="", help_text="Required to reopen."
     )

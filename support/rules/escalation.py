@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from . import businesstime
-from .sla import Clock, Targets, TimelineEntry
+from support.rules import businesstime
+from support.rules.sla import Clock, Targets, TimelineEntry
 
 ENTRY, NO_RESPONSE, NO_RESOLUTION, NO_UPDATE = "entry", "no_response", "no_resolution", "no_update"
 URGENT = {"P1", "P2"}

@@ -21,7 +21,7 @@ import nh3
 from django.db import connection, transaction
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Article
+from support.models import Article
 
 MAX_TERMS = 8
 TYPO_THRESHOLD = 0.5

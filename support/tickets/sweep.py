@@ -22,10 +22,10 @@ from django.utils.dateparse import parse_datetime
 
 from partnerportal.bulk import insert_returning, replan_audit_triggers, update_from_values
 from partnerportal.health import record_heartbeat
-
-from . import escalation, sla
-from .models import Notification, Ticket, TicketEvent
-from .routing import Router
+from support.escalation.routing import Router
+from support.escalation.services import EscalationOrder, escalate
+from support.models import Notification, Ticket, TicketEvent
+from support.rules import escalation, sla
 
 SWEEP = "sla_sweep"
 COLUMNS = (
@@ -253,8 +253,6 @@ def _escalate_due(
     tickets: list[ClaimedTicket], steps_of: dict, now: datetime, router: Router
 ) -> tuple[dict[int, int], int]:
     """Perform the due escalation steps of the claimed tickets; return their new working levels and how many."""
-    from .services import EscalationOrder, escalate
-
     pending = [ticket_id for ticket_id, steps in steps_of.items() if any(step.at <= now for step in steps)]
     if not pending:
         return {}, 0

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from programs.models import Partner, User
-
-from . import services
-from .models import Article, ArticleCategory, Deflection, Notification, Ticket
+from support.insight import csat
+from support.models import Article, ArticleCategory, Deflection, Notification, Ticket
+from support.tickets import lifecycle
 
 CATEGORIES = [("Payments and checkout", "payments", 1), ("Accounts and sign-in", "accounts", 2),
               ("Integrations and API", "integrations", 3), ("Runbooks", "runbooks", 9)]  # fmt: skip
@@ -111,7 +111,7 @@ def seed_history(weeks: int = 12) -> int:
         for _ in range(rng.randint(5, 9)):
             slug, submitter = rng.choice(HISTORY_PARTNERS)
             received = now - timedelta(weeks=week, hours=rng.randint(0, 160))
-            ticket = services.open_ticket(
+            ticket = lifecycle.open_ticket(
                 Partner.objects.get(slug=slug),
                 submitter=people[submitter],
                 title=rng.choice(HISTORY_TITLES),
@@ -124,30 +124,28 @@ def seed_history(weeks: int = 12) -> int:
                 at=received,
             )
             answered = received + timedelta(minutes=rng.choice([4, 12, 25, 50, 90, 240]))
-            services.transition_ticket(ticket, action="acknowledge", by=l1, at=answered)
+            lifecycle.transition_ticket(ticket, action="acknowledge", by=l1, at=answered)
             if rng.random() < 0.3:
-                services.transition_ticket(ticket, action="wait", by=l1, at=answered + timedelta(minutes=20))
-                services.add_comment(
+                lifecycle.transition_ticket(ticket, action="wait", by=l1, at=answered + timedelta(minutes=20))
+                lifecycle.add_comment(
                     ticket, by=people[submitter], body="Logs attached.", at=answered + timedelta(hours=3)
                 )
             resolved = answered + timedelta(hours=rng.choice([1, 3, 8, 20, 40, 90]))
-            services.transition_ticket(ticket, action="resolve", by=l2, message="Fixed.", at=resolved)
+            lifecycle.transition_ticket(ticket, action="resolve", by=l2, message="Fixed.", at=resolved)
             if rng.random() < 0.1:
-                services.transition_ticket(
+                lifecycle.transition_ticket(
                     ticket,
                     action="reopen",
                     by=people[submitter],
                     message="Back again.",
                     at=resolved + timedelta(hours=5),
                 )
-                services.transition_ticket(ticket, action="resolve", by=l2, at=resolved + timedelta(hours=9))
+                lifecycle.transition_ticket(ticket, action="resolve", by=l2, at=resolved + timedelta(hours=9))
             created.append(ticket)
     for ticket in created:
         if rng.random() < 0.7:
             score = rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 6, 10])[0]
-            services.rate_ticket(
-                ticket, score=score, comment="" if score > 2 else "Took too long.", by=ticket.submitter
-            )
+            csat.rate_ticket(ticket, score=score, comment="" if score > 2 else "Took too long.", by=ticket.submitter)
     # The invitations and pages of the past were "sent" then; the demo does not mail them now.
     Notification.objects.filter(ticket__in=created, sent_at__isnull=True).update(sent_at=now)
     _deflections(people, rng, now)

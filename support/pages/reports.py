@@ -15,11 +15,10 @@ from django.views.decorators.http import require_POST
 
 from programs.access import staff_role_required
 from programs.models import SUPPORT_ROLES, Partner, StaffRole
+from support.insight import action_items, metrics
+from support.models import ActionItem, CsatResponse, Severity, SeverityTarget, SupportPlan, Ticket
+from support.pages.forms import ActionItemForm, CloseActionItemForm
 from tiering.models import Tier
-
-from . import metrics, services
-from .forms import ActionItemForm, CloseActionItemForm
-from .models import ActionItem, CsatResponse, Severity, SeverityTarget, SupportPlan, Ticket
 
 STAFF = (*SUPPORT_ROLES, StaffRole.PROGRAM_MANAGER)
 REVIEWERS = (StaffRole.SUPPORT_MANAGER, StaffRole.PROGRAM_MANAGER)
@@ -278,7 +277,7 @@ def add_action_item(request, partner_pk):
     form = ActionItemForm(request.POST)
     if form.is_valid():
         try:
-            services.add_action_item(partner, by=request.user, review_month=month, **form.cleaned_data)
+            action_items.add_action_item(partner, by=request.user, review_month=month, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -294,7 +293,7 @@ def close_action_item(request, pk):
     form = CloseActionItemForm(request.POST)
     if form.is_valid():
         try:
-            services.close_action_item(item, by=request.user, outcome=form.cleaned_data["outcome"])
+            action_items.close_action_item(item, by=request.user, outcome=form.cleaned_data["outcome"])
         except ValidationError as error:
             form.add_error(None, error)
         else:

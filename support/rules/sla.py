@@ -19,7 +19,7 @@ Semantics (docs/sla.md says the same for people):
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from . import businesstime
+from support.rules import businesstime
 
 # Event kinds as stored in TicketEvent.kind (kept as plain strings: this module has no Django).
 FIRST_RESPONSE_KINDS = {"acknowledged", "started", "waiting", "resolved", "comment"}

@@ -14,20 +14,12 @@ from django_tables2.paginators import LazyPaginator
 
 from programs.access import partner_required, staff_role_required
 from programs.models import SUPPORT_ROLES
-
-from . import metrics, services
-from .filters import OPEN, TicketFilter
-from .forms import (
-    CommentForm,
-    CsatForm,
-    EscalateForm,
-    EscalationRequestForm,
-    SeverityForm,
-    StaffCommentForm,
-    TicketForm,
-    TransitionForm,
-)
-from .models import (
+from support import entitlement
+from support.escalation import services as escalations
+from support.escalation.routing import escalation_contacts, oncall_overview
+from support.insight import csat, metrics
+from support.knowledge import deflection
+from support.models import (
     SEVERITY_GUIDE,
     CsatResponse,
     Deflection,
@@ -37,8 +29,19 @@ from .models import (
     TicketAttachment,
     TicketEvent,
 )
-from .routing import escalation_contacts, oncall_overview
-from .tables import QueueTable
+from support.pages.filters import OPEN, TicketFilter
+from support.pages.forms import (
+    CommentForm,
+    CsatForm,
+    EscalateForm,
+    EscalationRequestForm,
+    SeverityForm,
+    StaffCommentForm,
+    TicketForm,
+    TransitionForm,
+)
+from support.pages.tables import QueueTable
+from support.tickets import access, lifecycle
 
 
 @partner_required
@@ -55,19 +58,19 @@ def ticket_list(request):
 @partner_required
 def ticket_new(request):
     partner = request.membership.partner
-    plan = services.plan_for_partner(partner)
+    plan = entitlement.plan_for_partner(partner)
     form = TicketForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         fields = {name: value for name, value in form.cleaned_data.items() if name in TicketForm.Meta.fields}
         try:
-            ticket = services.open_ticket(
+            ticket = lifecycle.open_ticket(
                 partner, submitter=request.user, attachments=form.cleaned_data["attachments"], **fields
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
             if form.cleaned_data["suggested_for"]:
-                services.record_deflection(
+                deflection.record_deflection(
                     kind=Deflection.Kind.SUBMITTED,
                     user=request.user,
                     ticket=ticket,
@@ -104,17 +107,17 @@ def _ticket_for(request, pk):
 def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None, request_form=None, csat_form=None):
     ticket = _ticket_for(request, pk)
     user = request.user
-    staff = services.is_support_staff(user)
+    staff = access.is_support_staff(user)
     events = TicketEvent.objects.visible_to(user).filter(ticket=ticket).select_related("actor")
     attachments = TicketAttachment.objects.visible_to(user).filter(ticket=ticket)
-    actions = [(name, ACTION_LABELS[name]) for name in services.available_actions(ticket, user)]
+    actions = [(name, ACTION_LABELS[name]) for name in lifecycle.available_actions(ticket, user)]
     now = timezone.now()
     context = {
         "ticket": ticket,
         "escalations": Escalation.objects.for_user(user).filter(ticket=ticket).select_related("assignee"),
         "contacts": escalation_contacts(ticket.plan, now),
         "escalate_form": escalate_form
-        or (EscalateForm(levels=services.escalation_options(ticket)) if staff and ticket.is_open else None),
+        or (EscalateForm(levels=escalations.escalation_options(ticket)) if staff and ticket.is_open else None),
         **_request_context(ticket, user, request_form),
         "events": events,
         "attachments": attachments,
@@ -145,7 +148,7 @@ def ticket_rate(request, pk):
     form = CsatForm(request.POST)
     if form.is_valid():
         try:
-            services.rate_ticket(ticket, by=request.user, **form.cleaned_data)
+            csat.rate_ticket(ticket, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -159,12 +162,12 @@ def _request_context(ticket, user, form) -> dict:
     if user.membership is None:
         return {"request_form": None, "request_refusal": "", "executive_refusal": ""}
     form = form or EscalationRequestForm()
-    executive_refusal = services.partner_escalation_refusal(ticket, executive=True)
+    executive_refusal = escalations.partner_escalation_refusal(ticket, executive=True)
     if executive_refusal:
         form.fields.pop("executive", None)
     return {
         "request_form": form,
-        "request_refusal": services.partner_escalation_refusal(ticket),
+        "request_refusal": escalations.partner_escalation_refusal(ticket),
         "executive_refusal": executive_refusal,
     }
 
@@ -193,12 +196,12 @@ ACTION_DONE = {
 @login_required
 def ticket_action(request, pk, action):
     ticket = _ticket_for(request, pk)
-    if action not in services.TRANSITIONS:
+    if action not in lifecycle.TRANSITIONS:
         raise Http404("No such action.")
     form = TransitionForm(request.POST)
     message = form.cleaned_data["message"] if form.is_valid() else ""
     try:
-        services.transition_ticket(ticket, action=action, by=request.user, message=message)
+        lifecycle.transition_ticket(ticket, action=action, by=request.user, message=message)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -210,12 +213,12 @@ def ticket_action(request, pk, action):
 @login_required
 def ticket_comment(request, pk):
     ticket = _ticket_for(request, pk)
-    staff = services.is_support_staff(request.user)
+    staff = access.is_support_staff(request.user)
     form = (StaffCommentForm if staff else CommentForm)(request.POST, request.FILES)
     if form.is_valid():
         public = not form.cleaned_data.get("internal", False)
         try:
-            services.add_comment(
+            lifecycle.add_comment(
                 ticket,
                 by=request.user,
                 body=form.cleaned_data["body"],
@@ -239,7 +242,7 @@ def ticket_severity(request, pk):
         messages.error(request, "Choose a severity and give a reason.")
         return redirect(ticket)
     try:
-        services.change_severity(ticket, by=request.user, **form.cleaned_data)
+        lifecycle.change_severity(ticket, by=request.user, **form.cleaned_data)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -252,7 +255,7 @@ def ticket_severity(request, pk):
 @staff_role_required(*SUPPORT_ROLES)
 def ticket_assign_to_me(request, pk):
     ticket = _ticket_for(request, pk)
-    services.assign_ticket(ticket, assignee=request.user, by=request.user)
+    lifecycle.assign_ticket(ticket, assignee=request.user, by=request.user)
     messages.success(request, f"Ticket #{ticket.pk} is yours.")
     return redirect(ticket)
 
@@ -309,10 +312,10 @@ def queue(request):
 @staff_role_required(*SUPPORT_ROLES)
 def ticket_escalate(request, pk):
     ticket = _ticket_for(request, pk)
-    form = EscalateForm(request.POST, levels=services.escalation_options(ticket))
+    form = EscalateForm(request.POST, levels=escalations.escalation_options(ticket))
     if form.is_valid():
         try:
-            services.escalate_by_hand(
+            escalations.escalate_by_hand(
                 ticket, rank=form.cleaned_data["rank"], reason=form.cleaned_data["reason"], by=request.user
             )
         except ValidationError as error:
@@ -330,7 +333,7 @@ def ticket_request_escalation(request, pk):
     form = EscalationRequestForm(request.POST)
     if form.is_valid():
         try:
-            services.request_escalation(
+            escalations.request_escalation(
                 ticket,
                 by=request.user,
                 reason=form.cleaned_data["reason"],

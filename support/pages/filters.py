@@ -5,8 +5,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from programs.models import SUPPORT_ROLES, Partner, User
-
-from .models import Severity, SupportPlan, Ticket
+from support.models import Severity, SupportPlan, Ticket
 
 OPEN = "open"
 

@@ -7,9 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from programs.models import Partner, User
-
-from . import services
-from .models import (
+from support.models import (
     BusinessCalendar,
     CalendarWindow,
     Channel,
@@ -23,7 +21,8 @@ from .models import (
     SupportPlan,
     Ticket,
 )
-from .sweep import sweep_slas
+from support.tickets import lifecycle
+from support.tickets.sweep import sweep_slas
 
 WEEKDAYS = range(5)
 EVERY_DAY = range(7)
@@ -214,7 +213,7 @@ def _tickets() -> int:
         partner = Partner.objects.get(slug=slug)
         if Ticket.objects.filter(partner=partner, title=title).exists():
             continue
-        ticket = services.open_ticket(
+        ticket = lifecycle.open_ticket(
             partner,
             submitter=people[submitter],
             title=title,
@@ -223,7 +222,7 @@ def _tickets() -> int:
             **INTAKE,
         )
         for action, by, step_ago, message in steps:
-            services.transition_ticket(
+            lifecycle.transition_ticket(
                 ticket, action=action, by=people[by], message=message, at=now - timedelta(minutes=step_ago)
             )
         created += 1

@@ -18,12 +18,8 @@ from rest_framework.response import Response
 
 from partnerportal.api import CursorPagination, InstantFilter, IsPartner, Pagination, schema_only, staff_roles
 from programs.models import SUPPORT_ROLES, Partner, StaffRole
-
-from . import kb, metrics, services
-from .filters import TicketFilter
-from .models import Article, SupportPlan, Ticket, TicketAttachment, TicketEvent
-from .routing import escalation_contacts, oncall_overview
-from .serializers import (
+from support import entitlement
+from support.api.serializers import (
     ATTACHMENT_MEDIA_TYPES,
     ArticleDetailSerializer,
     ArticleMatchSerializer,
@@ -43,7 +39,14 @@ from .serializers import (
     TicketSerializer,
     TransitionSerializer,
 )
-from .views import attachment_response
+from support.escalation import services as escalations
+from support.escalation.routing import escalation_contacts, oncall_overview
+from support.insight import metrics
+from support.knowledge import search as kb
+from support.models import Article, SupportPlan, Ticket, TicketAttachment, TicketEvent
+from support.pages.filters import TicketFilter
+from support.pages.tickets import attachment_response
+from support.tickets import lifecycle
 
 SUPPORT_STAFF = staff_roles(*SUPPORT_ROLES)
 REPORT_READERS = staff_roles(*SUPPORT_ROLES, StaffRole.PROGRAM_MANAGER)
@@ -64,7 +67,7 @@ class MySupportView(generics.GenericAPIView):
     permission_classes = [IsPartner]
 
     def get(self, request):
-        plan, standing = services.plan_entitlement(request.user.membership.partner)
+        plan, standing = entitlement.plan_entitlement(request.user.membership.partner)
         if plan is not None:
             plan = (
                 SupportPlan.objects.select_related("calendar")
@@ -186,16 +189,16 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         partner = request.user.membership.partner
         key = request.headers.get("Idempotency-Key")
         if key is None:
-            ticket = services.open_ticket(partner, submitter=request.user, **serializer.validated_data)
+            ticket = lifecycle.open_ticket(partner, submitter=request.user, **serializer.validated_data)
             return self._detail(ticket, status.HTTP_201_CREATED)
         key = key.strip()
         if not key or len(key) > 200:
             raise exceptions.ValidationError({"Idempotency-Key": "Give a key of 1 to 200 characters."})
         try:
-            ticket, replayed = services.open_ticket_once(
+            ticket, replayed = lifecycle.open_ticket_once(
                 partner, submitter=request.user, key=key, **serializer.validated_data
             )
-        except services.IdempotencyKeyReused as error:
+        except lifecycle.IdempotencyKeyReused as error:
             raise Unprocessable(str(error)) from None
         return self._detail(ticket, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
 
@@ -206,7 +209,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         ticket = self.get_object()
         serializer = CommentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        event = services.add_comment(
+        event = lifecycle.add_comment(
             ticket,
             by=request.user,
             body=serializer.validated_data["body"],
@@ -232,7 +235,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         serializer = AttachmentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        event = services.add_comment(
+        event = lifecycle.add_comment(
             ticket, by=request.user, body="", public=not serializer.validated_data["internal"], attachments=[upload]
         )
         [attachment] = event.stored_attachments
@@ -256,7 +259,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         ticket = self.get_object()
         serializer = TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ticket = services.transition_ticket(ticket, by=request.user, **serializer.validated_data)
+        ticket = lifecycle.transition_ticket(ticket, by=request.user, **serializer.validated_data)
         return self._detail(ticket)
 
     @extend_schema(request=EscalationRequestSerializer, responses=TicketDetailSerializer)
@@ -266,7 +269,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         ticket = self.get_object()
         serializer = EscalationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ticket = services.request_escalation(ticket, by=request.user, **serializer.validated_data)
+        ticket = escalations.request_escalation(ticket, by=request.user, **serializer.validated_data)
         return self._detail(ticket)
 
 

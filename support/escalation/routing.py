@@ -11,9 +11,8 @@ from datetime import datetime
 from django.db.models import Prefetch
 
 from programs.models import StaffRole, User
-
-from . import oncall
-from .models import OnCallLayer, OnCallMember, OnCallRole, OnCallSchedule
+from support.models import OnCallLayer, OnCallMember, OnCallRole, OnCallSchedule
+from support.rules import oncall
 
 
 def pure_schedule(schedule: OnCallSchedule, role: str) -> oncall.Schedule:

@@ -22,7 +22,7 @@ from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from .models import CsatResponse, Deflection, Escalation, Ticket
+from support.models import CsatResponse, Deflection, Escalation, Ticket
 
 DIMENSIONS = {
     "partner": F("partner_id"),

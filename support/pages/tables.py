@@ -4,8 +4,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from partnerportal.exports import spreadsheet_safe
-
-from .models import Ticket
+from support.models import Ticket
 
 
 class PartialColumn(tables.TemplateColumn):

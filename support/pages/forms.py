@@ -6,7 +6,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from .models import SEVERITY_GUIDE, Severity, Ticket
+from support.models import SEVERITY_GUIDE, Severity, Ticket
 
 # Extension -> the content type we serve it as. Binary kinds are checked by their magic bytes;
 # text kinds must be UTF-8 without NUL bytes. Nothing is ever served inline as HTML.

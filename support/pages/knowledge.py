@@ -7,10 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from programs.access import partner_required
-
-from . import kb, services
-from .forms import CsatForm
-from .models import Article, CsatResponse, Deflection
+from support.insight import csat
+from support.knowledge import deflection
+from support.knowledge import search as kb
+from support.models import Article, CsatResponse, Deflection
+from support.pages.forms import CsatForm
 
 SEARCH_RESULTS = 20
 SUGGESTIONS = 3
@@ -36,7 +37,9 @@ def kb_article(request, slug):
     Article.objects.filter(pk=article.pk).update(views=F("views") + 1)
     suggested_for = request.GET.get("suggested_for", "")[:200]
     if suggested_for and request.user.is_authenticated:
-        services.record_deflection(kind=Deflection.Kind.OPENED, user=request.user, article=article, query=suggested_for)
+        deflection.record_deflection(
+            kind=Deflection.Kind.OPENED, user=request.user, article=article, query=suggested_for
+        )
     context = {"article": article, "body": kb.render_markdown(article.body), "suggested_for": suggested_for}
     return render(request, "support/kb_article.html", context)
 
@@ -53,7 +56,7 @@ def kb_suggest(request):
 @require_POST
 def kb_solved(request, slug):
     article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
-    services.record_deflection(
+    deflection.record_deflection(
         kind=Deflection.Kind.SOLVED, user=request.user, article=article, query=request.POST.get("suggested_for", "")
     )
     messages.success(request, f"Glad “{article.title}” solved it. No ticket was filed.")
@@ -63,7 +66,7 @@ def kb_solved(request, slug):
 def csat_link(request, token):
     """Rate a resolved ticket from the link in the resolution email; no sign-in needed, once."""
     try:
-        ticket = services.ticket_for_csat_token(token)
+        ticket = csat.ticket_for_csat_token(token)
     except ValidationError as error:
         return render(request, "support/csat.html", {"refusal": error.messages[0]}, status=400)
     done = CsatResponse.objects.filter(ticket=ticket).first()
@@ -76,7 +79,7 @@ def csat_link(request, token):
     if request.method == "POST" and done is None and form.is_valid():
         by = ticket.submitter if request.user.is_anonymous else request.user
         try:
-            done = services.rate_ticket(ticket, by=by, **form.cleaned_data)
+            done = csat.rate_ticket(ticket, by=by, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:

@@ -1,0 +1,211 @@
+"""Escalating tickets: the one function that records an escalation, and the staff and partner ways to ask for one."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from partnerportal.audit import audit_context
+from partnerportal.bulk import insert_returning, update_from_values
+from programs.models import User
+from support.escalation.routing import Router
+from support.models import Escalation, Notification, Ticket, TicketEvent
+from support.rules import escalation
+from support.tickets.access import is_support_staff, require_ticket_partner
+from support.tickets.clock import notify_at, refresh_clock
+
+
+@dataclass(frozen=True)
+class EscalationOrder:
+    """Escalate `ticket` (plan loaded) to the level of `rank` of its terms, for `reason`."""
+
+    ticket: Ticket
+    rank: int
+    cause: str
+    reason: str
+
+
+# Plain text, formatted in Python: a sweep may escalate thousands of tickets in one batch.
+ESCALATION_MAIL = """Ticket #{ticket.pk} ({ticket.severity}) of {partner} is escalated to {level}: {what}.
+
+{ticket.title}
+Why: {reason}
+How you were chosen: {via}
+
+Open it: {url}
+"""
+
+
+_ESCALATION_COLUMNS = [
+    "ticket",
+    "level",
+    "level_name",
+    "cause",
+    "reason",
+    "at",
+    "by",
+    "assignee",
+    "routed_via",
+    "informed_only",
+]
+
+
+def escalate(orders: list[EscalationOrder], *, by: User | None, now, router=None, calendar_cache=None) -> list[tuple]:
+    """Record each ticket's escalation to a level once, route it, move the assignment, notify, add it to the timeline.
+
+    The one way a ticket is escalated (the sweep, staff by hand and partner requests call it). A
+    unique constraint on (ticket, level) and INSERT … ON CONFLICT DO NOTHING make a repeat a no-op:
+    only the escalations really written get their side effects. Returns (ticket id, level, person id)
+    of those. Callers hold the tickets' row locks and recompute their steps afterwards.
+    """
+    router = router or Router(now)
+    calendar_cache = {} if calendar_cache is None else calendar_cache
+    planned = {}
+    for order in sorted(orders, key=lambda order: (order.ticket.pk, order.rank)):
+        levels = order.ticket.escalation_terms.get("levels", [])
+        level = next((level for level in levels if level["rank"] == order.rank), None)
+        if level is None:
+            continue
+        route = router.route(levels, order.rank)
+        planned[(order.ticket.pk, order.rank)] = (order, level, route)
+    rows = [
+        (ticket_id, rank, level["name"], order.cause, order.reason, now, by.pk if by else None, route.person_id,
+         route.via, not level["assigns"])
+        for (ticket_id, rank), (order, level, route) in planned.items()
+    ]  # fmt: skip
+    with audit_context(action="escalate", actor=by.pk if by else None):
+        written = insert_returning(
+            Escalation,
+            _ESCALATION_COLUMNS,
+            rows,
+            conflict="(ticket_id, level) DO NOTHING",
+            returning=["ticket", "level"],
+        )
+        done = [planned[(ticket_id, rank)] for ticket_id, rank in written]
+        _escalation_effects(done, by=by, now=now, router=router, calendar_cache=calendar_cache)
+    return [(order.ticket.pk, order.rank, route.person_id) for order, _, route in done]
+
+
+def _escalation_effects(done, *, by, now, router, calendar_cache) -> None:
+    staff = bool(by and is_support_staff(by))
+    events, notes, moves = [], [], {}
+    for order, level, route in done:
+        ticket = order.ticket
+        who = router.name(route.person_id)
+        verb = "informed" if not level["assigns"] else "now with"
+        events.append(
+            TicketEvent(
+                ticket=ticket,
+                kind=TicketEvent.Kind.ESCALATED,
+                at=now,
+                actor=by,
+                by_staff=staff,
+                public=True,
+                body=f"{order.reason} {level['name']} {verb} {who}.",
+                to_value=level["name"],
+            )
+        )
+        if level["assigns"] and route.person_id:
+            level_now = max(moves.get(ticket.pk, (None, ticket.escalation_level))[1], order.rank)
+            moves[ticket.pk] = (route.person_id, level_now)
+        if route.person_id:
+            notes.append(
+                Notification(
+                    recipient_id=route.person_id,
+                    ticket=ticket,
+                    subject=f"[#{ticket.pk}] {ticket.severity} escalated to {level['name']}: {ticket.title}"[:200],
+                    body=ESCALATION_MAIL.format(
+                        ticket=ticket,
+                        partner=ticket.partner.name,
+                        what="you are informed" if not level["assigns"] else "it is yours now",
+                        level=level["name"],
+                        reason=order.reason,
+                        via=route.via,
+                        url=settings.PORTAL_URL + ticket.get_absolute_url(),
+                    ),
+                    send_after=notify_at(ticket, now, calendar_cache),
+                )
+            )
+    TicketEvent.objects.bulk_create(events)
+    Notification.objects.bulk_create(notes)
+    update_from_values(Ticket, "pk", ["assignee", "escalation_level"], [(pk, *move) for pk, move in moves.items()])
+    for order, _, _ in done:  # keep the callers' instances in step with the rows
+        if order.ticket.pk in moves:
+            order.ticket.assignee_id, order.ticket.escalation_level = moves[order.ticket.pk]
+
+
+def _escalate_one(ticket: Ticket, *, rank: int, cause: str, reason: str, by: User) -> Ticket:
+    now = timezone.now()
+    written = escalate([EscalationOrder(ticket, rank, cause, reason)], by=by, now=now)
+    if not written:
+        raise ValidationError("The ticket has already been escalated to that level.")
+    refresh_clock(ticket)
+    return ticket
+
+
+def escalation_options(ticket: Ticket) -> list[dict]:
+    """Return the levels of the ticket's terms above the one working on it that it has not reached yet."""
+    reached = set(ticket.escalations.values_list("level", flat=True))
+    return [
+        level
+        for level in ticket.escalation_terms.get("levels", [])
+        if level["rank"] > ticket.escalation_level and level["rank"] not in reached
+    ]
+
+
+@transaction.atomic
+def escalate_by_hand(ticket: Ticket, *, rank: int, reason: str, by: User) -> Ticket:
+    """Escalate a ticket to a level now, as support staff, with a reason."""
+    if not is_support_staff(by):
+        raise PermissionDenied("Only our support staff escalate by hand.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the ticket is escalated."})
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("plan__calendar").get(pk=ticket.pk)
+    if not ticket.is_open:
+        raise ValidationError("A resolved or closed ticket is not escalated; reopen it first.")
+    if rank not in {level["rank"] for level in escalation_options(ticket)}:
+        raise ValidationError({"rank": "Choose a level above the one working on the ticket that it has not reached."})
+    return _escalate_one(ticket, rank=rank, cause=Escalation.Cause.MANUAL, reason=reason.strip(), by=by)
+
+
+def partner_escalation_refusal(ticket: Ticket, *, executive: bool = False) -> str:
+    """Return why the partner cannot ask for (executive) escalation of `ticket` now, or "" when it can."""
+    plan = ticket.plan
+    if not plan.includes_escalation_requests:
+        return f"Your {plan.name} plan does not include escalation requests; your partner manager can tell you which plans do."
+    if executive and not plan.includes_executive_escalation:
+        return f"Executive escalation is not part of your {plan.name} plan."
+    if not ticket.is_open:
+        return "The ticket is resolved: reopen it if the problem is back."
+    if _partner_target(ticket, executive=executive) is None:
+        if executive:
+            return "The executive level has this ticket already."
+        return "The ticket is already at the highest level your plan lets you ask for."
+    return ""
+
+
+def _partner_target(ticket: Ticket, *, executive: bool) -> dict | None:
+    # Escalating is going past first-line support: the level that takes new tickets is never the target.
+    options = [
+        level
+        for level in escalation_options(ticket)
+        if level.get("executive", False) == executive and level["rule"] != escalation.ENTRY
+    ]
+    return options[0] if options else None
+
+
+@transaction.atomic
+def request_escalation(ticket: Ticket, *, by: User, reason: str, executive: bool = False) -> Ticket:
+    """Escalate a ticket at its partner's request, where the partner's plan includes it."""
+    require_ticket_partner(ticket, by)
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the ticket needs escalating: the impact, what changed."})
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("plan__calendar").get(pk=ticket.pk)
+    refusal = partner_escalation_refusal(ticket, executive=executive)
+    if refusal:
+        raise ValidationError(refusal)
+    level = _partner_target(ticket, executive=executive)
+    reason = f"Requested by {by.get_full_name()}: {reason.strip()}"
+    return _escalate_one(ticket, rank=level["rank"], cause=Escalation.Cause.PARTNER, reason=reason, by=by)

@@ -1,0 +1,292 @@
+"""Tickets, their timeline events and attachments, and the API's idempotency keys."""
+
+import pghistory
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from programs.models import Partner, PartnerScopedQuerySet
+
+from .plans import Severity, SupportPlan
+
+
+class TicketQuerySet(PartnerScopedQuerySet):
+    def open(self):
+        return self.exclude(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])
+
+    def for_queue(self):
+        return self.select_related("partner", "plan", "assignee", "submitter")
+
+    def due_for_sla_check(self, now):
+        return self.filter(next_sla_check_at__lte=now)
+
+
+REPORTING_FIELDS = (
+    "first_response_business_seconds",
+    "resolution_business_seconds",
+    "reopened",
+    "first_contact_resolution",
+)
+
+
+# The audit model is TicketHistory: TicketEvent is the ticket's own timeline. The sweep's cursor
+# columns are left out, so moving them (every sweep, for every due ticket) writes no history.
+@pghistory.track(
+    pghistory.InsertEvent(),
+    pghistory.UpdateEvent(),
+    pghistory.DeleteEvent(),
+    exclude=["next_sla_check_at", "next_due_at", "escalation_steps", "updated_at", *REPORTING_FIELDS],
+    model_name="TicketHistory",
+    obj_field=pghistory.ObjForeignKey(related_name="history"),
+)
+class Ticket(models.Model):
+    """A partner's escalation of an end customer's issue, with its SLA clocks."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        IN_PROGRESS = "in_progress", "In progress"
+        WAITING_ON_PARTNER = "waiting_on_partner", "Waiting on partner"
+        RESOLVED = "resolved", "Resolved"
+        CLOSED = "closed", "Closed"
+
+    class Category(models.TextChoices):
+        DEFECT = "defect", "Product defect"
+        CONFIGURATION = "configuration", "Configuration"
+        BACKEND = "backend", "Backend or data issue"
+        HOW_TO = "how_to", "How-to question"
+        SECURITY = "security", "Security or privacy event"
+        DATA_INTEGRITY = "data_integrity", "Data integrity"
+        OTHER = "other", "Other"
+
+    class Environment(models.TextChoices):
+        PRODUCTION = "production", "Production"
+        STAGING = "staging", "Staging / test"
+        DEVELOPMENT = "development", "Development"
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="tickets")
+    submitter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submitted_tickets")
+    title = models.CharField(max_length=200)
+    customer_name = models.CharField("end customer", max_length=200)
+    environment = models.CharField(max_length=20, choices=Environment.choices)
+    environment_details = models.CharField(
+        max_length=300, blank=True, help_text="Version, region, browser, integration: whatever narrows it down."
+    )
+    steps_to_reproduce = models.TextField()
+    business_impact = models.TextField()
+    severity = models.CharField(max_length=2, choices=Severity.choices)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    )
+    # The plan the ticket was opened under: a later change of the partner's tier does not move it.
+    plan = models.ForeignKey(SupportPlan, on_delete=models.PROTECT, related_name="tickets")
+
+    received_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Stored SLA clock (derived from the events by support.sla.compute_clock; recomputable).
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    first_response_warn_at = models.DateTimeField(null=True, blank=True)
+    resolution_due = models.DateTimeField(null=True, blank=True, help_text="Empty while the clock is paused.")
+    resolution_warn_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(default=0, help_text="Business time spent paused.")
+    # P1/P2 status update cadence: when the next public update from us is due (empty when none runs).
+    update_due = models.DateTimeField(null=True, blank=True)
+    update_warn_at = models.DateTimeField(null=True, blank=True)
+    # Escalation: the policy as it was when the ticket was opened, the level working on it now
+    # (0 before the first routing), and the steps still to come (derived, recomputed like the clocks).
+    escalation_terms = models.JSONField(default=dict, blank=True, editable=False)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalation_steps = models.JSONField(default=list, blank=True, editable=False)
+    # Reporting facts, derived from the events with the clocks (support.sla.outcome; recomputable):
+    # business time to the first response and to the resolution (paused time left out).
+    first_response_business_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    resolution_business_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    reopened = models.BooleanField(default=False, editable=False)
+    first_contact_resolution = models.BooleanField(
+        default=False, editable=False, help_text="Resolved on our first reply: one answer, no wait, never reopened."
+    )
+    # The deadline that runs next (first response until answered, then resolution): the queue's order.
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    # The next instant the sweep must look at this ticket (the earliest threshold not yet recorded).
+    next_sla_check_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(
+                fields=["next_sla_check_at"], name="ticket_sla_check_idx", condition=Q(next_sla_check_at__isnull=False)
+            ),
+            # Newest first, ties by id: the ticket lists' order (a partner's, and staff's across partners).
+            models.Index(fields=["partner", "-received_at", "-id"], name="ticket_partner_recent_idx"),
+            models.Index(fields=["received_at", "id"], name="ticket_received_idx"),
+            models.Index(
+                fields=["next_due_at", "id"],
+                name="ticket_open_next_due_idx",
+                condition=~Q(status__in=["resolved", "closed"]),
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("ticket_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (self.Status.RESOLVED, self.Status.CLOSED)
+
+    def compute_next_due(self):
+        """Return the next deadline that still runs: first response until answered, then resolution."""
+        if not self.is_open:
+            return None
+        if self.first_response_at is None:
+            candidates = [d for d in (self.first_response_due, self.resolution_due) if d]
+            return min(candidates) if candidates else None
+        return self.resolution_due
+
+    def sla_state(self, now) -> str:
+        """Return 'breached', 'warning', 'paused', 'met' or 'ok' for the clocks that still run."""
+        frt_breached = self.first_response_due and (self.first_response_at or now) > self.first_response_due
+        res_breached = self.resolution_due and (self.resolved_at or now) > self.resolution_due
+        if frt_breached or res_breached:
+            return "breached"
+        if not self.is_open:
+            return "met"
+        if self.status == self.Status.WAITING_ON_PARTNER:
+            return "paused"
+        warn = [self.resolution_warn_at, self.update_warn_at]
+        if self.first_response_at is None:
+            warn.append(self.first_response_warn_at)
+        if any(at and now >= at for at in warn):
+            return "warning"
+        return "ok"
+
+
+class SlaTarget(models.TextChoices):
+    FIRST_RESPONSE = "first_response", "First response"
+    RESOLUTION = "resolution", "Resolution"
+    UPDATE = "update", "Status update"
+
+
+class TicketEventQuerySet(PartnerScopedQuerySet):
+    partner_path = "ticket__partner"
+
+    def visible_to(self, user):
+        """Return the events `user` may read: partners never see internal notes."""
+        events = self.for_user(user)
+        return events if user.is_portal_staff else events.filter(public=True)
+
+
+class TicketEvent(models.Model):
+    """One step of a ticket's timeline, with its time and actor (none for the system)."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "received", "Received"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        STARTED = "started", "Work started"
+        WAITING = "waiting", "Waiting on partner"
+        RESUMED = "resumed", "Work resumed"
+        RESOLVED = "resolved", "Resolved"
+        CLOSED = "closed", "Closed"
+        REOPENED = "reopened", "Reopened"
+        COMMENT = "comment", "Comment"
+        NOTE = "note", "Internal note"
+        SEVERITY = "severity", "Severity changed"
+        ASSIGNED = "assigned", "Assigned"
+        ATTACHMENT = "attachment", "Attachment added"
+        AUTO_ACK = "auto_ack", "Automatic acknowledgement sent"
+        SLA_WARNING = "sla_warning", "SLA warning"
+        SLA_BREACH = "sla_breach", "SLA breached"
+        ESCALATED = "escalated", "Escalated"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    by_staff = models.BooleanField(default=False, help_text="The actor acted as support staff.")
+    public = models.BooleanField(default=True)
+    body = models.TextField(blank=True)
+    from_value = models.CharField(max_length=100, blank=True)
+    to_value = models.CharField(max_length=100, blank=True)
+    sla_target = models.CharField(max_length=20, choices=SlaTarget.choices, blank=True)
+
+    objects = TicketEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["ticket", "at"])]
+        constraints = [
+            # A warning or a breach of one target is recorded once, whoever records it first. The
+            # update cadence can be missed again after each update: its events carry the missed due
+            # time in `to_value` (empty for the first-response and resolution targets).
+            models.UniqueConstraint(
+                fields=["ticket", "kind", "sla_target", "to_value"],
+                condition=Q(kind__in=["sla_warning", "sla_breach"]),
+                name="ticket_sla_event_once",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class TicketAttachmentQuerySet(PartnerScopedQuerySet):
+    partner_path = "ticket__partner"
+
+    def visible_to(self, user):
+        """Return the files `user` may download: partners never see those attached to internal notes."""
+        files = self.for_user(user)
+        return files if user.is_portal_staff else files.filter(public=True)
+
+
+def attachment_path(instance, filename):
+    return f"tickets/{instance.ticket_id}/{timezone.now():%Y%m%d%H%M%S}-{filename}"
+
+
+class TicketAttachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    original_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    public = models.BooleanField(default=True, help_text="Visible to the partner.")
+
+    objects = TicketAttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["uploaded_at"]
+
+    def __str__(self):
+        return self.original_name
+
+
+class IdempotencyKey(models.Model):
+    """An API client's Idempotency-Key for a ticket it filed: the same key and request give the same ticket.
+
+    Kept per person; the fingerprint is of the request's fields, so the key reused for a different
+    ticket is refused rather than answered with the wrong one.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self):
+        return f"{self.key} → ticket #{self.ticket_id}"

@@ -1,0 +1,32 @@
+"""Who may act on a ticket: support staff, or a person of the ticket's own partner."""
+
+from django.core.exceptions import PermissionDenied
+
+from programs.models import SUPPORT_ROLES, User
+from support.models import Ticket
+
+STAFF_ACTIONS = {"acknowledge", "start", "wait", "resolve", "close", "reopen"}
+PARTNER_ACTIONS = {"close", "reopen"}
+
+
+def is_support_staff(user: User) -> bool:
+    """Return whether `user` works tickets as support staff (an L1…management role)."""
+    return user.has_staff_role(*SUPPORT_ROLES)
+
+
+def require_ticket_partner(ticket: Ticket, user: User) -> None:
+    """Raise PermissionDenied unless `user` is a person of the partner that owns `ticket`."""
+    membership = user.membership
+    if membership is None or membership.partner_id != ticket.partner_id:
+        raise PermissionDenied("This ticket belongs to another organisation.")
+
+
+def require_may_change_status(ticket: Ticket, user: User, action: str) -> None:
+    """Raise PermissionDenied unless `user` may make the status change `action` on `ticket`."""
+    if is_support_staff(user):
+        if action not in STAFF_ACTIONS:
+            raise PermissionDenied("Support staff cannot do this.")
+        return
+    require_ticket_partner(ticket, user)
+    if action not in PARTNER_ACTIONS:
+        raise PermissionDenied("Only our support staff can do this.")

@@ -1,0 +1,145 @@
+"""A ticket's SLA clock: computed from its timeline, plan and calendar, and stored on the ticket."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+
+from support.models import SeverityTarget, SupportPlan, Ticket, TicketEvent
+from support.rules import businesstime, escalation, sla
+
+
+def sla_targets_of(ticket: Ticket) -> sla.Targets:
+    """Return the response, resolution and update targets of the ticket's plan for its severity."""
+    target = SeverityTarget.objects.filter(plan=ticket.plan_id, severity=ticket.severity).first()
+    if target is None:
+        raise ValidationError(
+            f"The support plan {ticket.plan} has no {ticket.severity} target yet. Ask your partner manager."
+        )
+    return sla.Targets(
+        first_response=timedelta(minutes=target.first_response_minutes),
+        resolution=timedelta(minutes=target.resolution_minutes),
+        warning_ratio=float(ticket.plan.warning_ratio),
+        update=timedelta(minutes=target.update_minutes) if target.update_minutes else None,
+    )
+
+
+def timeline_of(ticket: Ticket) -> list[sla.TimelineEntry]:
+    """Return the ticket's events as the pure SLA rules read them, oldest first."""
+    return [
+        sla.TimelineEntry(kind=kind, at=at, by_staff=by_staff, public=public, value=to_value)
+        for kind, at, by_staff, public, to_value in ticket.events.order_by("at", "pk").values_list(
+            "kind", "at", "by_staff", "public", "to_value"
+        )
+    ]
+
+
+def business_calendar(plan: SupportPlan, around, cache: dict | None = None) -> businesstime.BusinessCalendar:
+    """Return the pure calendar of `plan` for the years around `around` (cached per plan and year)."""
+    cache = {} if cache is None else cache
+    key = (plan.calendar_id, around.year)
+    if key not in cache:
+        cache[key] = plan.calendar.to_businesstime(range(around.year - 1, around.year + 3))
+    return cache[key]
+
+
+@dataclass(frozen=True)
+class ClockInputs:
+    clock: sla.Clock
+    timeline: list[sla.TimelineEntry]
+    targets: sla.Targets
+    calendar: businesstime.BusinessCalendar
+
+
+def _clock_inputs(ticket: Ticket, calendar_cache: dict | None = None) -> ClockInputs:
+    timeline, targets = timeline_of(ticket), sla_targets_of(ticket)
+    calendar = business_calendar(ticket.plan, ticket.received_at, calendar_cache)
+    clock = sla.compute_clock(received_at=ticket.received_at, timeline=timeline, targets=targets, calendar=calendar)
+    return ClockInputs(clock, timeline, targets, calendar)
+
+
+def clock_for(ticket: Ticket, calendar_cache: dict | None = None) -> sla.Clock:
+    """Return the clock `ticket`'s events, plan and calendar give now."""
+    return _clock_inputs(ticket, calendar_cache).clock
+
+
+def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Step]:
+    """Return the escalation steps still to come for `ticket` (its policy snapshot and state)."""
+    terms = escalation.Terms.from_snapshot(ticket.escalation_terms)
+    if not terms.levels:
+        return []
+    facts = escalation.TicketFacts(
+        received_at=ticket.received_at,
+        severity=ticket.severity,
+        category=ticket.category,
+        is_open=ticket.is_open,
+        timeline=tuple(inputs.timeline),
+        severity_changes=tuple(
+            (entry.at, entry.value) for entry in inputs.timeline if entry.kind == TicketEvent.Kind.SEVERITY
+        ),
+    )
+    return escalation.steps(
+        terms,
+        facts,
+        clock=inputs.clock,
+        targets=inputs.targets,
+        calendar=inputs.calendar,
+        reached=ticket.escalations.values_list("level", flat=True),
+        working_level=ticket.escalation_level,
+    )
+
+
+def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
+    """Recompute and store the ticket's SLA clock and escalation steps; return the fields that moved (old, new)."""
+    inputs = _clock_inputs(ticket, calendar_cache)
+    clock = inputs.clock
+    new = {
+        "first_response_at": clock.first_response_at,
+        "first_response_due": clock.first_response_due,
+        "first_response_warn_at": clock.first_response_warn_at,
+        "resolution_due": clock.resolution_due,
+        "resolution_warn_at": clock.resolution_warn_at,
+        "paused_seconds": int(clock.paused.total_seconds()),
+        "update_due": clock.update_due,
+        "update_warn_at": clock.update_warn_at,
+    }
+    facts = sla.outcome(received_at=ticket.received_at, timeline=inputs.timeline, clock=clock, calendar=inputs.calendar)
+    reporting = {
+        "first_response_business_seconds": _seconds(facts.first_response),
+        "resolution_business_seconds": _seconds(facts.resolution),
+        "reopened": facts.reopened,
+        "first_contact_resolution": facts.first_contact_resolution,
+    }
+    moved = {name: (getattr(ticket, name), value) for name, value in new.items() if getattr(ticket, name) != value}
+    for name, value in new.items():
+        setattr(ticket, name, value)
+    steps = escalation_steps(ticket, inputs)
+    recorded = set(
+        ticket.events.filter(kind__in=[TicketEvent.Kind.SLA_WARNING, TicketEvent.Kind.SLA_BREACH]).values_list(
+            "kind", "sla_target", "to_value"
+        )
+    )
+    ticket.escalation_steps = [step.as_json() for step in steps]
+    ticket.next_sla_check_at = sla.next_check(ticket, recorded, steps)
+    ticket.next_due_at = ticket.compute_next_due()
+    for name, value in reporting.items():
+        setattr(ticket, name, value)
+    Ticket.objects.filter(pk=ticket.pk).update(
+        **new,
+        **reporting,
+        escalation_steps=ticket.escalation_steps,
+        next_sla_check_at=ticket.next_sla_check_at,
+        next_due_at=ticket.next_due_at,
+    )
+    return moved
+
+
+def _seconds(duration) -> int | None:
+    return None if duration is None else int(duration.total_seconds())
+
+
+def notify_at(ticket: Ticket, now, calendar_cache: dict | None = None):
+    """Return when mail about `ticket` may go out: at once for P1/P2, else within the plan's support hours."""
+    if ticket.severity in escalation.URGENT:
+        return now
+    return businesstime.next_opening(business_calendar(ticket.plan, now, calendar_cache), now)
