@@ -158,9 +158,18 @@ class TicketDetailSerializer(TicketSerializer):
 
 
 class TicketCreateSerializer(serializers.ModelSerializer):
+    suggested_for = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        write_only=True,
+        help_text="The title the knowledge-base suggestions were shown for (kb/suggest): filing anyway is "
+        "counted as suggestions that did not help.",
+    )
+
     class Meta:
         model = Ticket
-        fields = TicketForm.Meta.fields
+        fields = [*TicketForm.Meta.fields, "suggested_for"]
 
 
 class EventSerializer(serializers.ModelSerializer):

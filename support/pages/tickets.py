@@ -18,11 +18,9 @@ from support import entitlement
 from support.escalation import services as escalations
 from support.escalation.routing import escalation_contacts, oncall_overview
 from support.insight import csat, metrics
-from support.knowledge import deflection
 from support.models import (
     SEVERITY_GUIDE,
     CsatResponse,
-    Deflection,
     Escalation,
     Severity,
     Ticket,
@@ -64,18 +62,15 @@ def ticket_new(request):
         fields = {name: value for name, value in form.cleaned_data.items() if name in TicketForm.Meta.fields}
         try:
             ticket = lifecycle.open_ticket(
-                partner, submitter=request.user, attachments=form.cleaned_data["attachments"], **fields
+                partner,
+                submitter=request.user,
+                attachments=form.cleaned_data["attachments"],
+                suggested_for=form.cleaned_data["suggested_for"],
+                **fields,
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            if form.cleaned_data["suggested_for"]:
-                deflection.record_deflection(
-                    kind=Deflection.Kind.SUBMITTED,
-                    user=request.user,
-                    ticket=ticket,
-                    query=form.cleaned_data["suggested_for"],
-                )
             messages.success(request, f"Ticket #{ticket.pk} was received. The SLA clock is running.")
             return redirect(ticket)
     context = {"form": form, "plan": plan, "severity_guide": _severity_guide(plan)}

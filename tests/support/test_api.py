@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from support.models import IdempotencyKey, Ticket, TicketEvent
+from support.models import Deflection, IdempotencyKey, Ticket, TicketEvent
 from support.tickets import lifecycle
 from tests.factories import article, copy_ticket, file_ticket
 
@@ -151,6 +151,17 @@ def test_a_partner_files_a_ticket_and_its_clock_starts(as_member, plan, partner_
     assert ticket.submitter == partner_member and ticket.plan == plan
     assert body["status"] == "received" and body["sla"]["first_response_due"] is not None
     assert TicketEvent.objects.filter(ticket=ticket, kind="received").exists()
+
+
+def test_filing_after_suggestions_through_the_api_counts_as_a_deflection_miss(as_member, plan):
+    response = as_member.post(TICKETS, {**NEW_TICKET, "suggested_for": "refunds fail"}, format="json")
+    assert response.status_code == 201
+    deflection = Deflection.objects.get()
+    assert (deflection.kind, deflection.ticket_id, deflection.query) == (
+        "submitted",
+        response.json()["id"],
+        "refunds fail",
+    )
 
 
 def test_a_ticket_missing_fields_is_refused_field_by_field_and_nothing_is_filed(as_member, plan):
