@@ -29,15 +29,13 @@ few hours and bisecting to the second (tzdata transitions fall on whole seconds)
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from support.rules import zones
 
 _ZERO = timedelta(0)
-_SECOND = timedelta(seconds=1)
 _DAY = timedelta(days=1)
-# No zone changes its offset twice within a few hours and back again, so probing this often finds
-# every transition (a change between two probes with different offsets is found by bisection).
-_PROBE_STEP = timedelta(hours=6)
 # Bounded questions are answered a week at a time; open-ended walks go a day at a time so that a
 # short target does not compute a week of windows it never needs.
 _BOUNDED_CHUNK = timedelta(days=7)
@@ -80,7 +78,7 @@ class BusinessCalendar:
         # Accept any iterables but store immutable ones, so calendars stay hashable and frozen.
         object.__setattr__(self, "windows", tuple(self.windows))
         object.__setattr__(self, "holidays", frozenset(self.holidays))
-        object.__setattr__(self, "_zone", _load_zone(self.time_zone))
+        object.__setattr__(self, "_zone", zones.load_zone(self.time_zone))
         if not self.always_open and not self.windows:
             raise ValueError("A business calendar needs at least one working window, or 24/7.")
         for window in self.windows:
@@ -102,7 +100,7 @@ class BusinessCalendar:
 
 def is_open(calendar: BusinessCalendar, instant: datetime) -> bool:
     """Return whether `instant` is business time."""
-    _to_naive_utc(instant, "instant")
+    zones.to_naive_utc(instant, "instant")
     if calendar.always_open:
         return True
     # The rule is about the wall-clock reading, whatever the fold: drop the offset.
@@ -118,13 +116,13 @@ def is_open(calendar: BusinessCalendar, instant: datetime) -> bool:
 def open_intervals(calendar: BusinessCalendar, start: datetime, end: datetime) -> Iterator[Interval]:
     """Yield the business time within [start, end) as sorted, merged, non-overlapping UTC intervals."""
     # Validate now rather than on first iteration, so misuse fails where it happens.
-    lo, hi = _to_naive_utc(start, "start"), _to_naive_utc(end, "end")
+    lo, hi = zones.to_naive_utc(start, "start"), zones.to_naive_utc(end, "end")
     return _merged_aware(calendar, lo, hi)
 
 
 def business_time_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
     """Return the business time in [start, end); zero when `end` is not after `start`."""
-    lo, hi = _to_naive_utc(start, "start"), _to_naive_utc(end, "end")
+    lo, hi = zones.to_naive_utc(start, "start"), zones.to_naive_utc(end, "end")
     if hi <= lo:
         return _ZERO
     if calendar.always_open:
@@ -138,38 +136,31 @@ def add_business_time(calendar: BusinessCalendar, start: datetime, duration: tim
     Counting starts at the next opening when `start` is outside business hours; a zero duration
     returns `start` itself (in UTC).
     """
-    lo = _to_naive_utc(start, "start")
+    lo = zones.to_naive_utc(start, "start")
     if not isinstance(duration, timedelta):
         raise TypeError(f"duration must be a timedelta, not {duration!r}.")
     if duration < _ZERO:
         raise ValueError(f"Cannot add a negative business duration ({duration}).")
     if calendar.always_open or not duration:
-        return _aware(lo + duration)
+        return zones.aware(lo + duration)
     remaining = duration
     for a, b in _intervals(calendar, lo, None):
         if b - a >= remaining:
-            return _aware(a + remaining)
+            return zones.aware(a + remaining)
         remaining -= b - a
     raise AssertionError("unreachable: an open-ended walk only stops by returning or raising")
 
 
 def next_opening(calendar: BusinessCalendar, instant: datetime) -> datetime:
     """Return `instant` (in UTC) if it is business time, else the start of the next business interval."""
-    at = _to_naive_utc(instant, "instant")
+    at = zones.to_naive_utc(instant, "instant")
     if calendar.always_open:
-        return _aware(at)
+        return zones.aware(at)
     # Intervals are clipped to start at `at`, so an open instant is its own first interval's start.
-    return _aware(next(_intervals(calendar, at, None))[0])
+    return zones.aware(next(_intervals(calendar, at, None))[0])
 
 
 # --- internals: naive datetimes below are UTC unless named local ---------------------------------
-
-
-def _load_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
-        raise ValueError(f"Unknown time zone {name!r}: expected an IANA name such as 'Europe/Berlin'.") from exc
 
 
 def _opening_and_length(window: Window) -> tuple[timedelta, timedelta]:
@@ -186,60 +177,6 @@ def _since_midnight(moment: time) -> timedelta:
     return timedelta(hours=moment.hour, minutes=moment.minute, seconds=moment.second, microseconds=moment.microsecond)
 
 
-def _to_naive_utc(moment: datetime, name: str) -> datetime:
-    if not isinstance(moment, datetime):
-        raise TypeError(f"{name} must be a datetime, not {moment!r}.")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got naive {moment!r}.")
-    # Arithmetic between datetimes sharing a tzinfo ignores their offsets; plain UTC avoids that trap.
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC)
-
-
-def _offset_at(zone: ZoneInfo, moment: datetime) -> timedelta:
-    offset = moment.replace(tzinfo=UTC).astimezone(zone).utcoffset()
-    assert offset is not None  # a ZoneInfo always knows the offset of a UTC instant
-    return offset
-
-
-def _first_change(zone: ZoneInfo, lo: datetime, hi: datetime, offset: timedelta) -> datetime:
-    """Return the instant in (lo, hi] where the offset stops being `offset` (it is at lo, not at hi)."""
-    # Transitions fall on whole seconds, so rounding lo down and hi up keeps their offsets.
-    lo = lo.replace(microsecond=0)
-    if hi.microsecond:
-        hi = hi.replace(microsecond=0) + _SECOND
-    seconds = (hi - lo) // _SECOND
-    while seconds > 1:
-        half = seconds // 2
-        middle = lo + half * _SECOND
-        if _offset_at(zone, middle) == offset:
-            lo, seconds = middle, seconds - half
-        else:
-            hi, seconds = middle, half
-    return hi
-
-
-def _constant_offset_pieces(zone: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime, timedelta]]:
-    """Split [lo, hi) into pieces on which the zone's UTC offset is constant."""
-    pieces = []
-    piece_start, offset = lo, _offset_at(zone, lo)
-    probe = lo
-    while probe < hi:
-        next_probe = min(probe + _PROBE_STEP, hi)
-        while _offset_at(zone, next_probe) != offset:
-            change = _first_change(zone, probe, next_probe, offset)
-            pieces.append((piece_start, change, offset))
-            piece_start = probe = change
-            offset = _offset_at(zone, change)
-        probe = next_probe
-    pieces.append((piece_start, hi, offset))
-    # A transition exactly at `hi` leaves an empty last piece.
-    return [piece for piece in pieces if piece[0] < piece[1]]
-
-
 def _local_windows(calendar: BusinessCalendar, day: date) -> Iterator[Interval]:
     """Yield the local wall-clock intervals of the windows starting on local date `day`."""
     if day in calendar.holidays:
@@ -253,7 +190,7 @@ def _local_windows(calendar: BusinessCalendar, day: date) -> Iterator[Interval]:
 def _chunk(calendar: BusinessCalendar, lo: datetime, hi: datetime) -> list[Interval]:
     """Return the business time within [lo, hi), sorted and merged."""
     found = []
-    for piece_lo, piece_hi, offset in _constant_offset_pieces(calendar._zone, lo, hi):
+    for piece_lo, piece_hi, offset in zones.constant_offset_pieces(calendar._zone, lo, hi):
         # On this piece local = UTC + offset exactly, so intersect in local time and shift back.
         local_lo, local_hi = piece_lo + offset, piece_hi + offset
         # A window starting the day before can run into local_lo (windows last at most 24 hours).
@@ -301,7 +238,7 @@ def _merged_aware(calendar: BusinessCalendar, lo: datetime, hi: datetime) -> Ite
     if hi <= lo:
         return
     if calendar.always_open:
-        yield _aware(lo), _aware(hi)
+        yield zones.aware(lo), zones.aware(hi)
         return
     pending: Interval | None = None
     for a, b in _intervals(calendar, lo, hi):
@@ -309,7 +246,7 @@ def _merged_aware(calendar: BusinessCalendar, lo: datetime, hi: datetime) -> Ite
             pending = (pending[0], max(pending[1], b))
             continue
         if pending is not None:
-            yield _aware(pending[0]), _aware(pending[1])
+            yield zones.aware(pending[0]), zones.aware(pending[1])
         pending = (a, b)
     if pending is not None:
-        yield _aware(pending[0]), _aware(pending[1])
+        yield zones.aware(pending[0]), zones.aware(pending[1])

@@ -35,16 +35,14 @@ zone's offset changes, found by probing and bisecting) and each piece asks who i
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from support.rules import zones
 
 Person = Hashable
 Shift = tuple[datetime, datetime, Person | None]
 
-_SECOND = timedelta(seconds=1)
 _DAY = timedelta(days=1)
-# No zone changes its offset twice within a few hours and back again, so probing this often finds
-# every transition (a change between two probes with different offsets is found by bisection).
-_PROBE_STEP = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ class Override:
 
     def __post_init__(self) -> None:
         _check_person(self.person)
-        if _to_naive_utc(self.end, "An override's end") <= _to_naive_utc(self.start, "An override's start"):
+        if zones.to_naive_utc(self.end, "An override's end") <= zones.to_naive_utc(self.start, "An override's start"):
             raise ValueError(f"An override must end after it starts ({self.start} to {self.end}).")
 
 
@@ -113,18 +111,19 @@ class Schedule:
         for override in self.overrides:
             if not isinstance(override, Override):
                 raise ValueError(f"Overrides must be oncall.Override values, not {override!r}.")
-        zone = _load_zone(self.time_zone)
+        zone = zones.load_zone(self.time_zone)
         object.__setattr__(self, "_zone", zone)
         object.__setattr__(self, "_first_handoffs", tuple(_handoff(layer, zone, 0) for layer in self.layers))
         overrides = tuple(
-            (_to_naive_utc(o.start, "start"), _to_naive_utc(o.end, "end"), o.person) for o in reversed(self.overrides)
+            (zones.to_naive_utc(o.start, "start"), zones.to_naive_utc(o.end, "end"), o.person)
+            for o in reversed(self.overrides)
         )
         object.__setattr__(self, "_overrides_last_first", overrides)
 
 
 def on_call_at(schedule: Schedule, instant: datetime) -> Person | None:
     """Return who is on call at `instant`, or None when nobody is."""
-    return _on_call(schedule, _to_naive_utc(instant, "instant"))
+    return _on_call(schedule, zones.to_naive_utc(instant, "instant"))
 
 
 def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
@@ -133,7 +132,7 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
     The triples cover [start, end) exactly, person is None where nobody is on call, and no two
     neighbours have the same person. An empty list when `end` is not after `start`.
     """
-    lo, hi = _to_naive_utc(start, "start"), _to_naive_utc(end, "end")
+    lo, hi = zones.to_naive_utc(start, "start"), zones.to_naive_utc(end, "end")
     if hi <= lo:
         return []
     timeline: list[Shift] = []
@@ -141,9 +140,9 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
     for piece_start, piece_end in zip(cuts, [*cuts[1:], hi], strict=True):
         person = _on_call(schedule, piece_start)
         if timeline and timeline[-1][2] == person:
-            timeline[-1] = (timeline[-1][0], _aware(piece_end), person)
+            timeline[-1] = (timeline[-1][0], zones.aware(piece_end), person)
         else:
-            timeline.append((_aware(piece_start), _aware(piece_end), person))
+            timeline.append((zones.aware(piece_start), zones.aware(piece_end), person))
     return timeline
 
 
@@ -165,49 +164,6 @@ def _check_wall_clock(moment: object, name: str) -> None:
         raise ValueError(f"A rotation's {name} must be a naive datetime.time, not {moment!r}.")
 
 
-def _load_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as exc:
-        raise ValueError(f"Unknown time zone {name!r}: expected an IANA name such as 'Europe/Berlin'.") from exc
-
-
-def _to_naive_utc(moment: datetime, name: str) -> datetime:
-    if not isinstance(moment, datetime):
-        raise TypeError(f"{name} must be a datetime, not {moment!r}.")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got naive {moment!r}.")
-    # Arithmetic between datetimes sharing a tzinfo ignores their offsets; plain UTC avoids that trap.
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC)
-
-
-def _offset_at(zone: ZoneInfo, moment: datetime) -> timedelta:
-    offset = moment.replace(tzinfo=UTC).astimezone(zone).utcoffset()
-    assert offset is not None  # a ZoneInfo always knows the offset of a UTC instant
-    return offset
-
-
-def _first_change(zone: ZoneInfo, lo: datetime, hi: datetime, offset: timedelta) -> datetime:
-    """Return the instant in (lo, hi] where the offset stops being `offset` (it is at lo, not at hi)."""
-    # Transitions fall on whole seconds, so rounding lo down and hi up keeps their offsets.
-    lo = lo.replace(microsecond=0)
-    if hi.microsecond:
-        hi = hi.replace(microsecond=0) + _SECOND
-    seconds = (hi - lo) // _SECOND
-    while seconds > 1:
-        half = seconds // 2
-        middle = lo + half * _SECOND
-        if _offset_at(zone, middle) == offset:
-            lo, seconds = middle, seconds - half
-        else:
-            hi, seconds = middle, half
-    return hi
-
-
 def _local_to_utc(zone: ZoneInfo, wall: datetime) -> datetime:
     """Return the instant a local wall-clock time happens: its first occurrence, or the end of its gap."""
     # PEP 495: in an overlap fold=0 is the first occurrence; in a gap fold=0 reads the wall time with the
@@ -218,7 +174,7 @@ def _local_to_utc(zone: ZoneInfo, wall: datetime) -> datetime:
     if before >= after:
         return wall - before
     # The gap's transition lies in (wall - after, wall - before]: the clock jumps past `wall` there.
-    return _first_change(zone, wall - after, wall - before, before)
+    return zones.first_change(zone, wall - after, wall - before, before)
 
 
 def _handoff(rotation: Rotation, zone: ZoneInfo, k: int) -> datetime:
@@ -266,31 +222,13 @@ def _on_call(schedule: Schedule, at: datetime) -> Person | None:
     return None
 
 
-def _constant_offset_pieces(zone: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime, timedelta]]:
-    """Split [lo, hi) into pieces on which the zone's UTC offset is constant."""
-    pieces = []
-    piece_start, offset = lo, _offset_at(zone, lo)
-    probe = lo
-    while probe < hi:
-        next_probe = min(probe + _PROBE_STEP, hi)
-        while _offset_at(zone, next_probe) != offset:
-            change = _first_change(zone, probe, next_probe, offset)
-            pieces.append((piece_start, change, offset))
-            piece_start = probe = change
-            offset = _offset_at(zone, change)
-        probe = next_probe
-    pieces.append((piece_start, hi, offset))
-    # A transition exactly at `hi` leaves an empty last piece.
-    return [piece for piece in pieces if piece[0] < piece[1]]
-
-
 def _cuts(schedule: Schedule, lo: datetime, hi: datetime) -> set[datetime]:
     """Return `lo` and every instant in (lo, hi) where who is on call may change."""
     cuts = {lo}
     for override_start, override_end, _ in schedule._overrides_last_first:
         cuts.update((override_start, override_end))
     zone = schedule._zone
-    pieces = _constant_offset_pieces(zone, lo, hi)
+    pieces = zones.constant_offset_pieces(zone, lo, hi)
     # A window edge can be crossed by the wall clock jumping at an offset change.
     cuts.update(piece_start for piece_start, _, _ in pieces)
     for layer, first_handoff in zip(schedule.layers, schedule._first_handoffs, strict=True):
