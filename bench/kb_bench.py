@@ -10,7 +10,7 @@ Articles get titles of two support words partners type (checkout, payment, login
 each is in about 4.5 % of titles) and four words of a 5,000-word vocabulary with a Zipf-like skew;
 bodies of 120 words, one in twenty a support word (so "checkout" is in about 13 % of bodies). The queries replay what a partner types:
 for 300 titles, the first two or three words with the last one cut short, and one in ten with a
-typo. Prints the median and p95 latency of `support.kb.search` and of GET /kb/suggest/ (the page
+typo. Prints the median and p95 latency of `support.knowledge.search.search` and of GET /kb/suggest/ (the page
 the script calls, with sign-in and rendering).
 """
 

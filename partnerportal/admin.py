@@ -3,6 +3,37 @@ from django.contrib import admin
 from .models import Heartbeat
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that only the portal's own flows write: listed and shown, never added or edited by hand.
+
+    `deletable = True` lets managers remove one (a mistaken import, an old notification).
+    """
+
+    deletable = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """The inline form of ReadOnlyAdmin: rows a parent's page shows but nobody edits."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "last_run_at"]

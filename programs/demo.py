@@ -29,7 +29,7 @@ STAFF = [
     ("support-manager@demo.test", "Mehmet Yilmaz", StaffRole.SUPPORT_MANAGER, True, False),
     ("manager@demo.test", "Grace Okafor", StaffRole.PROGRAM_MANAGER, True, False),
     ("admin@demo.test", "Ada Admin", None, True, True),
-    # The rest of the follow-the-sun support desk (on-call rotations of support/demo.py).
+    # The rest of the follow-the-sun support desk (on-call rotations of support/demo/setup.py).
     ("asia-l1@demo.test", "Kenji Sato", StaffRole.SUPPORT_L1, False, False),
     ("berlin-l1@demo.test", "Jonas Weber", StaffRole.SUPPORT_L1, False, False),
     ("sofia-l2@demo.test", "Sofia Rossi", StaffRole.SUPPORT_L2, False, False),

@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
-from django.utils import timezone
 
+from partnerportal.admin import ReadOnlyAdmin, ReadOnlyInline
+from support.knowledge import articles
 from support.models import (
     ActionItem,
     Article,
@@ -101,20 +102,17 @@ class SupportPlanAdmin(admin.ModelAdmin):
     inlines = [SeverityTargetInline]
 
 
-class TicketEventInline(admin.TabularInline):
+class TicketEventInline(ReadOnlyInline):
     model = TicketEvent
-    extra = 0
-    can_delete = False
     fields = ["at", "kind", "actor", "public", "sla_target", "from_value", "to_value", "body"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ReadOnlyAdmin):
     """Read-only: tickets change through the portal's actions so every step is on the timeline."""
+
+    deletable = True
 
     list_display = ["id", "title", "partner", "severity", "status", "assignee", "received_at", "next_due_at"]
     list_filter = ["status", "severity", "plan", "category"]
@@ -122,12 +120,6 @@ class TicketAdmin(admin.ModelAdmin):
     search_fields = ["title", "customer_name", "partner__name"]
     date_hierarchy = "received_at"
     inlines = [TicketEventInline]
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(TicketAttachment)
@@ -220,19 +212,6 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
     inlines = [EscalationLevelInline, EscalationTriggerInline]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written by the portal's own flows: viewable, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Escalation)
 class EscalationAdmin(ReadOnlyAdmin):
     """Read-only: escalations happen through the sweep, staff and partner requests, once per level."""
@@ -245,17 +224,12 @@ class EscalationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = ["subject", "recipient", "send_after", "sent_at"]
     list_filter = ["sent_at"]
     list_select_related = ["recipient"]
     search_fields = ["subject", "recipient__email"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ArticleCategory)
@@ -278,10 +252,7 @@ class ArticleAdmin(admin.ModelAdmin):
     actions = ["publish", "unpublish"]
 
     def save_model(self, request, obj, form, change):
-        # The "updated" date partners see moves only when what they read changes.
-        if not change or {"title", "summary", "body"} & set(form.changed_data):
-            obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
+        articles.save_article(obj, changed_fields=form.changed_data)
 
     @admin.action(description="Publish the selected articles")
     def publish(self, request, queryset):

@@ -1,6 +1,6 @@
 """API shapes of support plans, tickets and their timelines, the knowledge base and staff reports.
 
-Serializers read and validate; every change goes through support.services.
+Serializers read and validate; every change goes through the services of each area.
 """
 
 from django.urls import reverse
@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from programs.api import PartnerSummarySerializer
 from support.insight import metrics
-from support.knowledge import search as kb
+from support.knowledge import articles
 from support.models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
 from support.pages.forms import BINARY_TYPES, TEXT_TYPES, TicketForm, check_upload
 from support.tickets import lifecycle
@@ -248,7 +248,7 @@ class ArticleDetailSerializer(ArticleSerializer):
         fields = [*ArticleSerializer.Meta.fields, "body", "body_html"]
 
     def get_body_html(self, article) -> str:
-        return str(kb.render_markdown(article.body))
+        return str(articles.render_markdown(article.body))
 
 
 class ArticleMatchSerializer(serializers.Serializer):

@@ -1,7 +1,7 @@
 """API: support plan and contacts, tickets and their timelines, the knowledge base, staff queue and reports.
 
 Scoping is the pages' own: `Ticket.objects.for_user`, `TicketEvent.objects.visible_to`,
-`Article.objects.visible_to`; another partner's ticket answers 404. Writes call support.services.
+`Article.objects.visible_to`; another partner's ticket answers 404. Writes call the same services as the pages.
 """
 
 from datetime import UTC, datetime
@@ -406,8 +406,8 @@ class ScoreboardView(generics.GenericAPIView):
         by = query.validated_data["by"]
         start, end = metrics.month_bounds(month, UTC)
         tickets = metrics.received_between(start, end)
-        totals = metrics.total(tickets)
-        grouped = metrics.figures(tickets, by=(by,), percentiles=by != "partner")
+        totals = metrics.overall_figures(tickets)
+        grouped = metrics.figures_by(tickets, by=(by,), percentiles=by != "partner")
         names = _group_names(by, [key[0] for key in grouped])
         body = {
             "month": f"{month:%Y-%m}",

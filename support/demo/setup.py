@@ -1,4 +1,4 @@
-"""Demo support data: calendars, the plans of seed 000 under the program's own names, tickets in
+"""Demo support data: calendars, three support plans (business hours, extended hours, 24/7) under the program's own names, tickets in
 every state and SLA state. Idempotent: records are found by name (tickets by partner and title)."""
 
 from datetime import date, time, timedelta
@@ -37,7 +37,7 @@ CALENDARS = {
         [(WEEKDAYS, time(7), time(19)), ([5], time(9), time(13))],
     ),
     "24/7": ("UTC", True, "", []),
-    # The follow-the-sun shifts of seed 002, in Istanbul time.
+    # Follow-the-sun shifts, in Istanbul time.
     "Follow the sun: Asia shift": ("Europe/Istanbul", False, "", [(EVERY_DAY, time(0), time(8))]),
     "Follow the sun: Istanbul shift": ("Europe/Istanbul", False, "", [(EVERY_DAY, time(8), time(16))]),
     "Follow the sun: Berlin shift": ("Europe/Istanbul", False, "", [(EVERY_DAY, time(16), time(0))]),
@@ -229,7 +229,7 @@ def _tickets() -> int:
     return created
 
 
-# Seed 002's follow-the-sun desk in Istanbul time: Asia 00–08, Istanbul 08–16, Berlin 16–24.
+# A follow-the-sun desk in Istanbul time: Asia 00–08, Istanbul 08–16, Berlin 16–24.
 # schedule: (zone, [(role, position, layer name, length days, window, [people])])
 DAY, WEEK = 1, 7
 SCHEDULES = {
@@ -259,10 +259,10 @@ SCHEDULES = {
 }
 ROTATION_START = date(2026, 1, 5)  # a Monday
 
-# Seed 000's escalation path and contacts. plan: [(rank, name, rule, minutes, factor, target, assigns,
+# The escalation path and its published contacts (Tier 1 lead, Tier 2 lead, engineering on call, VP support). plan: [(rank, name, rule, minutes, factor, target, assigns,
 # executive, role, contact name, contact email, phone, when, response minutes)]
 SUPPORT_EMAIL = "support@partnerportal.test"
-LEVELS_SEED_000 = [
+LEVELS_STANDARD = [
     (1, "L1 support", "entry", None, None, "L1 follow the sun", True, False, "Tier 1 Lead", "", SUPPORT_EMAIL,
      "+1 415 555 0100", "Initial contact", None),
     (2, "L2 senior support", "no_response", None, 2, "L2 senior support", True, False, "Tier 2 Lead", "",
@@ -272,19 +272,19 @@ LEVELS_SEED_000 = [
     (4, "VP Support", "on_request", None, None, "support-manager@demo.test", False, True, "VP Support", "",
      "vp-support@partnerportal.test", "+1 415 555 0199", "Customer at risk", 48 * H),
 ]  # fmt: skip
-# Seed 002's desk for Premier: L1 silent 15 min (the P1 target) → L2; not resolved in 1 hour → L3;
+# The 24/7 desk for Premier: L1 silent 15 min (the P1 target) → L2; not resolved in 1 hour → L3;
 # P1 → management informed at once.
 LEVELS_PREMIER = [
-    LEVELS_SEED_000[0],
+    LEVELS_STANDARD[0],
     (2, "L2 senior support", "no_response", None, 1, "L2 senior support", True, False, "Tier 2 Lead", "",
      "tier2@partnerportal.test", "+1 415 555 0120", "L1 silent past the response target", 1 * H),
     (3, "L3 engineering", "no_resolution", 60, None, "Engineering on call", True, False, "Engineering On-Call", "",
      "oncall@partnerportal.test", "+1 415 555 0130", "Not resolved within an hour", 4 * H),
-    LEVELS_SEED_000[3],
+    LEVELS_STANDARD[3],
 ]  # fmt: skip
 TRIGGERS = {"p1": 2, "security": 3, "data_integrity": 3, "reopened_twice": 2}
 TRIGGERS_PREMIER = {"p1": 4, "p2": 2, "security": 3, "data_integrity": 3, "reopened_twice": 2}
-POLICIES = {"Essential": (LEVELS_SEED_000, TRIGGERS), "Priority": (LEVELS_SEED_000, TRIGGERS),
+POLICIES = {"Essential": (LEVELS_STANDARD, TRIGGERS), "Priority": (LEVELS_STANDARD, TRIGGERS),
             "Premier": (LEVELS_PREMIER, TRIGGERS_PREMIER)}  # fmt: skip
 
 

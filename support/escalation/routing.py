@@ -1,7 +1,7 @@
 """Who takes an escalation level now: the on-call rotation's primary, else its secondary, else the next
 level up, else a support manager — never nobody — and how that person was found, in words.
 
-Schedules are read from the database once per router and asked as pure values (support.oncall),
+Schedules are read from the database once per router and asked as pure values (support.rules.oncall),
 so routing a whole sweep batch costs a few queries, not one per ticket.
 """
 

@@ -1,4 +1,5 @@
-"""Support metrics in one place, computed in SQL (seed 001 §8, seed 000's metrics table).
+"""Support metrics in one place, computed in SQL: volume, SLA adherence, escalation and reopen rates, CSAT,
+time to resolution, first-contact resolution and the weekly compliance trend.
 
 Every figure is about the tickets *received* in the period asked for (a cohort), so a month's
 figures do not change meaning when they are read later, only fill in as tickets finish.
@@ -34,7 +35,7 @@ DIMENSIONS = {
 
 
 @dataclass
-class Figures:
+class SupportFigures:
     tickets: int = 0
     first_response_avg: float | None = None  # seconds of business time
     first_response_median: float | None = None
@@ -90,7 +91,7 @@ def received_between(start: datetime, end: datetime, tickets: QuerySet | None = 
     return tickets.filter(received_at__gte=start, received_at__lt=end)
 
 
-def figures(
+def figures_by(
     tickets: QuerySet,
     *,
     by: tuple[str, ...] = (),
@@ -98,7 +99,7 @@ def figures(
     percentiles: bool = True,
     csat: bool = True,
     escalations: bool = True,
-) -> dict[tuple, Figures]:
+) -> dict[tuple, SupportFigures]:
     """Return the figures of `tickets`, grouped by the dimensions `by` (keys are tuples of their values).
 
     Percentiles and CSAT cost a query each (two for percentiles), escalations a lookup per ticket;
@@ -139,7 +140,7 @@ def figures(
         row.pop("whole", None)
         row["escalated"] = row.pop("escalated_count")
         row["reopened"] = row.pop("reopened_count")
-        result[key] = Figures(**row)
+        result[key] = SupportFigures(**row)
     if percentiles:
         _add_percentiles(result, grouped, keys, "first_response_business_seconds", "first_response")
         _add_percentiles(result, grouped, keys, "resolution_business_seconds", "resolution")
@@ -168,7 +169,7 @@ def _add_percentiles(result, grouped, keys, column, prefix) -> None:
         cursor.execute(query, params)
         for row in cursor.fetchall():
             key = _key(row[: len(keys)], grouped, keys)
-            figures_ = result.setdefault(key, Figures())
+            figures_ = result.setdefault(key, SupportFigures())
             setattr(figures_, f"{prefix}_median", row[-2])
             setattr(figures_, f"{prefix}_p90", row[-1])
 
@@ -193,7 +194,7 @@ def _add_csat(result, tickets, by, keys) -> None:
     rows = grouped_responses.annotate(avg=Avg("score"), n=Count("pk")).order_by()
     for row in rows:
         key = tuple(row[k] for k in keys)
-        figures_ = result.setdefault(key, Figures())
+        figures_ = result.setdefault(key, SupportFigures())
         figures_.csat_average, figures_.csat_responses = row["avg"], row["n"]
 
 
@@ -203,9 +204,9 @@ def _through_ticket(expression):
     return F(f"ticket__{expression.name}")
 
 
-def total(tickets: QuerySet, now: datetime | None = None) -> Figures:
+def overall_figures(tickets: QuerySet, now: datetime | None = None) -> SupportFigures:
     """Return the figures of `tickets` as one group."""
-    return figures(tickets, now=now).get((), Figures())
+    return figures_by(tickets, now=now).get((), SupportFigures())
 
 
 def deflection(start: datetime, end: datetime, partner=None) -> dict:
@@ -239,23 +240,25 @@ def _midnight(day: date, zone) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
-def weekly_compliance(weeks: int, now: datetime | None = None) -> list[tuple[datetime, Figures]]:
+def weekly_compliance(weeks: int, now: datetime | None = None) -> list[tuple[datetime, SupportFigures]]:
     """Return (week start, figures) for the last `weeks` weeks (Monday-based, UTC), oldest first."""
     now = now or timezone.now()
     this_monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     start = this_monday - timedelta(weeks=weeks - 1)
     tickets = received_between(start, this_monday + timedelta(weeks=1))
-    grouped = figures(tickets, by=("week",), now=now, percentiles=False, csat=False, escalations=False)
+    grouped = figures_by(tickets, by=("week",), now=now, percentiles=False, csat=False, escalations=False)
     by_week = {key[0]: value for key, value in grouped.items()}
-    return [(start + timedelta(weeks=i), by_week.get(start + timedelta(weeks=i), Figures())) for i in range(weeks)]
+    return [
+        (start + timedelta(weeks=i), by_week.get(start + timedelta(weeks=i), SupportFigures())) for i in range(weeks)
+    ]
 
 
-# --- Targets (seed 000's "SLA Metrics" table) ----------------------------------------------------
+# --- Targets the support organisation holds itself to ----------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Target:
-    figure: str  # attribute of Figures
+    figure: str  # attribute of SupportFigures
     label: str
     below: bool  # True: the figure must stay below `limit`; False: above it
     limit: float
@@ -270,7 +273,7 @@ TARGETS = (
 )
 
 
-def against_targets(figures_: Figures) -> list[tuple[Target, float | None, str]]:
+def against_targets(figures_: SupportFigures) -> list[tuple[Target, float | None, str]]:
     """Return (target, figure, status) for each target: status 'met', 'missed' or 'no data'."""
     rows = []
     for target in TARGETS:

@@ -16,10 +16,7 @@ to a typed one (typos).
 import re
 from dataclasses import dataclass
 
-import markdown
-import nh3
 from django.db import connection, transaction
-from django.utils.safestring import SafeString, mark_safe
 
 from support.models import Article
 
@@ -183,14 +180,3 @@ def _fts_query(words: list[str], operator: str, column: str = "") -> str:
     quoted = [f'{prefix}"{word}"' for word in words]
     quoted[-1] += "*"
     return operator.join(quoted)
-
-
-# --- Rendering ------------------------------------------------------------------------------------
-
-ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"pre", "code", "table", "thead", "tbody", "tr", "th", "td", "hr"}
-
-
-def render_markdown(body: str) -> SafeString:
-    """Return `body` (Markdown) as HTML with anything that could run script removed."""
-    html = markdown.markdown(body, extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
-    return mark_safe(nh3.clean(html, tags=ALLOWED_TAGS, link_rel="noopener noreferrer nofollow"))  # noqa: S308

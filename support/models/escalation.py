@@ -203,7 +203,7 @@ class EscalationLevel(models.Model):
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class EscalationTrigger(models.Model):
-    """A condition that sends a ticket straight to a level (seed 001's escalation triggers)."""
+    """A condition that sends a ticket straight to a level (Sev 1/2, security or privacy, data integrity, repeated reopens)."""
 
     class Condition(models.TextChoices):
         P1 = "p1", "Severity P1"

@@ -77,7 +77,7 @@ class Article(models.Model):
 
 
 class Deflection(models.Model):
-    """What a partner did with the articles suggested while filing a ticket (seed 002's deflection)."""
+    """What a partner did with the articles suggested while filing a ticket (deflection: did the knowledge base answer before a ticket was filed)."""
 
     class Kind(models.TextChoices):
         OPENED = "opened", "Suggestion opened"

@@ -11,7 +11,7 @@ from support.rules import businesstime
 
 
 class Severity(models.TextChoices):
-    """Ticket severities with the definitions of seeds 000 and 001."""
+    """Ticket severities, P1 (critical) to P4 (low); SEVERITY_GUIDE says what each means."""
 
     P1 = "P1", "P1 – Critical"
     P2 = "P2", "P2 – High"

@@ -8,13 +8,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from programs.models import Partner, PartnerScopedQuerySet
+from support.rules import ticket_states as states
 
 from .plans import Severity, SupportPlan
 
 
 class TicketQuerySet(PartnerScopedQuerySet):
     def open(self):
-        return self.exclude(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])
+        return self.exclude(status__in=states.FINISHED_STATUSES)
 
     def for_queue(self):
         return self.select_related("partner", "plan", "assignee", "submitter")
@@ -45,12 +46,12 @@ class Ticket(models.Model):
     """A partner's escalation of an end customer's issue, with its SLA clocks."""
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        IN_PROGRESS = "in_progress", "In progress"
-        WAITING_ON_PARTNER = "waiting_on_partner", "Waiting on partner"
-        RESOLVED = "resolved", "Resolved"
-        CLOSED = "closed", "Closed"
+        RECEIVED = states.Status.RECEIVED.value, "Received"
+        ACKNOWLEDGED = states.Status.ACKNOWLEDGED.value, "Acknowledged"
+        IN_PROGRESS = states.Status.IN_PROGRESS.value, "In progress"
+        WAITING_ON_PARTNER = states.Status.WAITING_ON_PARTNER.value, "Waiting on partner"
+        RESOLVED = states.Status.RESOLVED.value, "Resolved"
+        CLOSED = states.Status.CLOSED.value, "Closed"
 
     class Category(models.TextChoices):
         DEFECT = "defect", "Product defect"
@@ -89,7 +90,7 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    # Stored SLA clock (derived from the events by support.sla.compute_clock; recomputable).
+    # Stored SLA clock (derived from the events by support.rules.sla.compute_clock; recomputable).
     first_response_due = models.DateTimeField(null=True, blank=True)
     first_response_warn_at = models.DateTimeField(null=True, blank=True)
     resolution_due = models.DateTimeField(null=True, blank=True, help_text="Empty while the clock is paused.")
@@ -103,7 +104,7 @@ class Ticket(models.Model):
     escalation_terms = models.JSONField(default=dict, blank=True, editable=False)
     escalation_level = models.PositiveSmallIntegerField(default=0)
     escalation_steps = models.JSONField(default=list, blank=True, editable=False)
-    # Reporting facts, derived from the events with the clocks (support.sla.outcome; recomputable):
+    # Reporting facts, derived from the events with the clocks (support.rules.sla.outcome; recomputable):
     # business time to the first response and to the resolution (paused time left out).
     first_response_business_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
     resolution_business_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
@@ -131,7 +132,7 @@ class Ticket(models.Model):
             models.Index(
                 fields=["next_due_at", "id"],
                 name="ticket_open_next_due_idx",
-                condition=~Q(status__in=["resolved", "closed"]),
+                condition=~Q(status__in=list(states.FINISHED_STATUSES)),
             ),
         ]
 
@@ -143,7 +144,7 @@ class Ticket(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status not in (self.Status.RESOLVED, self.Status.CLOSED)
+        return states.is_open(self.status)
 
     def compute_next_due(self):
         """Return the next deadline that still runs: first response until answered, then resolution."""
@@ -173,9 +174,9 @@ class Ticket(models.Model):
 
 
 class SlaTarget(models.TextChoices):
-    FIRST_RESPONSE = "first_response", "First response"
-    RESOLUTION = "resolution", "Resolution"
-    UPDATE = "update", "Status update"
+    FIRST_RESPONSE = states.SlaTarget.FIRST_RESPONSE.value, "First response"
+    RESOLUTION = states.SlaTarget.RESOLUTION.value, "Resolution"
+    UPDATE = states.SlaTarget.UPDATE.value, "Status update"
 
 
 class TicketEventQuerySet(PartnerScopedQuerySet):
@@ -191,23 +192,23 @@ class TicketEvent(models.Model):
     """One step of a ticket's timeline, with its time and actor (none for the system)."""
 
     class Kind(models.TextChoices):
-        RECEIVED = "received", "Received"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        STARTED = "started", "Work started"
-        WAITING = "waiting", "Waiting on partner"
-        RESUMED = "resumed", "Work resumed"
-        RESOLVED = "resolved", "Resolved"
-        CLOSED = "closed", "Closed"
-        REOPENED = "reopened", "Reopened"
-        COMMENT = "comment", "Comment"
-        NOTE = "note", "Internal note"
-        SEVERITY = "severity", "Severity changed"
-        ASSIGNED = "assigned", "Assigned"
-        ATTACHMENT = "attachment", "Attachment added"
-        AUTO_ACK = "auto_ack", "Automatic acknowledgement sent"
-        SLA_WARNING = "sla_warning", "SLA warning"
-        SLA_BREACH = "sla_breach", "SLA breached"
-        ESCALATED = "escalated", "Escalated"
+        RECEIVED = states.EventKind.RECEIVED.value, "Received"
+        ACKNOWLEDGED = states.EventKind.ACKNOWLEDGED.value, "Acknowledged"
+        STARTED = states.EventKind.STARTED.value, "Work started"
+        WAITING = states.EventKind.WAITING.value, "Waiting on partner"
+        RESUMED = states.EventKind.RESUMED.value, "Work resumed"
+        RESOLVED = states.EventKind.RESOLVED.value, "Resolved"
+        CLOSED = states.EventKind.CLOSED.value, "Closed"
+        REOPENED = states.EventKind.REOPENED.value, "Reopened"
+        COMMENT = states.EventKind.COMMENT.value, "Comment"
+        NOTE = states.EventKind.NOTE.value, "Internal note"
+        SEVERITY = states.EventKind.SEVERITY.value, "Severity changed"
+        ASSIGNED = states.EventKind.ASSIGNED.value, "Assigned"
+        ATTACHMENT = states.EventKind.ATTACHMENT.value, "Attachment added"
+        AUTO_ACK = states.EventKind.AUTO_ACK.value, "Automatic acknowledgement sent"
+        SLA_WARNING = states.EventKind.SLA_WARNING.value, "SLA warning"
+        SLA_BREACH = states.EventKind.SLA_BREACH.value, "SLA breached"
+        ESCALATED = states.EventKind.ESCALATED.value, "Escalated"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -231,7 +232,7 @@ class TicketEvent(models.Model):
             # time in `to_value` (empty for the first-response and resolution targets).
             models.UniqueConstraint(
                 fields=["ticket", "kind", "sla_target", "to_value"],
-                condition=Q(kind__in=["sla_warning", "sla_breach"]),
+                condition=Q(kind__in=[states.EventKind.SLA_WARNING.value, states.EventKind.SLA_BREACH.value]),
                 name="ticket_sla_event_once",
             )
         ]

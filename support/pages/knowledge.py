@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from programs.access import partner_required
 from support.insight import csat
-from support.knowledge import deflection
+from support.knowledge import articles, deflection
 from support.knowledge import search as kb
 from support.models import Article, CsatResponse, Deflection
 from support.pages.forms import CsatForm
@@ -40,7 +40,7 @@ def kb_article(request, slug):
         deflection.record_deflection(
             kind=Deflection.Kind.OPENED, user=request.user, article=article, query=suggested_for
         )
-    context = {"article": article, "body": kb.render_markdown(article.body), "suggested_for": suggested_for}
+    context = {"article": article, "body": articles.render_markdown(article.body), "suggested_for": suggested_for}
     return render(request, "support/kb_article.html", context)
 
 

@@ -74,8 +74,8 @@ def scoreboard(request):
     month = _month(request, UTC)
     start, end = metrics.month_bounds(month, UTC)
     tickets = metrics.received_between(start, end)
-    month_figures = metrics.total(tickets)
-    by_partner = metrics.figures(tickets, by=("partner",), percentiles=False)
+    month_figures = metrics.overall_figures(tickets)
+    by_partner = metrics.figures_by(tickets, by=("partner",), percentiles=False)
     partners = Partner.objects.in_bulk([key[0] for key in by_partner])
     context = {
         "month": month,
@@ -83,7 +83,7 @@ def scoreboard(request):
         "figures": month_figures,
         "targets": metrics.against_targets(month_figures),
         "deflection": metrics.deflection(start, end),
-        "by_severity": sorted((key[0], value) for key, value in metrics.figures(tickets, by=("severity",)).items()),
+        "by_severity": sorted((key[0], value) for key, value in metrics.figures_by(tickets, by=("severity",)).items()),
         "by_partner": sorted(
             ((partners[key[0]], value) for key, value in by_partner.items()), key=lambda row: -row[1].tickets
         ),
@@ -125,7 +125,7 @@ def _chart(weeks) -> dict:
 
 
 def _tier_rows(since: datetime):
-    grouped = metrics.figures(metrics.received_between(since, timezone.now()), by=("tier", "plan", "severity"))
+    grouped = metrics.figures_by(metrics.received_between(since, timezone.now()), by=("tier", "plan", "severity"))
     tiers = Tier.objects.select_related("ladder__motion").in_bulk([key[0] for key in grouped if key[0]])
     plans = SupportPlan.objects.in_bulk([key[1] for key in grouped])
     promised = {(t.plan_id, t.severity): t for t in SeverityTarget.objects.filter(plan__in=plans)}
@@ -225,8 +225,8 @@ def monthly_review(request, partner_pk, action_form=None, close_forms=None, stat
         "month": month,
         **_month_links(month),
         "zone": partner.time_zone,
-        "figures": metrics.total(tickets),
-        "by_severity": sorted((k[0], v) for k, v in metrics.figures(tickets, by=("severity",)).items()),
+        "figures": metrics.overall_figures(tickets),
+        "by_severity": sorted((k[0], v) for k, v in metrics.figures_by(tickets, by=("severity",)).items()),
         "deflection": metrics.deflection(start, end, partner=partner),
         "tickets": [(ticket, csat.get(ticket.pk)) for ticket in rows],
         "items": [

@@ -48,7 +48,7 @@ def ticket_list(request):
     page = Paginator(tickets.select_related("submitter").order_by("-received_at"), 25).get_page(request.GET.get("page"))
     zone = ZoneInfo(request.membership.partner.time_zone)
     start, end = metrics.quarter_bounds(timezone.localdate(timezone=zone), zone)
-    quarter = metrics.total(metrics.received_between(start, end, tickets))
+    quarter = metrics.overall_figures(metrics.received_between(start, end, tickets))
     context = {"page": page, "now": timezone.now(), "quarter": quarter, "quarter_start": start, "quarter_end": end}
     return render(request, "support/ticket_list.html", context)
 

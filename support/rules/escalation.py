@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from support.rules import businesstime
 from support.rules.sla import Clock, Targets, TimelineEntry
+from support.rules.ticket_states import EventKind
 
 ENTRY, NO_RESPONSE, NO_RESOLUTION, NO_UPDATE = "entry", "no_response", "no_resolution", "no_update"
 URGENT = {"P1", "P2"}
@@ -79,7 +80,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class TicketFacts:
+class TicketSnapshot:
     """What the steps depend on, besides the clock."""
 
     received_at: datetime
@@ -92,7 +93,7 @@ class TicketFacts:
 
 def steps(
     terms: Terms,
-    facts: TicketFacts,
+    ticket: TicketSnapshot,
     *,
     clock: Clock,
     targets: Targets,
@@ -101,12 +102,12 @@ def steps(
     working_level: int = 0,
 ) -> list[Step]:
     """Return the escalation steps still to come for a ticket, earliest first."""
-    if not facts.is_open or not terms.levels:
+    if not ticket.is_open or not terms.levels:
         return []
     candidates = [
-        *_entry(terms, facts, calendar),
-        *_triggers(terms, facts),
-        *_timeouts(terms, facts, clock, targets, calendar),
+        *_entry(terms, ticket, calendar),
+        *_triggers(terms, ticket),
+        *_timeouts(terms, ticket, clock, targets, calendar),
     ]
     done = set(reached)
     # One step per level: the earliest reason to go there.
@@ -117,22 +118,22 @@ def steps(
     return sorted(earliest.values())
 
 
-def _entry(terms: Terms, facts: TicketFacts, calendar) -> list[Step]:
+def _entry(terms: Terms, ticket: TicketSnapshot, calendar) -> list[Step]:
     level = next((level for level in terms.levels if level.rule == ENTRY), None)
     if level is None:
         return []
-    if facts.severity in URGENT:
+    if ticket.severity in URGENT:
         return [
             Step(
-                facts.received_at,
+                ticket.received_at,
                 level.rank,
                 "entry",
-                f"New {facts.severity} ticket: paged at once, whatever the hour.",
+                f"New {ticket.severity} ticket: paged at once, whatever the hour.",
             )
         ]
-    opening = businesstime.next_opening(calendar, facts.received_at)
-    reason = f"New {facts.severity} ticket" + (
-        " (received outside support hours: routed at the next opening)." if opening > facts.received_at else "."
+    opening = businesstime.next_opening(calendar, ticket.received_at)
+    reason = f"New {ticket.severity} ticket" + (
+        " (received outside support hours: routed at the next opening)." if opening > ticket.received_at else "."
     )
     return [Step(opening, level.rank, "entry", reason)]
 
@@ -146,40 +147,40 @@ TRIGGER_WORDS = {
 }
 
 
-def _triggers(terms: Terms, facts: TicketFacts) -> list[Step]:
+def _triggers(terms: Terms, ticket: TicketSnapshot) -> list[Step]:
     found = []
     for condition, rank in terms.triggers:
-        at = _trigger_instant(condition, facts)
+        at = _trigger_instant(condition, ticket)
         if at is not None and terms.level(rank) is not None:
             found.append(Step(at, rank, "trigger", f"{TRIGGER_WORDS.get(condition, condition)}."))
     return found
 
 
-def _trigger_instant(condition: str, facts: TicketFacts) -> datetime | None:
+def _trigger_instant(condition: str, ticket: TicketSnapshot) -> datetime | None:
     if condition in ("p1", "p2"):
         wanted = condition.upper()
-        if facts.severity != wanted:
+        if ticket.severity != wanted:
             return None
-        changes = [at for at, severity in facts.severity_changes if severity == wanted]
-        return changes[-1] if changes else facts.received_at
+        changes = [at for at, severity in ticket.severity_changes if severity == wanted]
+        return changes[-1] if changes else ticket.received_at
     if condition in ("security", "data_integrity"):
-        return facts.received_at if facts.category == condition else None
+        return ticket.received_at if ticket.category == condition else None
     if condition == "reopened_twice":
-        reopenings = sorted(entry.at for entry in facts.timeline if entry.kind == "reopened")
+        reopenings = sorted(entry.at for entry in ticket.timeline if entry.kind == EventKind.REOPENED)
         return reopenings[1] if len(reopenings) >= 2 else None
     return None
 
 
-def _timeouts(terms: Terms, facts: TicketFacts, clock: Clock, targets: Targets, calendar) -> list[Step]:
+def _timeouts(terms: Terms, ticket: TicketSnapshot, clock: Clock, targets: Targets, calendar) -> list[Step]:
     found = []
     for level in terms.levels:
         if level.rule == NO_RESPONSE and clock.first_response_at is None:
             delay = _delay(level, targets.first_response)
-            at = businesstime.add_business_time(calendar, facts.received_at, delay)
+            at = businesstime.add_business_time(calendar, ticket.received_at, delay)
             found.append(Step(at, level.rank, "timeout", f"No first response within {_words(delay)} of support time."))
         elif level.rule == NO_RESOLUTION and not clock.is_paused and clock.resolution_due is not None:
             delay = _delay(level, targets.resolution)
-            at = businesstime.add_business_time(calendar, facts.received_at, delay + clock.paused)
+            at = businesstime.add_business_time(calendar, ticket.received_at, delay + clock.paused)
             found.append(Step(at, level.rank, "timeout", f"Not resolved within {_words(delay)} of support time."))
         elif level.rule == NO_UPDATE and clock.update_due is not None:
             found.append(Step(clock.update_due, level.rank, "timeout", "The status update was not given on time."))

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from support.rules import businesstime
+from support.rules.ticket_states import EventKind as Kind
+from support.rules.ticket_states import SlaTarget
 
-# Event kinds as stored in TicketEvent.kind (kept as plain strings: this module has no Django).
-FIRST_RESPONSE_KINDS = {"acknowledged", "started", "waiting", "resolved", "comment"}
-PAUSE_KINDS = {"waiting", "resolved"}
-RUN_KINDS = {"resumed", "started", "reopened", "acknowledged"}
-RESUME_KINDS = {"resumed", "reopened"}
+FIRST_RESPONSE_KINDS = {Kind.ACKNOWLEDGED, Kind.STARTED, Kind.WAITING, Kind.RESOLVED, Kind.COMMENT}
+PAUSE_KINDS = {Kind.WAITING, Kind.RESOLVED}
+RUN_KINDS = {Kind.RESUMED, Kind.STARTED, Kind.REOPENED, Kind.ACKNOWLEDGED}
+RESUME_KINDS = {Kind.RESUMED, Kind.REOPENED}
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def pause_intervals(timeline: list[TimelineEntry]) -> tuple[list[tuple[datetime,
     for entry in timeline:
         if entry.kind in PAUSE_KINDS and paused_since is None:
             paused_since = entry.at
-        elif entry.kind == "resolved" and paused_since is not None:
+        elif entry.kind == Kind.RESOLVED and paused_since is not None:
             # Resolved while waiting on the partner: the wait counts as paused up to the resolution.
             closed.append((paused_since, entry.at))
             paused_since = entry.at
@@ -128,16 +129,16 @@ def compute_clock(
 def _resolved_for_good(timeline: list[TimelineEntry]) -> bool:
     # A resolved (or closed) ticket keeps the deadline it was resolved against, for reporting.
     for entry in reversed(timeline):
-        if entry.kind in {"resolved", "closed"}:
+        if entry.kind in {Kind.RESOLVED, Kind.CLOSED}:
             return True
-        if entry.kind in RUN_KINDS or entry.kind == "waiting":
+        if entry.kind in RUN_KINDS or entry.kind == Kind.WAITING:
             return False
     return False
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a ticket's timeline says for reporting (support.metrics)."""
+    """What a ticket's timeline says for reporting (support.insight.metrics)."""
 
     first_response: timedelta | None  # business time from reception to our first response
     resolution: timedelta | None  # business time from reception to the resolution, paused time left out
@@ -162,9 +163,9 @@ def outcome(
         resolution = max(
             businesstime.business_time_between(calendar, received_at, resolved_at) - clock.paused, timedelta()
         )
-    reopened = any(entry.kind == "reopened" for entry in timeline)
-    waited = any(entry.kind == "waiting" for entry in timeline)
-    replies = sum(1 for entry in timeline if entry.kind == "comment" and entry.by_staff and entry.public)
+    reopened = any(entry.kind == Kind.REOPENED for entry in timeline)
+    waited = any(entry.kind == Kind.WAITING for entry in timeline)
+    replies = sum(1 for entry in timeline if entry.kind == Kind.COMMENT and entry.by_staff and entry.public)
     fcr = resolved_at is not None and not reopened and not waited and replies <= 1
     return Outcome(first, resolution, reopened, fcr)
 
@@ -172,7 +173,7 @@ def outcome(
 def _resolution_time(timeline: list[TimelineEntry]) -> datetime | None:
     if not _resolved_for_good(timeline):
         return None
-    return max((entry.at for entry in timeline if entry.kind == "resolved"), default=None)
+    return max((entry.at for entry in timeline if entry.kind == Kind.RESOLVED), default=None)
 
 
 def cadence_key(due: datetime) -> str:
@@ -185,19 +186,19 @@ def thresholds(ticket) -> list[tuple[datetime, str, str, str]]:
     points = []
     if ticket.first_response_at is None and ticket.is_open:
         points += [
-            (ticket.first_response_warn_at, "sla_warning", "first_response", ""),
-            (ticket.first_response_due, "sla_breach", "first_response", ""),
+            (ticket.first_response_warn_at, Kind.SLA_WARNING, SlaTarget.FIRST_RESPONSE, ""),
+            (ticket.first_response_due, Kind.SLA_BREACH, SlaTarget.FIRST_RESPONSE, ""),
         ]
     if ticket.is_open and ticket.resolution_due is not None:
         points += [
-            (ticket.resolution_warn_at, "sla_warning", "resolution", ""),
-            (ticket.resolution_due, "sla_breach", "resolution", ""),
+            (ticket.resolution_warn_at, Kind.SLA_WARNING, SlaTarget.RESOLUTION, ""),
+            (ticket.resolution_due, Kind.SLA_BREACH, SlaTarget.RESOLUTION, ""),
         ]
     if ticket.is_open and ticket.update_due is not None:
         key = cadence_key(ticket.update_due)
         points += [
-            (ticket.update_warn_at, "sla_warning", "update", key),
-            (ticket.update_due, "sla_breach", "update", key),
+            (ticket.update_warn_at, Kind.SLA_WARNING, SlaTarget.UPDATE, key),
+            (ticket.update_due, Kind.SLA_BREACH, SlaTarget.UPDATE, key),
         ]
     return sorted(point for point in points if point[0] is not None)
 

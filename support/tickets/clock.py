@@ -68,7 +68,7 @@ def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Ste
     terms = escalation.Terms.from_snapshot(ticket.escalation_terms)
     if not terms.levels:
         return []
-    facts = escalation.TicketFacts(
+    snapshot = escalation.TicketSnapshot(
         received_at=ticket.received_at,
         severity=ticket.severity,
         category=ticket.category,
@@ -80,7 +80,7 @@ def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Ste
     )
     return escalation.steps(
         terms,
-        facts,
+        snapshot,
         clock=inputs.clock,
         targets=inputs.targets,
         calendar=inputs.calendar,
@@ -103,12 +103,14 @@ def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
         "update_due": clock.update_due,
         "update_warn_at": clock.update_warn_at,
     }
-    facts = sla.outcome(received_at=ticket.received_at, timeline=inputs.timeline, clock=clock, calendar=inputs.calendar)
+    outcome = sla.outcome(
+        received_at=ticket.received_at, timeline=inputs.timeline, clock=clock, calendar=inputs.calendar
+    )
     reporting = {
-        "first_response_business_seconds": _seconds(facts.first_response),
-        "resolution_business_seconds": _seconds(facts.resolution),
-        "reopened": facts.reopened,
-        "first_contact_resolution": facts.first_contact_resolution,
+        "first_response_business_seconds": _seconds(outcome.first_response),
+        "resolution_business_seconds": _seconds(outcome.resolution),
+        "reopened": outcome.reopened,
+        "first_contact_resolution": outcome.first_contact_resolution,
     }
     moved = {name: (getattr(ticket, name), value) for name, value in new.items() if getattr(ticket, name) != value}
     for name, value in new.items():

@@ -25,7 +25,7 @@ from partnerportal.health import record_heartbeat
 from support.escalation.routing import Router
 from support.escalation.services import EscalationOrder, escalate
 from support.models import Notification, Ticket, TicketEvent
-from support.rules import escalation, sla
+from support.rules import escalation, sla, ticket_states
 
 SWEEP = "sla_sweep"
 COLUMNS = (
@@ -108,7 +108,7 @@ class ClaimedTicket(NamedTuple):
 
     @property
     def is_open(self) -> bool:
-        return self.status not in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
+        return ticket_states.is_open(self.status)
 
     def steps(self) -> list[escalation.Step]:
         return [escalation.Step.from_json(raw) for raw in self.escalation_steps or []]
@@ -172,7 +172,7 @@ def _escalate_and_move(tickets: list[ClaimedTicket], now: datetime, router: Rout
 # and moves the cursors of those with no escalation due: the same rules as sla.thresholds and
 # sla.next_check, in SQL (both paths run the same tests: SQLite in `make test`, PostgreSQL in CI).
 # Tickets with an escalation step due come back to Python (escalating needs routing and mail).
-_OPEN = "c.status NOT IN ('resolved', 'closed')"
+_OPEN = "c.status NOT IN ({})".format(", ".join(f"'{status}'" for status in ticket_states.FINISHED_STATUSES))
 _UNANSWERED = f"{_OPEN} AND c.first_response_at IS NULL"
 _CADENCE_KEY = """to_char(c.update_due AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')"""
 _STEP_DUE = "EXISTS (SELECT 1 FROM jsonb_array_elements(c.escalation_steps) s WHERE (s->>0)::timestamptz <= %(now)s)"

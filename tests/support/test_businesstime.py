@@ -1,4 +1,4 @@
-"""Business time (support/businesstime.py): exact examples, and properties against a brute-force oracle.
+"""Business time (support/rules/businesstime.py): exact examples, and properties against a brute-force oracle.
 
 The oracle restates the rule of the module docstring as literally as possible, one UTC minute at a
 time: a minute is open iff its local wall-clock reading lies in a window of its local date, or in

@@ -1,7 +1,6 @@
 """On PostgreSQL, people acting at once: no lost update, no duplicate, a consistent timeline."""
 
 import itertools
-import threading
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -9,6 +8,7 @@ from django.db import connection
 
 from support.models import IdempotencyKey, Ticket, TicketEvent
 from support.tickets import lifecycle
+from tests.concurrency import at_once
 from tests.factories import TICKET_INTAKE, file_ticket
 
 pytestmark = [
@@ -17,28 +17,6 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL"),
 ]
 AT_ONCE = 50
-
-
-def at_once(calls) -> tuple[list, list]:
-    """Run every call in its own thread and connection, all released together; return results and errors."""
-    start = threading.Barrier(len(calls))
-    results, errors = [], []
-
-    def run(call):
-        try:
-            start.wait()
-            results.append(call())
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 def filing(partner, person, key=None, title="Checkout down"):

@@ -1,6 +1,5 @@
 """On PostgreSQL, sweeps running at once or cut off halfway perform every due escalation exactly once."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -10,6 +9,7 @@ from django.utils import timezone
 from support.escalation import services as escalations
 from support.models import Escalation, Ticket, TicketEvent
 from support.tickets.sweep import sweep_slas
+from tests.concurrency import at_once
 from tests.factories import copy_ticket, file_ticket
 
 from .test_escalation import desk  # noqa: F401 (the fixture)
@@ -39,21 +39,7 @@ def assert_each_level_exactly_once():
 
 
 def test_two_sweeps_at_once_escalate_every_ticket_once_per_level(breached):
-    errors = []
-
-    def run():
-        try:
-            sweep_slas(batch_size=37, notify=False)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = at_once([lambda: sweep_slas(batch_size=37, notify=False)] * 3)
     assert not errors
     assert_each_level_exactly_once()
     assert not Ticket.objects.filter(next_sla_check_at__lte=timezone.now()).exists()

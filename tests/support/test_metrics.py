@@ -34,7 +34,7 @@ def test_medians_and_p90_are_the_nearest_rank_percentiles_per_group(ticket, rows
         [Ticket(**{**fields, "severity": sev, "first_response_business_seconds": v}) for sev, v in rows]
     )
     try:
-        result = metrics.figures(Ticket.objects.filter(pk__in=[t.pk for t in made]), by=("severity",))
+        result = metrics.figures_by(Ticket.objects.filter(pk__in=[t.pk for t in made]), by=("severity",))
         for severity in {sev for sev, _ in rows}:
             values = [v for sev, v in rows if sev == severity]
             got = result[(severity,)]
@@ -42,7 +42,7 @@ def test_medians_and_p90_are_the_nearest_rank_percentiles_per_group(ticket, rows
             assert got.first_response_median == nearest_rank(values, 0.5)
             assert got.first_response_p90 == nearest_rank(values, 0.9)
             assert got.first_response_avg == pytest.approx(sum(values) / len(values))
-        whole = metrics.total(Ticket.objects.filter(pk__in=[t.pk for t in made]))
+        whole = metrics.overall_figures(Ticket.objects.filter(pk__in=[t.pk for t in made]))
         assert whole.first_response_median == nearest_rank([v for _, v in rows], 0.5)
     finally:
         Ticket.objects.filter(pk__in=[t.pk for t in made]).delete()
@@ -116,7 +116,7 @@ def test_the_month_figures_count_within_sla_reopen_and_first_contact_resolution(
         routed_via="x",
     )
     tickets = metrics.received_between(at(-60), at(24 * 60))
-    figures = metrics.total(tickets, now=at(24 * 60))
+    figures = metrics.overall_figures(tickets, now=at(24 * 60))
     assert figures.tickets == 5
     # First response: fast 5, late 90 (missed), reopened 20, escalated 10, waiting 25: all settled.
     assert (figures.first_response_met, figures.first_response_settled) == (4, 5)
@@ -141,7 +141,7 @@ def test_the_month_figures_count_within_sla_reopen_and_first_contact_resolution(
 def test_csat_average_and_deflection_rate(month_of_tickets, partner_member):
     csat.rate_ticket(month_of_tickets["fast"], score=5, by=partner_member)
     csat.rate_ticket(month_of_tickets["late"], score=2, by=partner_member)
-    figures = metrics.total(metrics.received_between(at(-60), at(24 * 60)))
+    figures = metrics.overall_figures(metrics.received_between(at(-60), at(24 * 60)))
     assert (figures.csat_average, figures.csat_responses) == (3.5, 2)
     for kind in ["opened", "solved", "solved", "submitted"]:
         Deflection.objects.create(kind=kind, partner=partner_member.partner, user=partner_member, at=at(10))
@@ -151,14 +151,14 @@ def test_csat_average_and_deflection_rate(month_of_tickets, partner_member):
 def test_figures_group_by_partner_plan_tier_and_severity(month_of_tickets, other_partner, plan):
     file_ticket(other_partner.partner, other_partner, title="other", severity="P3", at=at(0))
     tickets = metrics.received_between(at(-60), at(24 * 60))
-    by_partner = metrics.figures(tickets, by=("partner",))
+    by_partner = metrics.figures_by(tickets, by=("partner",))
     assert {key[0]: value.tickets for key, value in by_partner.items()} == {
         month_of_tickets["fast"].partner_id: 5,
         other_partner.partner.pk: 1,
     }
-    by_severity = metrics.figures(tickets, by=("severity",))
+    by_severity = metrics.figures_by(tickets, by=("severity",))
     assert by_severity[("P3",)].tickets == 1 and by_severity[("P2",)].tickets == 5
-    by_tier_plan = metrics.figures(tickets, by=("tier", "plan"))
+    by_tier_plan = metrics.figures_by(tickets, by=("tier", "plan"))
     assert sum(value.tickets for value in by_tier_plan.values()) == 6
     assert all(key[1] == plan.pk for key in by_tier_plan)
 

@@ -1,4 +1,4 @@
-"""On-call schedules (support/oncall.py): exact examples, and properties against a brute-force oracle.
+"""On-call schedules (support/rules/oncall.py): exact examples, and properties against a brute-force oracle.
 
 The oracle restates the rules of the module docstring as literally as possible: it walks the handoffs
 one by one from the rotation's start with plain date arithmetic, places each one with

@@ -1,4 +1,4 @@
-"""The SLA clock rules (support/sla.py), on plain values."""
+"""The SLA clock rules (support/rules/sla.py), on plain values."""
 
 from datetime import UTC, datetime, time, timedelta
 

@@ -1,4 +1,3 @@
-import threading
 from datetime import timedelta
 
 import pytest
@@ -10,6 +9,7 @@ from django.utils import timezone
 from support.models import Ticket, TicketEvent
 from support.tickets import lifecycle
 from support.tickets.sweep import sweep_slas
+from tests.concurrency import at_once
 from tests.factories import copy_ticket, file_ticket
 
 pytestmark = pytest.mark.django_db
@@ -99,21 +99,7 @@ def test_recompute_refuses_an_unknown_plan(plan):
 def test_two_sweeps_at_once_record_every_breach_exactly_once(plan, partner, partner_member):
     past = timezone.now() - timedelta(days=2)
     copy_ticket(file_ticket(partner, partner_member, severity="P2", at=past), 499)
-    errors = []
-
-    def run():
-        try:
-            sweep_slas(batch_size=50, notify=False)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = at_once([lambda: sweep_slas(batch_size=50, notify=False)] * 2)
     assert not errors
     assert TicketEvent.objects.filter(kind="sla_breach").count() == 500 * 2
     assert TicketEvent.objects.filter(kind="sla_warning").count() == 500 * 2
