@@ -103,45 +103,12 @@ def seed_history(weeks: int = 12) -> int:
     if Ticket.objects.filter(customer_name=HISTORY_CUSTOMER).exists():
         return 0
     people = {user.email: user for user in User.objects.filter(email__endswith="@demo.test")}
-    l1, l2 = people["l1@demo.test"], people["l2@demo.test"]
     rng = random.Random(2026)
     now = timezone.now()
     created = []
     for week in range(weeks, 0, -1):
         for _ in range(rng.randint(5, 9)):
-            slug, submitter = rng.choice(HISTORY_PARTNERS)
-            received = now - timedelta(weeks=week, hours=rng.randint(0, 160))
-            ticket = lifecycle.open_ticket(
-                Partner.objects.get(slug=slug),
-                submitter=people[submitter],
-                title=rng.choice(HISTORY_TITLES),
-                severity=rng.choices(["P1", "P2", "P3", "P4"], weights=[1, 3, 5, 2])[0],
-                category="defect",
-                customer_name=HISTORY_CUSTOMER,
-                environment="production",
-                steps_to_reproduce="See the customer's report.",
-                business_impact="Some orders affected.",
-                at=received,
-            )
-            answered = received + timedelta(minutes=rng.choice([4, 12, 25, 50, 90, 240]))
-            lifecycle.transition_ticket(ticket, action="acknowledge", by=l1, at=answered)
-            if rng.random() < 0.3:
-                lifecycle.transition_ticket(ticket, action="wait", by=l1, at=answered + timedelta(minutes=20))
-                lifecycle.add_comment(
-                    ticket, by=people[submitter], body="Logs attached.", at=answered + timedelta(hours=3)
-                )
-            resolved = answered + timedelta(hours=rng.choice([1, 3, 8, 20, 40, 90]))
-            lifecycle.transition_ticket(ticket, action="resolve", by=l2, message="Fixed.", at=resolved)
-            if rng.random() < 0.1:
-                lifecycle.transition_ticket(
-                    ticket,
-                    action="reopen",
-                    by=people[submitter],
-                    message="Back again.",
-                    at=resolved + timedelta(hours=5),
-                )
-                lifecycle.transition_ticket(ticket, action="resolve", by=l2, at=resolved + timedelta(hours=9))
-            created.append(ticket)
+            created.append(_past_ticket(people, rng, received=now - timedelta(weeks=week, hours=rng.randint(0, 160))))
     for ticket in created:
         if rng.random() < 0.7:
             score = rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 6, 10])[0]
@@ -150,6 +117,36 @@ def seed_history(weeks: int = 12) -> int:
     Notification.objects.filter(ticket__in=created, sent_at__isnull=True).update(sent_at=now)
     _deflections(people, rng, now)
     return len(created)
+
+
+def _past_ticket(people: dict, rng: random.Random, *, received) -> Ticket:
+    """File one ticket at `received` and walk it to resolved: answered, sometimes waited on, sometimes reopened."""
+    l1, l2 = people["l1@demo.test"], people["l2@demo.test"]
+    slug, submitter = rng.choice(HISTORY_PARTNERS)
+    ticket = lifecycle.open_ticket(
+        Partner.objects.get(slug=slug),
+        submitter=people[submitter],
+        title=rng.choice(HISTORY_TITLES),
+        severity=rng.choices(["P1", "P2", "P3", "P4"], weights=[1, 3, 5, 2])[0],
+        category="defect",
+        customer_name=HISTORY_CUSTOMER,
+        environment="production",
+        steps_to_reproduce="See the customer's report.",
+        business_impact="Some orders affected.",
+        at=received,
+    )
+    answered = received + timedelta(minutes=rng.choice([4, 12, 25, 50, 90, 240]))
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=l1, at=answered)
+    if rng.random() < 0.3:
+        lifecycle.transition_ticket(ticket, action="wait", by=l1, at=answered + timedelta(minutes=20))
+        lifecycle.add_comment(ticket, by=people[submitter], body="Logs attached.", at=answered + timedelta(hours=3))
+    resolved = answered + timedelta(hours=rng.choice([1, 3, 8, 20, 40, 90]))
+    lifecycle.transition_ticket(ticket, action="resolve", by=l2, message="Fixed.", at=resolved)
+    if rng.random() < 0.1:
+        reopened = resolved + timedelta(hours=5)
+        lifecycle.transition_ticket(ticket, action="reopen", by=people[submitter], message="Back again.", at=reopened)
+        lifecycle.transition_ticket(ticket, action="resolve", by=l2, at=resolved + timedelta(hours=9))
+    return ticket
 
 
 def _deflections(people, rng, now) -> None:

@@ -259,8 +259,8 @@ SCHEDULES = {
 }
 ROTATION_START = date(2026, 1, 5)  # a Monday
 
-# The escalation path and its published contacts (Tier 1 lead, Tier 2 lead, engineering on call, VP support). plan: [(rank, name, rule, minutes, factor, target, assigns,
-# executive, role, contact name, contact email, phone, when, response minutes)]
+# The escalation path and its published contacts (Tier 1 lead, Tier 2 lead, engineering on call,
+# VP support); each row holds the columns of LEVEL_FIELDS.
 SUPPORT_EMAIL = "support@partnerportal.test"
 LEVELS_STANDARD = [
     (1, "L1 support", "entry", None, None, "L1 follow the sun", True, False, "Tier 1 Lead", "", SUPPORT_EMAIL,
@@ -318,47 +318,21 @@ def _schedules() -> dict:
     return schedules
 
 
+# The columns of a level in LEVELS_*: EscalationLevel's fields, with the target (schedule or person) by name.
+LEVEL_FIELDS = ("rank", "name", "rule", "after_minutes", "after_factor", "target", "assigns", "executive",
+                "contact_role", "contact_name", "contact_email", "contact_phone", "when_to_use", "response_minutes")  # fmt: skip
+
+
 def _policies(plans: dict, schedules: dict) -> None:
     people = {user.email: user for user in User.objects.filter(email__endswith="@demo.test")}
     for plan_name, (levels, triggers) in POLICIES.items():
         policy, _ = EscalationPolicy.objects.get_or_create(plan=plans[plan_name])
         by_rank = {}
-        for (
-            rank,
-            name,
-            rule,
-            minutes,
-            factor,
-            target,
-            assigns,
-            executive,
-            role,
-            contact,
-            email,
-            phone,
-            when,
-            response,
-        ) in levels:
-            by_rank[rank], _ = EscalationLevel.objects.update_or_create(
-                policy=policy,
-                rank=rank,
-                defaults={
-                    "name": name,
-                    "rule": rule,
-                    "after_minutes": minutes,
-                    "after_factor": factor,
-                    "schedule": schedules.get(target),
-                    "person": people.get(target),
-                    "assigns": assigns,
-                    "executive": executive,
-                    "contact_role": role,
-                    "contact_name": contact,
-                    "contact_email": email,
-                    "contact_phone": phone,
-                    "when_to_use": when,
-                    "response_minutes": response,
-                },
-            )
+        for row in levels:
+            fields = dict(zip(LEVEL_FIELDS, row, strict=True))
+            rank, target = fields.pop("rank"), fields.pop("target")
+            fields.update(schedule=schedules.get(target), person=people.get(target))
+            by_rank[rank], _ = EscalationLevel.objects.update_or_create(policy=policy, rank=rank, defaults=fields)
         policy.levels.exclude(rank__in=by_rank).delete()
         for condition, rank in triggers.items():
             EscalationTrigger.objects.update_or_create(

@@ -111,29 +111,33 @@ def _escalation_effects(done, *, by, now, router, calendar_cache) -> None:
             level_now = max(moves.get(ticket.pk, (None, ticket.escalation_level))[1], order.rank)
             moves[ticket.pk] = (route.person_id, level_now)
         if route.person_id:
-            notes.append(
-                Notification(
-                    recipient_id=route.person_id,
-                    ticket=ticket,
-                    subject=f"[#{ticket.pk}] {ticket.severity} escalated to {level['name']}: {ticket.title}"[:200],
-                    body=ESCALATION_MAIL.format(
-                        ticket=ticket,
-                        partner=ticket.partner.name,
-                        what="you are informed" if not level["assigns"] else "it is yours now",
-                        level=level["name"],
-                        reason=order.reason,
-                        via=route.via,
-                        url=settings.PORTAL_URL + ticket.get_absolute_url(),
-                    ),
-                    send_after=notify_at(ticket, now, calendar_cache),
-                )
-            )
+            notes.append(_escalation_mail(order, level, route, now=now, calendar_cache=calendar_cache))
     TicketEvent.objects.bulk_create(events)
     Notification.objects.bulk_create(notes)
     update_from_values(Ticket, "pk", ["assignee", "escalation_level"], [(pk, *move) for pk, move in moves.items()])
     for order, _, _ in done:  # keep the callers' instances in step with the rows
         if order.ticket.pk in moves:
             order.ticket.assignee_id, order.ticket.escalation_level = moves[order.ticket.pk]
+
+
+def _escalation_mail(order: EscalationOrder, level: dict, route, *, now, calendar_cache) -> Notification:
+    """Return the mail telling the routed person that the ticket is theirs now (or that they are informed)."""
+    ticket = order.ticket
+    return Notification(
+        recipient_id=route.person_id,
+        ticket=ticket,
+        subject=f"[#{ticket.pk}] {ticket.severity} escalated to {level['name']}: {ticket.title}"[:200],
+        body=ESCALATION_MAIL.format(
+            ticket=ticket,
+            partner=ticket.partner.name,
+            what="you are informed" if not level["assigns"] else "it is yours now",
+            level=level["name"],
+            reason=order.reason,
+            via=route.via,
+            url=settings.PORTAL_URL + ticket.get_absolute_url(),
+        ),
+        send_after=notify_at(ticket, now, calendar_cache),
+    )
 
 
 def _escalate_one(ticket: Ticket, *, rank: int, cause: str, reason: str, by: User) -> Ticket:

@@ -1,0 +1,1 @@
+"""Insight: support metrics, satisfaction ratings and review action items."""

@@ -110,28 +110,9 @@ def figures_by(
     grouped = tickets.order_by().annotate(**{key: DIMENSIONS[name] for key, name in zip(keys, by, strict=True)})
     escalated = Exists(Escalation.objects.filter(ticket=OuterRef("pk")).exclude(cause=Escalation.Cause.ENTRY))
     grouped = grouped.annotate(escalated=escalated if escalations else Value(False))
-    first_settled = Q(first_response_at__isnull=False) | Q(first_response_due__lte=now)
-    first_met = Q(first_response_at__isnull=False, first_response_at__lte=F("first_response_due"))
-    resolution_settled = Q(resolved_at__isnull=False, resolution_due__isnull=False) | Q(
-        resolved_at__isnull=True, resolution_due__lte=now
-    )
-    resolution_met = Q(resolved_at__isnull=False, resolved_at__lte=F("resolution_due"))
-    resolved = Q(resolved_at__isnull=False) | Q(status=Ticket.Status.CLOSED)
     rows = (
         (grouped.values(*keys) if keys else grouped.annotate(whole=Value(0)).values("whole"))
-        .annotate(
-            tickets=Count("pk"),
-            first_response_avg=Avg("first_response_business_seconds"),
-            resolution_avg=Avg("resolution_business_seconds"),
-            first_response_settled=Count("pk", filter=first_settled),
-            first_response_met=Count("pk", filter=first_met),
-            resolution_settled=Count("pk", filter=resolution_settled),
-            resolution_met=Count("pk", filter=resolution_met),
-            escalated_count=Count("pk", filter=Q(escalated=True)),
-            resolved=Count("pk", filter=resolved),
-            reopened_count=Count("pk", filter=Q(reopened=True) & resolved),
-            first_contact_resolved=Count("pk", filter=Q(first_contact_resolution=True)),
-        )
+        .annotate(**_counts(now))
         .order_by()
     )
     result = {}
@@ -147,6 +128,30 @@ def figures_by(
     if csat:
         _add_csat(result, tickets, by, keys)
     return result
+
+
+def _counts(now: datetime) -> dict:
+    """Return the aggregates of one group of tickets: counts met and settled per target, averages, rates' parts."""
+    first_settled = Q(first_response_at__isnull=False) | Q(first_response_due__lte=now)
+    first_met = Q(first_response_at__isnull=False, first_response_at__lte=F("first_response_due"))
+    resolution_settled = Q(resolved_at__isnull=False, resolution_due__isnull=False) | Q(
+        resolved_at__isnull=True, resolution_due__lte=now
+    )
+    resolution_met = Q(resolved_at__isnull=False, resolved_at__lte=F("resolution_due"))
+    resolved = Q(resolved_at__isnull=False) | Q(status=Ticket.Status.CLOSED)
+    return {
+        "tickets": Count("pk"),
+        "first_response_avg": Avg("first_response_business_seconds"),
+        "resolution_avg": Avg("resolution_business_seconds"),
+        "first_response_settled": Count("pk", filter=first_settled),
+        "first_response_met": Count("pk", filter=first_met),
+        "resolution_settled": Count("pk", filter=resolution_settled),
+        "resolution_met": Count("pk", filter=resolution_met),
+        "escalated_count": Count("pk", filter=Q(escalated=True)),
+        "resolved": Count("pk", filter=resolved),
+        "reopened_count": Count("pk", filter=Q(reopened=True) & resolved),
+        "first_contact_resolved": Count("pk", filter=Q(first_contact_resolution=True)),
+    }
 
 
 def _add_percentiles(result, grouped, keys, column, prefix) -> None:

@@ -1,0 +1,1 @@
+"""The knowledge base: search and suggestions, article rendering, and deflection records."""

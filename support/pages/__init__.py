@@ -1,0 +1,1 @@
+"""Server-rendered pages: views, forms, filters and tables of the ticket, queue, knowledge-base and report pages."""

@@ -92,8 +92,33 @@ def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Ste
 def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
     """Recompute and store the ticket's SLA clock and escalation steps; return the fields that moved (old, new)."""
     inputs = _clock_inputs(ticket, calendar_cache)
-    clock = inputs.clock
-    new = {
+    deadlines = _deadline_fields(inputs.clock)
+    moved = {
+        name: (getattr(ticket, name), value) for name, value in deadlines.items() if getattr(ticket, name) != value
+    }
+    for name, value in deadlines.items():
+        setattr(ticket, name, value)
+    steps = escalation_steps(ticket, inputs)
+    recorded = set(
+        ticket.events.filter(kind__in=[TicketEvent.Kind.SLA_WARNING, TicketEvent.Kind.SLA_BREACH]).values_list(
+            "kind", "sla_target", "to_value"
+        )
+    )
+    derived = {
+        **_reporting_fields(ticket, inputs),
+        "escalation_steps": [step.as_json() for step in steps],
+        "next_sla_check_at": sla.next_check(ticket, recorded, steps),
+    }
+    for name, value in derived.items():
+        setattr(ticket, name, value)
+    ticket.next_due_at = ticket.compute_next_due()
+    Ticket.objects.filter(pk=ticket.pk).update(**deadlines, **derived, next_due_at=ticket.next_due_at)
+    return moved
+
+
+def _deadline_fields(clock: sla.Clock) -> dict:
+    """Return the ticket's stored clock columns for `clock`."""
+    return {
         "first_response_at": clock.first_response_at,
         "first_response_due": clock.first_response_due,
         "first_response_warn_at": clock.first_response_warn_at,
@@ -103,37 +128,19 @@ def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
         "update_due": clock.update_due,
         "update_warn_at": clock.update_warn_at,
     }
+
+
+def _reporting_fields(ticket: Ticket, inputs: ClockInputs) -> dict:
+    """Return the ticket's stored reporting columns: business time to answer and resolve, reopened, FCR."""
     outcome = sla.outcome(
-        received_at=ticket.received_at, timeline=inputs.timeline, clock=clock, calendar=inputs.calendar
+        received_at=ticket.received_at, timeline=inputs.timeline, clock=inputs.clock, calendar=inputs.calendar
     )
-    reporting = {
+    return {
         "first_response_business_seconds": _seconds(outcome.first_response),
         "resolution_business_seconds": _seconds(outcome.resolution),
         "reopened": outcome.reopened,
         "first_contact_resolution": outcome.first_contact_resolution,
     }
-    moved = {name: (getattr(ticket, name), value) for name, value in new.items() if getattr(ticket, name) != value}
-    for name, value in new.items():
-        setattr(ticket, name, value)
-    steps = escalation_steps(ticket, inputs)
-    recorded = set(
-        ticket.events.filter(kind__in=[TicketEvent.Kind.SLA_WARNING, TicketEvent.Kind.SLA_BREACH]).values_list(
-            "kind", "sla_target", "to_value"
-        )
-    )
-    ticket.escalation_steps = [step.as_json() for step in steps]
-    ticket.next_sla_check_at = sla.next_check(ticket, recorded, steps)
-    ticket.next_due_at = ticket.compute_next_due()
-    for name, value in reporting.items():
-        setattr(ticket, name, value)
-    Ticket.objects.filter(pk=ticket.pk).update(
-        **new,
-        **reporting,
-        escalation_steps=ticket.escalation_steps,
-        next_sla_check_at=ticket.next_sla_check_at,
-        next_due_at=ticket.next_due_at,
-    )
-    return moved
 
 
 def _seconds(duration) -> int | None:
