@@ -106,7 +106,7 @@ class TicketEventInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["at", "kind", "actor", "public", "sla_target", "from_value", "to_value", "body"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # plain names; the stubs' list types are invariant
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -1,6 +1,7 @@
 """Demo support data: calendars, the plans of seed 000 under the program's own names, tickets in
 every state and SLA state. Idempotent: records are found by name (tickets by partner and title)."""
 
+from collections.abc import Iterable
 from datetime import date, time, timedelta
 
 from django.db import transaction
@@ -28,7 +29,7 @@ WEEKDAYS = range(5)
 EVERY_DAY = range(7)
 
 # name: (zone, always open, holiday country, [(weekdays, start, end)])
-CALENDARS = {
+CALENDARS: dict[str, tuple[str, bool, str, list[tuple[Iterable[int], time, time]]]] = {
     "Pacific business hours": ("America/Los_Angeles", False, "US", [(WEEKDAYS, time(9), time(17))]),
     "Pacific extended hours": (
         "America/Los_Angeles",
@@ -232,7 +233,8 @@ def _tickets() -> int:
 # Seed 002's follow-the-sun desk in Istanbul time: Asia 00–08, Istanbul 08–16, Berlin 16–24.
 # schedule: (zone, [(role, position, layer name, length days, window, [people])])
 DAY, WEEK = 1, 7
-SCHEDULES = {
+LayerSpec = tuple[str, int, str, int, tuple[time, time] | None, list[str]]
+SCHEDULES: dict[str, tuple[str, list[LayerSpec]]] = {
     "L1 follow the sun": (
         "Europe/Istanbul",
         [
@@ -262,7 +264,8 @@ ROTATION_START = date(2026, 1, 5)  # a Monday
 # Seed 000's escalation path and contacts. plan: [(rank, name, rule, minutes, factor, target, assigns,
 # executive, role, contact name, contact email, phone, when, response minutes)]
 SUPPORT_EMAIL = "support@partnerportal.test"
-LEVELS_SEED_000 = [
+LevelSpec = tuple[int, str, str, int | None, int | None, str, bool, bool, str, str, str, str, str, int | None]
+LEVELS_SEED_000: list[LevelSpec] = [
     (1, "L1 support", "entry", None, None, "L1 follow the sun", True, False, "Tier 1 Lead", "", SUPPORT_EMAIL,
      "+1 415 555 0100", "Initial contact", None),
     (2, "L2 senior support", "no_response", None, 2, "L2 senior support", True, False, "Tier 2 Lead", "",
@@ -274,7 +277,7 @@ LEVELS_SEED_000 = [
 ]  # fmt: skip
 # Seed 002's desk for Premier: L1 silent 15 min (the P1 target) → L2; not resolved in 1 hour → L3;
 # P1 → management informed at once.
-LEVELS_PREMIER = [
+LEVELS_PREMIER: list[LevelSpec] = [
     LEVELS_SEED_000[0],
     (2, "L2 senior support", "no_response", None, 1, "L2 senior support", True, False, "Tier 2 Lead", "",
      "tier2@partnerportal.test", "+1 415 555 0120", "L1 silent past the response target", 1 * H),
@@ -284,7 +287,7 @@ LEVELS_PREMIER = [
 ]  # fmt: skip
 TRIGGERS = {"p1": 2, "security": 3, "data_integrity": 3, "reopened_twice": 2}
 TRIGGERS_PREMIER = {"p1": 4, "p2": 2, "security": 3, "data_integrity": 3, "reopened_twice": 2}
-POLICIES = {"Essential": (LEVELS_SEED_000, TRIGGERS), "Priority": (LEVELS_SEED_000, TRIGGERS),
+POLICIES: dict[str, tuple[list[LevelSpec], dict[str, int]]] = {"Essential": (LEVELS_SEED_000, TRIGGERS), "Priority": (LEVELS_SEED_000, TRIGGERS),
             "Premier": (LEVELS_PREMIER, TRIGGERS_PREMIER)}  # fmt: skip
 
 
