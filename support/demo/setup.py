@@ -3,6 +3,7 @@ every state and SLA state. Idempotent: records are found by name (tickets by par
 
 from collections.abc import Iterable
 from datetime import date, time, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -137,7 +138,7 @@ def _plans(calendars) -> dict:
     return plans
 
 
-INTAKE = {
+INTAKE: dict[str, Any] = {
     "customer_name": "Acme Retail GmbH",
     "environment": "production",
     "environment_details": "EU region, web checkout v4.2",
