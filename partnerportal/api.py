@@ -170,7 +170,7 @@ def staff_roles(*roles):
 class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="What went wrong, in a sentence.")
     code = serializers.CharField(help_text="A stable code: invalid, not_found, permission_denied, throttled, …")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # a declared field: DRF's metaclass moves it off the class
         child=serializers.CharField(), help_text="The message for each field that was wrong (dotted paths)."
     )
 

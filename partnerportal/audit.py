@@ -6,6 +6,7 @@ exist only on PostgreSQL; on the embedded SQLite default both helpers here do no
 """
 
 import contextlib
+from typing import Any
 
 import pghistory
 from django.db import connection
@@ -16,7 +17,7 @@ def audit_enabled() -> bool:
     return connection.vendor == "postgresql"
 
 
-def audit_context(**metadata):
+def audit_context(**metadata: Any) -> contextlib.AbstractContextManager[object]:
     """Return a context manager that labels every audited write inside it with `metadata`."""
     if not audit_enabled():
         return contextlib.nullcontext()

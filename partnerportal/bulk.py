@@ -30,7 +30,7 @@ def _column(model, name: str) -> str:
     return _field(model, name).column
 
 
-def _prepared(model, columns: Sequence[str], rows: Sequence[Sequence]) -> list:
+def _prepared(model, columns: Sequence[str], rows: Sequence[Sequence]) -> Sequence[Sequence]:
     """Return the rows with every value as the database takes it (dates, decimals, JSON, related ids).
 
     psycopg adapts plain Python values itself, so on PostgreSQL only JSON is turned into text; other

@@ -8,6 +8,7 @@ line that names the variable; README.md lists them all.
 import re
 from datetime import date as _date
 from pathlib import Path
+from typing import NoReturn
 
 import environ
 import pgtrigger
@@ -24,7 +25,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _fail(message: str):
+def _fail(message: str) -> NoReturn:
     # SystemExit with a message prints one line on stderr and exits 1, no traceback:
     # manage.py, gunicorn, celery and pytest all stop right there.
     raise SystemExit(f"Configuration error: {message}")
@@ -274,7 +275,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     # Longer than the longest task, so an unacknowledged task is not handed out twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery-results'}"

@@ -1,11 +1,12 @@
 """API: who I am, my partner and its members."""
 
 import django_filters
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import generics, serializers
 
 from partnerportal.api import IsPartner, schema_only
 
-from .models import Membership, Partner, User
+from .models import Membership, Motion, Partner, User
 
 
 class PartnerSummarySerializer(serializers.ModelSerializer):
@@ -23,7 +24,8 @@ class MeSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "email", "full_name", "partner", "partner_role", "staff_roles"]
 
-    def get_partner(self, user) -> PartnerSummarySerializer(allow_null=True):
+    @extend_schema_field(PartnerSummarySerializer(allow_null=True))
+    def get_partner(self, user: User) -> dict | None:
         return PartnerSummarySerializer(user.partner).data if user.partner else None
 
     def get_partner_role(self, user) -> str | None:
@@ -35,7 +37,9 @@ class MeSerializer(serializers.ModelSerializer):
 
 class PartnerSerializer(serializers.ModelSerializer):
     country = serializers.CharField(source="country.code")
-    motions = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    motions: "serializers.SlugRelatedField[Motion]" = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="slug"
+    )
     partner_manager = serializers.SerializerMethodField()
 
     class Meta:

@@ -106,11 +106,11 @@ def seed() -> dict:
         for motion_slug in motion_slugs:
             PartnerMotion.objects.get_or_create(partner=partner, motion=motions[motion_slug])
         PartnerMotion.objects.filter(partner=partner).exclude(motion__slug__in=motion_slugs).delete()
-        for email, full_name, role, support_contact in people:
+        for email, full_name, member_role, support_contact in people:
             user = _person(email, full_name, is_staff=False, is_superuser=False)
             user.groups.clear()
             Membership.objects.update_or_create(
-                user=user, defaults={"partner": partner, "role": role, "is_support_contact": support_contact}
+                user=user, defaults={"partner": partner, "role": member_role, "is_support_contact": support_contact}
             )
     return {"motions": Motion.objects.count(), "partners": Partner.objects.count(), "people": User.objects.count()}
 

@@ -1,6 +1,8 @@
 import hashlib
 import zoneinfo
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 import pghistory
 from django.conf import settings
@@ -92,19 +94,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
 
-    def get_full_name(self):
+    def get_full_name(self) -> str:
         return self.full_name or self.email
 
-    def get_short_name(self):
+    def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
     @cached_property
-    def staff_roles(self) -> frozenset:
+    def staff_roles(self) -> frozenset["StaffRole"]:
         """Return the staff roles this user holds (through groups named after the roles)."""
         labels = {role.label: role for role in StaffRole}
         return frozenset(labels[name] for name in self.groups.values_list("name", flat=True) if name in labels)
 
-    def has_staff_role(self, *roles) -> bool:
+    def has_staff_role(self, *roles: "StaffRole") -> bool:
         """Return True when the user holds any of `roles`; superusers hold them all."""
         return self.is_superuser or bool(self.staff_roles.intersection(roles))
 
@@ -113,12 +115,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.is_superuser or bool(self.staff_roles)
 
     @cached_property
-    def membership(self):
+    def membership(self) -> "Membership | None":
         """Return the user's membership of a partner, or None for staff and removed people."""
         return Membership.objects.select_related("partner").filter(user=self).first()
 
     @property
-    def partner(self):
+    def partner(self) -> "Partner | None":
         return self.membership.partner if self.membership else None
 
 
@@ -305,8 +307,8 @@ class Invitation(models.Model):
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def active(self):
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> "ApiTokenQuerySet":
         return self.filter(revoked_at__isnull=True)
 
 
@@ -384,7 +386,7 @@ class Metric(models.Model):
     def from_certifications(self) -> bool:
         return self.aggregation == self.Aggregation.CERTIFICATIONS
 
-    def validate_value(self, value) -> None:
+    def validate_value(self, value: Decimal) -> None:
         """Raise ValidationError when `value` (a Decimal) cannot be a value of this metric."""
         if value < 0:
             raise ValidationError(f"{self.name} cannot be negative.")
@@ -504,7 +506,10 @@ class Certification(models.Model):
 # Two-factor devices are django-otp's models: their audit trail is kept here, through proxies (so
 # the triggers' migrations are ours). Only who, which and whether confirmed are copied: never the
 # secret key, nor the counters every sign-in moves.
-TWO_FACTOR_AUDIT = {"fields": ["user", "name", "confirmed"], "obj_field": pghistory.ObjForeignKey(db_constraint=False)}
+TWO_FACTOR_AUDIT: dict[str, Any] = {
+    "fields": ["user", "name", "confirmed"],
+    "obj_field": pghistory.ObjForeignKey(db_constraint=False),
+}
 
 
 @pghistory.track(

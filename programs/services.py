@@ -3,9 +3,11 @@
 import csv
 import io
 import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +20,9 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 
 from .models import ApiToken, Invitation, Membership, Metric, MetricImport, MetricValue, Partner, User, hash_token
+
+if TYPE_CHECKING:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 def _require_partner_admin(partner: Partner, by: User) -> None:
@@ -63,7 +68,7 @@ def invite_member(
 
 
 @contextmanager
-def _pending_twice_is_refused():
+def _pending_twice_is_refused() -> Iterator[None]:
     # Two admins inviting the same address at the same moment: the constraint decides, in words.
     try:
         with transaction.atomic():
@@ -194,7 +199,7 @@ IMPORT_MAX_ROWS = 100_000
 _ERRORS_SHOWN = 50
 
 
-def import_metric_values(content: bytes, *, file_name: str, by: User, today=None) -> MetricImport:
+def import_metric_values(content: bytes, *, file_name: str, by: User, today: date | None = None) -> MetricImport:
     """Import metric values from CSV: all rows or none. Bad rows are refused with their row numbers.
 
     Columns: partner (slug), metric (key), recorded_on (YYYY-MM-DD), value, and optionally source.
@@ -221,7 +226,7 @@ def import_metric_values(content: bytes, *, file_name: str, by: User, today=None
     return batch
 
 
-def _parse_metric_rows(content: bytes, *, file_name: str, today) -> tuple[list[MetricValue], list[str]]:
+def _parse_metric_rows(content: bytes, *, file_name: str, today: date) -> tuple[list[MetricValue], list[str]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -247,9 +252,11 @@ def _parse_metric_rows(content: bytes, *, file_name: str, today) -> tuple[list[M
         Partner.objects.filter(slug__in={(r.get("partner") or "").strip() for r in raw_rows}).values_list("slug", "pk")
     )
     metrics = {m.key: m for m in Metric.objects.filter(key__in={(r.get("metric") or "").strip() for r in raw_rows})}
-    rows, errors, seen = [], [], {}
+    rows: list[MetricValue] = []
+    errors: list[str] = []
+    seen: dict[tuple[int | None, str, date | None], int] = {}
     for number, raw in enumerate(raw_rows, start=2):  # row 1 is the header
-        problems = []
+        problems: list[str] = []
         slug, key = (raw.get("partner") or "").strip(), (raw.get("metric") or "").strip()
         partner_id, metric = partners.get(slug), metrics.get(key)
         if partner_id is None:
@@ -269,6 +276,8 @@ def _parse_metric_rows(content: bytes, *, file_name: str, today) -> tuple[list[M
         if problems:
             errors.append(f"Row {number}: " + "; ".join(problems) + ".")
             continue
+        # Every None above came with a problem: a row without problems has all four.
+        assert partner_id is not None and metric is not None and recorded_on is not None and value is not None
         seen[identity] = number
         rows.append(
             MetricValue(partner_id=partner_id, metric=metric, recorded_on=recorded_on, value=value, source=source)
@@ -276,7 +285,7 @@ def _parse_metric_rows(content: bytes, *, file_name: str, today) -> tuple[list[M
     return rows, errors
 
 
-def _parse_day(raw, today, problems):
+def _parse_day(raw: str | None, today: date, problems: list[str]) -> date | None:
     raw = (raw or "").strip()
     try:
         day = date.fromisoformat(raw)
@@ -291,7 +300,7 @@ def _parse_day(raw, today, problems):
     return day
 
 
-def _parse_value(raw, metric, problems):
+def _parse_value(raw: str | None, metric: Metric | None, problems: list[str]) -> Decimal | None:
     raw = (raw or "").strip().replace(",", "")
     try:
         value = Decimal(raw)
@@ -329,7 +338,7 @@ def has_authenticator(user: User) -> bool:
     """Return True when the person has a confirmed authenticator app (one query)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return cast(bool, TOTPDevice.objects.filter(user=user, confirmed=True).exists())  # django_otp is untyped
 
 
 def requires_two_factor(user: User) -> bool:
@@ -338,7 +347,7 @@ def requires_two_factor(user: User) -> bool:
 
 
 @transaction.atomic
-def start_totp_setup(user: User):
+def start_totp_setup(user: User) -> "TOTPDevice":
     """Return the person's unconfirmed authenticator device (a new secret the first time)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -350,7 +359,7 @@ def start_totp_setup(user: User):
 
 
 @transaction.atomic
-def confirm_totp(device, *, code: str) -> list[str]:
+def confirm_totp(device: "TOTPDevice", *, code: str) -> list[str]:
     """Confirm an authenticator app by a code it shows; replace any earlier one; return new recovery codes."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 

@@ -105,7 +105,7 @@ class SupportPlanAdmin(admin.ModelAdmin):
 class TicketEventInline(ReadOnlyInline):
     model = TicketEvent
     fields = ["at", "kind", "actor", "public", "sla_target", "from_value", "to_value", "body"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # plain names; the stubs' list types are invariant
 
 
 @admin.register(Ticket)

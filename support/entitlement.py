@@ -1,10 +1,15 @@
 """Which support plan a partner's tiers entitle it to."""
 
+from typing import TYPE_CHECKING
+
 from programs.models import Partner
 from support.models import SupportPlan
 
+if TYPE_CHECKING:
+    from tiering.models import Standing
 
-def plan_entitlement(partner: Partner):
+
+def plan_entitlement(partner: Partner) -> tuple[SupportPlan | None, "Standing | None"]:
     """Return the support plan the partner's tiers entitle it to (the best of its standings) and that standing.
 
     A grandfathered tier still counts: the partner keeps its tier's benefits until the drop applies.
@@ -17,7 +22,10 @@ def plan_entitlement(partner: Partner):
         .order_by("-tier__support_plan__rank", "tier__support_plan__name")
         .first()
     )
-    return (standing.tier.support_plan, standing) if standing else (None, None)
+    if standing is None:
+        return None, None
+    assert standing.tier is not None  # filtered on the tier's plan above
+    return standing.tier.support_plan, standing
 
 
 def plan_for_partner(partner: Partner) -> SupportPlan | None:

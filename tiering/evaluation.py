@@ -6,7 +6,7 @@ threshold, pass/fail and margin, and names the deciding criterion: the one that 
 from the tier above (the gate when that is what fails), or, at the top, the one closest to failing.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -125,7 +125,9 @@ class Evaluation:
         return next((result for result in self.tiers if result.tier.key == tier_key), None)
 
 
-def _tier_result(tier: TierSpec, values, gate_passed: bool | None, entry_rank: int) -> TierResult:
+def _tier_result(
+    tier: TierSpec, values: Mapping[str, Decimal | None], gate_passed: bool | None, entry_rank: int
+) -> TierResult:
     return TierResult(
         tier=tier,
         criteria=tuple(CriterionResult(criterion, values.get(criterion.key)) for criterion in tier.criteria),
@@ -161,7 +163,7 @@ class CompiledLadder:
     the values, and the full attribution is rebuilt from them with `evaluate` when someone reads it.
     """
 
-    def __init__(self, tiers: Sequence[TierSpec]):
+    def __init__(self, tiers: Sequence[TierSpec]) -> None:
         self.tiers = tuple(sorted(tiers, key=lambda tier: tier.rank))
         self._entry_rank = entry_rank = self.tiers[0].rank if self.tiers else 0
         self._by_rank = {tier.rank: tier for tier in self.tiers}
@@ -198,6 +200,8 @@ class CompiledLadder:
             if not (not gated or gate_passed is True) and (gate_passed is False or worst is None):
                 return earned, GATE
             return earned, worst_label
+        if landing is None:  # a ladder without tiers: nothing earned, nothing decides (as in `evaluate`)
+            return earned, ""
         closest, closest_label = None, ""
         for key, threshold, label in self._checks[landing][2]:
             share = relative_margin(values.get(key), threshold)
@@ -215,7 +219,7 @@ class CompiledLadder:
     ) -> str:
         """Return what `explain` returns for this decision, building results only for the tiers it names."""
 
-        def result_of(rank):
+        def result_of(rank: int) -> TierResult | None:
             tier = self._by_rank.get(rank)
             return _tier_result(tier, values, gate_passed, self._entry_rank) if tier else None
 
@@ -276,6 +280,10 @@ def _gate_words(result: TierResult) -> str:
     return f"{GATE} {'passed' if result.gate_passed else 'failed'}"
 
 
+# The result for the tier of a rank, or None when the ladder has no tier of that rank.
+ResultOf = Callable[[int], TierResult | None]
+
+
 def explain(evaluation: Evaluation, current_rank: int | None) -> str:
     """Return in words why the evaluation moves a partner from the tier of `current_rank` (None: no tier)."""
     by_rank = {result.tier.rank: result for result in evaluation.tiers}
@@ -283,14 +291,23 @@ def explain(evaluation: Evaluation, current_rank: int | None) -> str:
     return _explain(by_rank.get, tiers, evaluation.tier, evaluation.deciding, evaluation.gate_passed, current_rank)
 
 
-def _explain(result_of, tiers, earned, deciding, gate_passed, current_rank) -> str:
+def _explain(
+    result_of: ResultOf,
+    tiers: Sequence[TierSpec],
+    earned: TierSpec | None,
+    deciding: str,
+    gate_passed: bool | None,
+    current_rank: int | None,
+) -> str:
     words = _explain_move(result_of, tiers, earned, deciding, current_rank)
     if gate_passed is False:
         words += f" The {GATE} failed: a candidate for a graceful exit."
     return words
 
 
-def _explain_move(result_of, tiers, earned, deciding, current_rank) -> str:
+def _explain_move(
+    result_of: ResultOf, tiers: Sequence[TierSpec], earned: TierSpec | None, deciding: str, current_rank: int | None
+) -> str:
     if earned is not None and earned.rank == current_rank:
         return keeps_words(earned.name, deciding)
     landing = result_of(earned.rank) if earned else None
@@ -307,5 +324,6 @@ def _explain_move(result_of, tiers, earned, deciding, current_rank) -> str:
     if not tiers:
         return "The ladder has no tiers."
     entry = result_of(tiers[0].rank)
+    assert entry is not None  # the entry tier is one of the ladder's own
     failing = [_criterion_words(result) for result in entry.failing]
     return f"Not yet {entry.tier.name}: " + "; ".join(failing) + "."

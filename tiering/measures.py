@@ -23,7 +23,7 @@ Aggregation = Metric.Aggregation
 _GROUPED = {Aggregation.SUM, Aggregation.COUNT, Aggregation.AVERAGE}
 _LATEST = {Aggregation.LATEST, Aggregation.BOOLEAN}
 # What a partner with no row in the window has: nothing summed is 0, but an average of nothing is unknown.
-_EMPTY = {
+_EMPTY: dict[str, Decimal | None] = {
     Aggregation.SUM: Decimal(0),
     Aggregation.COUNT: Decimal(0),
     Aggregation.BOOLEAN: Decimal(0),

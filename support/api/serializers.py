@@ -4,6 +4,7 @@ Serializers read and validate; every change goes through the services of each ar
 """
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from programs.api import PartnerSummarySerializer
@@ -131,7 +132,8 @@ class TicketSerializer(serializers.ModelSerializer):
             "paused_seconds": ticket.paused_seconds,
         }
 
-    def get_sla(self, ticket) -> SlaSerializer:
+    @extend_schema_field(SlaSerializer)
+    def get_sla(self, ticket) -> dict:
         return SlaSerializer(self._sla(ticket, self.context["now"])).data
 
 
@@ -274,13 +276,15 @@ class OnCallSerializer(serializers.Serializer):
     levels = serializers.ListField(child=serializers.CharField(), help_text="Escalation levels that page it.")
     shifts = serializers.SerializerMethodField(help_text="The next seven days.")
 
-    def get_shifts(self, view) -> ShiftSerializer(many=True):
+    @extend_schema_field(ShiftSerializer(many=True))
+    def get_shifts(self, view) -> list:
         rows = [
             {"role": role, "starts_at": start, "ends_at": end, "person": person}
             for role, spans in view.shifts.items()
             for start, end, person in spans
         ]
-        return ShiftSerializer(sorted(rows, key=lambda row: row["starts_at"]), many=True).data
+        # many=True makes a ListSerializer, whose .data is a list: the stubs type it as the ReturnDict.
+        return ShiftSerializer(sorted(rows, key=lambda row: row["starts_at"]), many=True).data  # type: ignore[return-value]
 
 
 class FiguresSerializer(serializers.Serializer):
@@ -301,7 +305,7 @@ class FiguresSerializer(serializers.Serializer):
 
 
 class TargetSerializer(serializers.Serializer):
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field: DRF's metaclass moves it off the class
     target = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     status = serializers.ChoiceField(choices=["met", "missed", "no data"])

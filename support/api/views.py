@@ -430,7 +430,12 @@ def _group_names(by: str, keys) -> dict:
     """Return the name to show for each group key: the partner's, plan's or tier's name, a week's date."""
     from tiering.models import Tier
 
-    model = {"partner": Partner, "plan": SupportPlan, "tier": Tier}.get(by)
+    models: dict[str, type[Partner] | type[SupportPlan] | type[Tier]] = {
+        "partner": Partner,
+        "plan": SupportPlan,
+        "tier": Tier,
+    }
+    model = models.get(by)
     if model is not None:
         found = model.objects.in_bulk([key for key in keys if key is not None])
         return {key: str(found.get(key, key)) for key in keys} | {None: "none"}

@@ -1,7 +1,9 @@
 """Demo support data: calendars, three support plans (business hours, extended hours, 24/7) under the program's own names, tickets in
 every state and SLA state. Idempotent: records are found by name (tickets by partner and title)."""
 
+from collections.abc import Iterable
 from datetime import date, time, timedelta
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +30,7 @@ WEEKDAYS = range(5)
 EVERY_DAY = range(7)
 
 # name: (zone, always open, holiday country, [(weekdays, start, end)])
-CALENDARS = {
+CALENDARS: dict[str, tuple[str, bool, str, list[tuple[Iterable[int], time, time]]]] = {
     "Pacific business hours": ("America/Los_Angeles", False, "US", [(WEEKDAYS, time(9), time(17))]),
     "Pacific extended hours": (
         "America/Los_Angeles",
@@ -136,7 +138,7 @@ def _plans(calendars) -> dict:
     return plans
 
 
-INTAKE = {
+INTAKE: dict[str, Any] = {
     "customer_name": "Acme Retail GmbH",
     "environment": "production",
     "environment_details": "EU region, web checkout v4.2",
@@ -232,7 +234,8 @@ def _tickets() -> int:
 # A follow-the-sun desk in Istanbul time: Asia 00–08, Istanbul 08–16, Berlin 16–24.
 # schedule: (zone, [(role, position, layer name, length days, window, [people])])
 DAY, WEEK = 1, 7
-SCHEDULES = {
+LayerSpec = tuple[str, int, str, int, tuple[time, time] | None, list[str]]
+SCHEDULES: dict[str, tuple[str, list[LayerSpec]]] = {
     "L1 follow the sun": (
         "Europe/Istanbul",
         [
@@ -262,7 +265,8 @@ ROTATION_START = date(2026, 1, 5)  # a Monday
 # The escalation path and its published contacts (Tier 1 lead, Tier 2 lead, engineering on call,
 # VP support); each row holds the columns of LEVEL_FIELDS.
 SUPPORT_EMAIL = "support@partnerportal.test"
-LEVELS_STANDARD = [
+LevelSpec = tuple[int, str, str, int | None, int | None, str, bool, bool, str, str, str, str, str, int | None]
+LEVELS_STANDARD: list[LevelSpec] = [
     (1, "L1 support", "entry", None, None, "L1 follow the sun", True, False, "Tier 1 Lead", "", SUPPORT_EMAIL,
      "+1 415 555 0100", "Initial contact", None),
     (2, "L2 senior support", "no_response", None, 2, "L2 senior support", True, False, "Tier 2 Lead", "",
@@ -274,7 +278,7 @@ LEVELS_STANDARD = [
 ]  # fmt: skip
 # The 24/7 desk for Premier: L1 silent 15 min (the P1 target) → L2; not resolved in 1 hour → L3;
 # P1 → management informed at once.
-LEVELS_PREMIER = [
+LEVELS_PREMIER: list[LevelSpec] = [
     LEVELS_STANDARD[0],
     (2, "L2 senior support", "no_response", None, 1, "L2 senior support", True, False, "Tier 2 Lead", "",
      "tier2@partnerportal.test", "+1 415 555 0120", "L1 silent past the response target", 1 * H),
@@ -284,7 +288,7 @@ LEVELS_PREMIER = [
 ]  # fmt: skip
 TRIGGERS = {"p1": 2, "security": 3, "data_integrity": 3, "reopened_twice": 2}
 TRIGGERS_PREMIER = {"p1": 4, "p2": 2, "security": 3, "data_integrity": 3, "reopened_twice": 2}
-POLICIES = {"Essential": (LEVELS_STANDARD, TRIGGERS), "Priority": (LEVELS_STANDARD, TRIGGERS),
+POLICIES: dict[str, tuple[list[LevelSpec], dict[str, int]]] = {"Essential": (LEVELS_STANDARD, TRIGGERS), "Priority": (LEVELS_STANDARD, TRIGGERS),
             "Premier": (LEVELS_PREMIER, TRIGGERS_PREMIER)}  # fmt: skip
 
 
@@ -327,10 +331,10 @@ def _policies(plans: dict, schedules: dict) -> None:
     people = {user.email: user for user in User.objects.filter(email__endswith="@demo.test")}
     for plan_name, (levels, triggers) in POLICIES.items():
         policy, _ = EscalationPolicy.objects.get_or_create(plan=plans[plan_name])
-        by_rank = {}
+        by_rank: dict[int, EscalationLevel] = {}
         for row in levels:
-            fields = dict(zip(LEVEL_FIELDS, row, strict=True))
-            rank, target = fields.pop("rank"), fields.pop("target")
+            fields: dict[str, object] = dict(zip(LEVEL_FIELDS, row, strict=True))
+            rank, target = cast(int, fields.pop("rank")), cast(str, fields.pop("target"))
             fields.update(schedule=schedules.get(target), person=people.get(target))
             by_rank[rank], _ = EscalationLevel.objects.update_or_create(policy=policy, rank=rank, defaults=fields)
         policy.levels.exclude(rank__in=by_rank).delete()

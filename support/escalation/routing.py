@@ -7,11 +7,12 @@ so routing a whole sweep batch costs a few queries, not one per ticket.
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
 from programs.models import StaffRole, User
-from support.models import OnCallLayer, OnCallMember, OnCallRole, OnCallSchedule
+from support.models import OnCallLayer, OnCallMember, OnCallRole, OnCallSchedule, SupportPlan
 from support.rules import oncall
 
 
@@ -35,10 +36,20 @@ def pure_schedule(schedule: OnCallSchedule, role: str) -> oncall.Schedule:
     return oncall.Schedule(schedule.time_zone, tuple(layers), tuple(overrides))
 
 
-def schedules_with_people():
+def schedules_with_people() -> QuerySet[OnCallSchedule]:
     members = OnCallMember.objects.order_by("position")
     layers = OnCallLayer.objects.prefetch_related(Prefetch("members", members))
     return OnCallSchedule.objects.prefetch_related(Prefetch("layers", layers), "overrides")
+
+
+def on_call_at(schedule: oncall.Schedule, at: datetime) -> int | None:
+    """Return the user id on call at `at` (the pure schedules built here hold user ids)."""
+    return cast(int | None, oncall.on_call_at(schedule, at))
+
+
+def shifts(schedule: oncall.Schedule, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime, int | None]]:
+    """Return the shifts in [lo, hi) with the user id on each (the pure schedules built here hold user ids)."""
+    return cast(list[tuple[datetime, datetime, int | None]], oncall.shifts(schedule, lo, hi))
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class Route:
 class Router:
     """Routes escalations at one instant; everything it reads is read once."""
 
-    def __init__(self, now: datetime):
+    def __init__(self, now: datetime) -> None:
         self.now = now
         self._schedules = {schedule.pk: schedule for schedule in schedules_with_people()}
         self._pure: dict[tuple[int, str], oncall.Schedule] = {}
@@ -73,12 +84,12 @@ class Router:
         key = (schedule_id, role)
         if key not in self._pure:
             self._pure[key] = pure_schedule(schedule, role)
-        person = oncall.on_call_at(self._pure[key], self.now)
+        person = on_call_at(self._pure[key], self.now)
         return person if person is not None and self._person(person)[0] else None
 
-    def route(self, levels: list[dict], rank: int) -> Route:
+    def route(self, levels: list[dict[str, Any]], rank: int) -> Route:
         """Return who takes level `rank` of a ticket's escalation terms, falling through as needed."""
-        missed = []
+        missed: list[str] = []
         for level in sorted((level for level in levels if level["rank"] >= rank), key=lambda level: level["rank"]):
             found = self._level_person(level)
             if found is not None:
@@ -90,10 +101,11 @@ class Router:
             return Route(self._managers[0], f"nobody on call for {', '.join(missed)}: the support manager")
         return Route(None, f"nobody on call for {', '.join(missed)} and no support manager: the queue")
 
-    def _level_person(self, level: dict) -> tuple[int, str] | None:
+    def _level_person(self, level: dict[str, Any]) -> tuple[int, str] | None:
         if level.get("person"):
             return (level["person"], "named person") if self._person(level["person"])[0] else None
-        schedule = self._schedules.get(level.get("schedule"))
+        schedule_id = level.get("schedule")
+        schedule = self._schedules.get(schedule_id) if schedule_id is not None else None
         if schedule is None:
             return None
         for role in (OnCallRole.PRIMARY, OnCallRole.SECONDARY):
@@ -118,13 +130,15 @@ class Contact:
     live: bool  # the name is whoever is on call right now
 
 
-def escalation_contacts(plan, now: datetime) -> list[Contact]:
+def escalation_contacts(plan: SupportPlan | None, now: datetime) -> list[Contact]:
     """Return the escalation contacts a partner on `plan` may use, from the policy that drives escalation.
 
     Executive levels appear only when the plan includes executive escalation; a level that goes to
     a rotation shows the person on call now.
     """
-    policy = getattr(plan, "escalation_policy", None) if plan else None
+    if plan is None:
+        return []
+    policy = getattr(plan, "escalation_policy", None)
     if policy is None:
         return []
     router = Router(now)
@@ -174,9 +188,9 @@ def oncall_overview(now: datetime, *, days: int = 7) -> list[ScheduleView]:
     schedules = list(schedules_with_people().prefetch_related("escalation_levels__policy__plan"))
     pure = {(s.pk, role): pure_schedule(s, role) for s in schedules for role in OnCallRole.values}
     until = now + timedelta(days=days)
-    spans = {key: oncall.shifts(schedule, now, until) for key, schedule in pure.items()}
+    spans = {key: shifts(schedule, now, until) for key, schedule in pure.items()}
     people = {person for found in spans.values() for _, _, person in found if person is not None}
-    names = {
+    names: dict[int | None, str] = {
         pk: name or email
         for pk, name, email in User.objects.filter(pk__in=people).values_list("pk", "full_name", "email")
     }
@@ -186,8 +200,7 @@ def oncall_overview(now: datetime, *, days: int = 7) -> list[ScheduleView]:
             ScheduleView(
                 schedule=schedule,
                 now={
-                    role: names.get(oncall.on_call_at(pure[(schedule.pk, role)], now), "nobody")
-                    for role in OnCallRole.values
+                    role: names.get(on_call_at(pure[(schedule.pk, role)], now), "nobody") for role in OnCallRole.values
                 },
                 shifts={
                     role: [

@@ -1,6 +1,8 @@
 """Escalating tickets: the one function that records an escalation, and the staff and partner ways to ask for one."""
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,11 +12,11 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from partnerportal.bulk import insert_returning, update_from_values
 from programs.models import User
-from support.escalation.routing import Router
+from support.escalation.routing import Route, Router
 from support.models import Escalation, Notification, Ticket, TicketEvent
 from support.rules import escalation
 from support.tickets.access import is_support_staff, require_ticket_partner
-from support.tickets.clock import notify_at, refresh_clock
+from support.tickets.clock import CalendarCache, notify_at, refresh_clock
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class EscalationOrder:
     cause: str
     reason: str
 
+
+# An order with its level of the ticket's terms and the route found for it.
+Planned = tuple[EscalationOrder, dict[str, Any], Route]
 
 # Plain text, formatted in Python: a sweep may escalate thousands of tickets in one batch.
 ESCALATION_MAIL = """Ticket #{ticket.pk} ({ticket.severity}) of {partner} is escalated to {level}: {what}.
@@ -52,7 +57,14 @@ _ESCALATION_COLUMNS = [
 ]
 
 
-def escalate(orders: list[EscalationOrder], *, by: User | None, now, router=None, calendar_cache=None) -> list[tuple]:
+def escalate(
+    orders: list[EscalationOrder],
+    *,
+    by: User | None,
+    now: datetime,
+    router: Router | None = None,
+    calendar_cache: CalendarCache | None = None,
+) -> list[tuple[int, int, int | None]]:
     """Record each ticket's escalation to a level once, route it, move the assignment, notify, add it to the timeline.
 
     The one way a ticket is escalated (the sweep, staff by hand and partner requests call it). A
@@ -62,7 +74,7 @@ def escalate(orders: list[EscalationOrder], *, by: User | None, now, router=None
     """
     router = router or Router(now)
     calendar_cache = {} if calendar_cache is None else calendar_cache
-    planned = {}
+    planned: dict[tuple[int, int], Planned] = {}
     for order in sorted(orders, key=lambda order: (order.ticket.pk, order.rank)):
         levels = order.ticket.escalation_terms.get("levels", [])
         level = next((level for level in levels if level["rank"] == order.rank), None)
@@ -88,9 +100,13 @@ def escalate(orders: list[EscalationOrder], *, by: User | None, now, router=None
     return [(order.ticket.pk, order.rank, route.person_id) for order, _, route in done]
 
 
-def _escalation_effects(done, *, by, now, router, calendar_cache) -> None:
+def _escalation_effects(
+    done: list[Planned], *, by: User | None, now: datetime, router: Router, calendar_cache: CalendarCache
+) -> None:
     staff = bool(by and is_support_staff(by))
-    events, notes, moves = [], [], {}
+    events: list[TicketEvent] = []
+    notes: list[Notification] = []
+    moves: dict[int, tuple[int, int]] = {}  # ticket id -> (assignee id, working level)
     for order, level, route in done:
         ticket = order.ticket
         who = router.name(route.person_id)
@@ -120,9 +136,12 @@ def _escalation_effects(done, *, by, now, router, calendar_cache) -> None:
             order.ticket.assignee_id, order.ticket.escalation_level = moves[order.ticket.pk]
 
 
-def _escalation_mail(order: EscalationOrder, level: dict, route, *, now, calendar_cache) -> Notification:
+def _escalation_mail(
+    order: EscalationOrder, level: dict[str, Any], route: Route, *, now: datetime, calendar_cache: CalendarCache
+) -> Notification:
     """Return the mail telling the routed person that the ticket is theirs now (or that they are informed)."""
     ticket = order.ticket
+    assert route.person_id is not None  # only routed escalations are mailed
     return Notification(
         recipient_id=route.person_id,
         ticket=ticket,
@@ -149,7 +168,7 @@ def _escalate_one(ticket: Ticket, *, rank: int, cause: str, reason: str, by: Use
     return ticket
 
 
-def escalation_options(ticket: Ticket) -> list[dict]:
+def escalation_options(ticket: Ticket) -> list[dict[str, Any]]:
     """Return the levels of the ticket's terms above the one working on it that it has not reached yet."""
     reached = set(ticket.escalations.values_list("level", flat=True))
     return [
@@ -190,7 +209,7 @@ def partner_escalation_refusal(ticket: Ticket, *, executive: bool = False) -> st
     return ""
 
 
-def _partner_target(ticket: Ticket, *, executive: bool) -> dict | None:
+def _partner_target(ticket: Ticket, *, executive: bool) -> dict[str, Any] | None:
     # Escalating is going past first-line support: the level that takes new tickets is never the target.
     options = [
         level
@@ -211,5 +230,6 @@ def request_escalation(ticket: Ticket, *, by: User, reason: str, executive: bool
     if refusal:
         raise ValidationError(refusal)
     level = _partner_target(ticket, executive=executive)
+    assert level is not None  # there is one: no refusal above
     reason = f"Requested by {by.get_full_name()}: {reason.strip()}"
     return _escalate_one(ticket, rank=level["rank"], cause=Escalation.Cause.PARTNER, reason=reason, by=by)

@@ -1,9 +1,11 @@
 """The escalation terms a ticket keeps: its plan's policy as it was when the ticket was filed."""
 
+from typing import Any
+
 from support.models import EscalationPolicy, SupportPlan
 
 
-def escalation_snapshot(plan: SupportPlan) -> dict:
+def escalation_snapshot(plan: SupportPlan) -> dict[str, Any]:
     """Return the plan's escalation policy as a ticket keeps it: later edits do not change live tickets."""
     policy = EscalationPolicy.objects.filter(plan=plan).prefetch_related("levels", "triggers__level").first()
     if policy is None:

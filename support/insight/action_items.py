@@ -1,5 +1,7 @@
 """Action items of the monthly operations review and of low-score reviews."""
 
+from datetime import date
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -10,7 +12,13 @@ from support.models import ActionItem
 
 
 def add_action_item(
-    partner: Partner, *, description: str, by: User, owner: User | None = None, due_on=None, review_month=None
+    partner: Partner,
+    *,
+    description: str,
+    by: User,
+    owner: User | None = None,
+    due_on: date | None = None,
+    review_month: date | None = None,
 ) -> ActionItem:
     """Add an action item to a partner's monthly ops review."""
     if not description.strip():

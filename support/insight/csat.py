@@ -1,6 +1,6 @@
 """Satisfaction: the rating link, the rating, and the review a low score opens."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -45,7 +45,7 @@ def ticket_for_csat_token(token: str) -> Ticket:
     return ticket
 
 
-def invite_to_rate(ticket: Ticket, now) -> None:
+def invite_to_rate(ticket: Ticket, now: datetime) -> None:
     """Queue the rating invitation for a resolved ticket, unless it has been rated."""
     if CsatResponse.objects.filter(ticket=ticket).exists():
         return

@@ -15,8 +15,10 @@ figures do not change meaning when they are read later, only fill in as tickets 
   submitted the ticket anyway, the share solved (counted by when it happened).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Value
@@ -195,7 +197,10 @@ def _add_csat(result, tickets, by, keys) -> None:
     responses = CsatResponse.objects.filter(ticket__in=tickets.order_by().values("pk"))
     annotations = {key: _through_ticket(DIMENSIONS[name]) for key, name in zip(keys, by, strict=True)}
     responses = responses.annotate(**annotations)
-    grouped_responses = responses.values(*keys) if keys else responses.annotate(whole=Value(0)).values("whole")
+    # Grouped by the dimensions asked for: the rows' keys are known only at run time.
+    grouped_responses: QuerySet[CsatResponse, Mapping[str, Any]] = (
+        responses.values(*keys) if keys else responses.annotate(whole=Value(0)).values("whole")
+    )
     rows = grouped_responses.annotate(avg=Avg("score"), n=Count("pk")).order_by()
     for row in rows:
         key = tuple(row[k] for k in keys)

@@ -84,7 +84,7 @@ LIMIT %(limit)s
 """
 
 
-def _search_postgresql(text, words, audiences, limit):
+def _search_postgresql(text: str, words: list[str], audiences: list[str], limit: int) -> list[tuple[int, float]]:
     params = {"audiences": audiences, "limit": limit, "text": text, "candidates": CANDIDATES}
     every, any_ = {"tsquery": _tsquery(words, " & ")}, {"tsquery": _tsquery(words, " | ")}
     # Typos: a typed word of four letters or more close to a word of the title (pg_trgm's word
@@ -142,7 +142,7 @@ LIMIT %s
 """
 
 
-def _search_sqlite(text, words, audiences, limit):
+def _search_sqlite(text: str, words: list[str], audiences: list[str], limit: int) -> list[tuple[int, float]]:
     found: list[tuple[int, float]] = []
     for query in (_fts_query(words, " AND ", column="title"), _fts_query(words, " AND "), _fts_query(words, " OR ")):
         seen = {pk for pk, _ in found}

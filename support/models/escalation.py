@@ -1,5 +1,7 @@
 """On-call rotations, escalation policies and the escalations and notifications they produce."""
 
+from datetime import datetime
+
 import pghistory
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -266,8 +268,8 @@ class Escalation(models.Model):
         return f"#{self.ticket_id} → {self.level_name}"
 
 
-class NotificationQuerySet(models.QuerySet):
-    def due(self, now):
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def due(self, now: datetime) -> "NotificationQuerySet":
         return self.filter(sent_at__isnull=True, send_after__lte=now)
 
 

@@ -68,7 +68,7 @@ class Article(models.Model):
     def audiences_for(cls, user) -> list[str]:
         """Return the audiences `user` may read: public for everyone, partner articles for
         signed-in people, internal runbooks for our staff only."""
-        audiences = [cls.Audience.PUBLIC]
+        audiences: list[str] = [cls.Audience.PUBLIC]
         if user.is_authenticated:
             audiences.append(cls.Audience.PARTNERS)
             if user.is_portal_staff:

@@ -1,5 +1,7 @@
 """Tickets, their timeline events and attachments, and the API's idempotency keys."""
 
+from datetime import datetime
+
 import pghistory
 from django.conf import settings
 from django.db import models
@@ -139,14 +141,14 @@ class Ticket(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.title}"
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         return reverse("ticket_detail", args=[self.pk])
 
     @property
     def is_open(self) -> bool:
         return states.is_open(self.status)
 
-    def compute_next_due(self):
+    def compute_next_due(self) -> datetime | None:
         """Return the next deadline that still runs: first response until answered, then resolution."""
         if not self.is_open:
             return None
@@ -222,6 +224,7 @@ class TicketEvent(models.Model):
     sla_target = models.CharField(max_length=20, choices=SlaTarget.choices, blank=True)
 
     objects = TicketEventQuerySet.as_manager()
+    stored_attachments: list["TicketAttachment"]  # set by add_comment on the event it returns, not stored
 
     class Meta:
         ordering = ["at", "pk"]

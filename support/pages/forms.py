@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import filetype
 from django import forms
@@ -7,6 +8,9 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from support.models import SEVERITY_GUIDE, Severity, Ticket
+
+if TYPE_CHECKING:
+    from programs.models import User
 
 # Extension -> the content type we serve it as. Binary kinds are checked by their magic bytes;
 # text kinds must be UTF-8 without NUL bytes. Nothing is ever served inline as HTML.
@@ -174,7 +178,9 @@ class CsatForm(forms.Form):
 
 class ActionItemForm(forms.Form):
     description = forms.CharField(label="Action", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody yet")
+    owner: "forms.ModelChoiceField[User]" = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Nobody yet"
+    )
     due_on = forms.DateField(label="Due", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, **kwargs):

@@ -21,6 +21,7 @@ Semantics:
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from support.rules import businesstime
 from support.rules.sla import Clock, Targets, TimelineEntry
@@ -46,7 +47,7 @@ class Terms:
     triggers: tuple[tuple[str, int], ...] = ()  # (condition, level rank)
 
     @classmethod
-    def from_snapshot(cls, snapshot: dict) -> "Terms":
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> "Terms":
         levels = tuple(
             Level(
                 rank=level["rank"],
@@ -71,11 +72,11 @@ class Step:
     cause: str
     reason: str
 
-    def as_json(self) -> list:
+    def as_json(self) -> list[str | int]:
         return [self.at.astimezone(UTC).isoformat(), self.rank, self.cause, self.reason]
 
     @classmethod
-    def from_json(cls, raw: list) -> "Step":
+    def from_json(cls, raw: list[Any]) -> "Step":
         return cls(datetime.fromisoformat(raw[0]), raw[1], raw[2], raw[3])
 
 
@@ -118,7 +119,7 @@ def steps(
     return sorted(earliest.values())
 
 
-def _entry(terms: Terms, ticket: TicketSnapshot, calendar) -> list[Step]:
+def _entry(terms: Terms, ticket: TicketSnapshot, calendar: businesstime.BusinessCalendar) -> list[Step]:
     level = next((level for level in terms.levels if level.rule == ENTRY), None)
     if level is None:
         return []
@@ -171,7 +172,9 @@ def _trigger_instant(condition: str, ticket: TicketSnapshot) -> datetime | None:
     return None
 
 
-def _timeouts(terms: Terms, ticket: TicketSnapshot, clock: Clock, targets: Targets, calendar) -> list[Step]:
+def _timeouts(
+    terms: Terms, ticket: TicketSnapshot, clock: Clock, targets: Targets, calendar: businesstime.BusinessCalendar
+) -> list[Step]:
     found = []
     for level in terms.levels:
         if level.rule == NO_RESPONSE and clock.first_response_at is None:

@@ -233,7 +233,7 @@ def _cuts(schedule: Schedule, lo: datetime, hi: datetime) -> set[datetime]:
     cuts.update(piece_start for piece_start, _, _ in pieces)
     for layer, first_handoff in zip(schedule.layers, schedule._first_handoffs, strict=True):
         cuts.update(_handoffs_until(layer, zone, first_handoff, lo, hi))
-        if layer.window_start is not None and layer.window_start != layer.window_end:
+        if layer.window_start is not None and layer.window_end is not None and layer.window_start != layer.window_end:
             edges = (layer.window_start, layer.window_end)
             # On a piece local = UTC + offset exactly, so a local edge maps back by subtracting it.
             for piece_start, piece_end, offset in pieces:

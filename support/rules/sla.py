@@ -16,12 +16,17 @@ Semantics (docs/sla.md says the same for people):
   interval (the events carry the missed due time).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from support.rules import businesstime
 from support.rules.ticket_states import EventKind as Kind
 from support.rules.ticket_states import SlaTarget
+
+if TYPE_CHECKING:
+    from support.rules.escalation import Step
 
 FIRST_RESPONSE_KINDS = {Kind.ACKNOWLEDGED, Kind.STARTED, Kind.WAITING, Kind.RESOLVED, Kind.COMMENT}
 PAUSE_KINDS = {Kind.WAITING, Kind.RESOLVED}
@@ -181,9 +186,30 @@ def cadence_key(due: datetime) -> str:
     return due.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def thresholds(ticket) -> list[tuple[datetime, str, str, str]]:
+class StoredClock(Protocol):
+    """The SLA deadlines stored on a ticket (a Ticket row: this module has no Django)."""
+
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def first_response_warn_at(self) -> datetime | None: ...
+    @property
+    def first_response_due(self) -> datetime | None: ...
+    @property
+    def resolution_warn_at(self) -> datetime | None: ...
+    @property
+    def resolution_due(self) -> datetime | None: ...
+    @property
+    def update_warn_at(self) -> datetime | None: ...
+    @property
+    def update_due(self) -> datetime | None: ...
+
+
+def thresholds(ticket: StoredClock) -> list[tuple[datetime, str, str, str]]:
     """Return (instant, event kind, target, key) for every SLA threshold that still matters for `ticket`."""
-    points = []
+    points: list[tuple[datetime | None, str, str, str]] = []
     if ticket.first_response_at is None and ticket.is_open:
         points += [
             (ticket.first_response_warn_at, Kind.SLA_WARNING, SlaTarget.FIRST_RESPONSE, ""),
@@ -200,10 +226,12 @@ def thresholds(ticket) -> list[tuple[datetime, str, str, str]]:
             (ticket.update_warn_at, Kind.SLA_WARNING, SlaTarget.UPDATE, key),
             (ticket.update_due, Kind.SLA_BREACH, SlaTarget.UPDATE, key),
         ]
-    return sorted(point for point in points if point[0] is not None)
+    return sorted((instant, kind, target, key) for instant, kind, target, key in points if instant is not None)
 
 
-def next_check(ticket, recorded: set[tuple[str, str, str]], steps=()) -> datetime | None:
+def next_check(
+    ticket: StoredClock, recorded: set[tuple[str, str, str]], steps: Iterable["Step"] = ()
+) -> datetime | None:
     """Return the earliest SLA threshold not yet recorded or escalation step still to come, or None."""
     pending = [instant for instant, kind, target, key in thresholds(ticket) if (kind, target, key) not in recorded]
     pending += [step.at for step in steps]

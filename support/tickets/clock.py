@@ -1,12 +1,15 @@
 """A ticket's SLA clock: computed from its timeline, plan and calendar, and stored on the ticket."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 
 from support.models import SeverityTarget, SupportPlan, Ticket, TicketEvent
 from support.rules import businesstime, escalation, sla
+
+# The pure calendars already built, by (calendar id, year): a sweep batch builds each once.
+CalendarCache = dict[tuple[int, int], businesstime.BusinessCalendar]
 
 
 def sla_targets_of(ticket: Ticket) -> sla.Targets:
@@ -34,7 +37,9 @@ def timeline_of(ticket: Ticket) -> list[sla.TimelineEntry]:
     ]
 
 
-def business_calendar(plan: SupportPlan, around, cache: dict | None = None) -> businesstime.BusinessCalendar:
+def business_calendar(
+    plan: SupportPlan, around: datetime, cache: CalendarCache | None = None
+) -> businesstime.BusinessCalendar:
     """Return the pure calendar of `plan` for the years around `around` (cached per plan and year)."""
     cache = {} if cache is None else cache
     key = (plan.calendar_id, around.year)
@@ -51,14 +56,14 @@ class ClockInputs:
     calendar: businesstime.BusinessCalendar
 
 
-def _clock_inputs(ticket: Ticket, calendar_cache: dict | None = None) -> ClockInputs:
+def _clock_inputs(ticket: Ticket, calendar_cache: CalendarCache | None = None) -> ClockInputs:
     timeline, targets = timeline_of(ticket), sla_targets_of(ticket)
     calendar = business_calendar(ticket.plan, ticket.received_at, calendar_cache)
     clock = sla.compute_clock(received_at=ticket.received_at, timeline=timeline, targets=targets, calendar=calendar)
     return ClockInputs(clock, timeline, targets, calendar)
 
 
-def clock_for(ticket: Ticket, calendar_cache: dict | None = None) -> sla.Clock:
+def clock_for(ticket: Ticket, calendar_cache: CalendarCache | None = None) -> sla.Clock:
     """Return the clock `ticket`'s events, plan and calendar give now."""
     return _clock_inputs(ticket, calendar_cache).clock
 
@@ -89,11 +94,11 @@ def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Ste
     )
 
 
-def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
+def refresh_clock(ticket: Ticket, calendar_cache: CalendarCache | None = None) -> dict[str, tuple[object, object]]:
     """Recompute and store the ticket's SLA clock and escalation steps; return the fields that moved (old, new)."""
     inputs = _clock_inputs(ticket, calendar_cache)
     deadlines = _deadline_fields(inputs.clock)
-    moved = {
+    moved: dict[str, tuple[object, object]] = {
         name: (getattr(ticket, name), value) for name, value in deadlines.items() if getattr(ticket, name) != value
     }
     for name, value in deadlines.items():
@@ -116,7 +121,7 @@ def refresh_clock(ticket: Ticket, calendar_cache: dict | None = None) -> dict:
     return moved
 
 
-def _deadline_fields(clock: sla.Clock) -> dict:
+def _deadline_fields(clock: sla.Clock) -> dict[str, object]:
     """Return the ticket's stored clock columns for `clock`."""
     return {
         "first_response_at": clock.first_response_at,
@@ -130,7 +135,7 @@ def _deadline_fields(clock: sla.Clock) -> dict:
     }
 
 
-def _reporting_fields(ticket: Ticket, inputs: ClockInputs) -> dict:
+def _reporting_fields(ticket: Ticket, inputs: ClockInputs) -> dict[str, object]:
     """Return the ticket's stored reporting columns: business time to answer and resolve, reopened, FCR."""
     outcome = sla.outcome(
         received_at=ticket.received_at, timeline=inputs.timeline, clock=inputs.clock, calendar=inputs.calendar
@@ -143,11 +148,11 @@ def _reporting_fields(ticket: Ticket, inputs: ClockInputs) -> dict:
     }
 
 
-def _seconds(duration) -> int | None:
+def _seconds(duration: timedelta | None) -> int | None:
     return None if duration is None else int(duration.total_seconds())
 
 
-def notify_at(ticket: Ticket, now, calendar_cache: dict | None = None):
+def notify_at(ticket: Ticket, now: datetime, calendar_cache: CalendarCache | None = None) -> datetime:
     """Return when mail about `ticket` may go out: at once for P1/P2, else within the plan's support hours."""
     if ticket.severity in escalation.URGENT:
         return now

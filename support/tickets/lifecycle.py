@@ -2,9 +2,13 @@
 
 import hashlib
 import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -64,7 +68,7 @@ def available_actions(ticket: Ticket, user: User) -> list[str]:
     return [name for name, (sources, _, _) in TRANSITIONS.items() if name in allowed and ticket.status in sources]
 
 
-def add_timeline_event(ticket: Ticket, kind: str, by: User | None, **fields) -> TicketEvent:
+def add_timeline_event(ticket: Ticket, kind: str, by: User | None, **fields: Any) -> TicketEvent:
     """Add a timeline event, noting whether its actor acted as support staff at that moment.
 
     Stored, not looked up later: a first response stays one when the person changes role or leaves.
@@ -76,7 +80,13 @@ def add_timeline_event(ticket: Ticket, kind: str, by: User | None, **fields) -> 
 
 @transaction.atomic
 def open_ticket(
-    partner: Partner, *, submitter: User, attachments=(), at=None, suggested_for: str = "", **fields
+    partner: Partner,
+    *,
+    submitter: User,
+    attachments: Iterable["UploadedFile[bytes]"] = (),
+    at: datetime | None = None,
+    suggested_for: str = "",
+    **fields: Any,
 ) -> Ticket:
     """File a ticket for `partner`, start its SLA clocks and send the automatic acknowledgement.
 
@@ -117,13 +127,13 @@ class IdempotencyKeyReused(Exception):
     """The Idempotency-Key was used before for a different request."""
 
 
-def request_fingerprint(fields: dict) -> str:
+def request_fingerprint(fields: dict[str, Any]) -> str:
     """Return a stable digest of a ticket request's fields, to tell a retry from a different request."""
     canonical = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def open_ticket_once(partner: Partner, *, submitter: User, key: str, **fields) -> tuple[Ticket, bool]:
+def open_ticket_once(partner: Partner, *, submitter: User, key: str, **fields: Any) -> tuple[Ticket, bool]:
     """File a ticket unless `key` already filed this one: return the ticket and whether it was a replay.
 
     The key row is inserted in the ticket's transaction: a concurrent retry with the same key
@@ -163,7 +173,9 @@ def _send_auto_acknowledgement(ticket_id: int) -> None:
 
 
 @transaction.atomic
-def transition_ticket(ticket: Ticket, *, action: str, by: User, message: str = "", at=None) -> Ticket:
+def transition_ticket(
+    ticket: Ticket, *, action: str, by: User, message: str = "", at: datetime | None = None
+) -> Ticket:
     """Move a ticket through its lifecycle (acknowledge, start, wait, resolve, close, reopen)."""
     if action not in TRANSITIONS:
         raise ValidationError(f"Unknown action “{action}”.")
@@ -189,7 +201,7 @@ def _refuse_unless_allowed(ticket: Ticket, action: str) -> None:
         )
 
 
-def _change_status(ticket: Ticket, action: str, *, by: User, at, message: str = "") -> None:
+def _change_status(ticket: Ticket, action: str, *, by: User, at: datetime, message: str = "") -> None:
     """Apply the transition `action` to the locked `ticket`: its timeline event and status fields."""
     _refuse_unless_allowed(ticket, action)
     _, to_status, kind = TRANSITIONS[action]
@@ -205,7 +217,15 @@ def _change_status(ticket: Ticket, action: str, *, by: User, at, message: str = 
 
 
 @transaction.atomic
-def add_comment(ticket: Ticket, *, by: User, body: str, public: bool = True, attachments=(), at=None) -> TicketEvent:
+def add_comment(
+    ticket: Ticket,
+    *,
+    by: User,
+    body: str,
+    public: bool = True,
+    attachments: Iterable["UploadedFile[bytes]"] = (),
+    at: datetime | None = None,
+) -> TicketEvent:
     """Add a reply (public) or an internal note; a partner's reply while we wait resumes the clock."""
     body = body.strip()
     if not body and not attachments:
@@ -228,11 +248,14 @@ def add_comment(ticket: Ticket, *, by: User, body: str, public: bool = True, att
     return event
 
 
-def _store_attachment(ticket: Ticket, upload, *, by: User, at, public: bool = True) -> TicketAttachment:
+def _store_attachment(
+    ticket: Ticket, upload: "UploadedFile[bytes]", *, by: User, at: datetime, public: bool = True
+) -> TicketAttachment:
+    assert upload.name is not None and upload.size is not None  # an upload received has both
     attachment = TicketAttachment(
         ticket=ticket,
         original_name=upload.name[:200],
-        content_type=upload.checked_content_type,
+        content_type=upload.checked_content_type,  # type: ignore[attr-defined]  # stamped on the upload by check_upload
         size=upload.size,
         uploaded_by=by,
         uploaded_at=at,

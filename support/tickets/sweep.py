@@ -13,10 +13,11 @@ next sweep takes it. Queued mail goes out at the end of each sweep (support hour
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from django.core.mail import send_mass_mail
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -45,6 +46,8 @@ COLUMNS = (
     "escalation_level",
 )
 NOTIFICATIONS_PER_BATCH = 500
+# A threshold just crossed, for its assignee's mail: (ticket id, assignee id, title, event kind, target).
+Alert = tuple[int, int | None, str, str, str]
 
 
 @dataclass
@@ -53,7 +56,7 @@ class SweepResult:
     recorded: int = 0
     escalated: int = 0
     mailed: int = 0
-    events: list = field(default_factory=list)
+    events: list[Alert] = field(default_factory=list)
 
 
 def database_now() -> datetime:
@@ -61,9 +64,15 @@ def database_now() -> datetime:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT now()")
-            return cursor.fetchone()[0]
+            row = cursor.fetchone()
+            assert row is not None  # SELECT now() returns one row
+            return cast(datetime, row[0])
         cursor.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")
-        return parse_datetime(cursor.fetchone()[0]).replace(tzinfo=UTC)
+        row = cursor.fetchone()
+        assert row is not None  # SELECT strftime(...) returns one row
+        moment = parse_datetime(row[0])
+        assert moment is not None  # SQLite's strftime gives a valid datetime
+        return moment.replace(tzinfo=UTC)
 
 
 def sweep_slas(*, batch_size: int = 2000, now: datetime | None = None, notify: bool = True) -> SweepResult:
@@ -99,7 +108,7 @@ class ClaimedTicket(NamedTuple):
     next_sla_check_at: datetime
     assignee_id: int | None
     title: str
-    escalation_steps: list
+    escalation_steps: list[list[Any]]
     escalation_level: int
 
     @property
@@ -148,7 +157,7 @@ def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
     return SweepResult(checked=len(tickets), recorded=len(alerts), escalated=escalated, events=alerts)
 
 
-def _claimed(queryset, limit: int | None = None) -> list[ClaimedTicket]:
+def _claimed(queryset: QuerySet[Ticket], limit: int | None = None) -> list[ClaimedTicket]:
     rows = queryset.order_by("next_sla_check_at").select_for_update(skip_locked=True).values_list(*COLUMNS)
     return [ClaimedTicket(*row) for row in (rows[:limit] if limit else rows)]
 
@@ -250,7 +259,7 @@ def _sweep_batch_in_sql(now: datetime, batch_size: int, router: Router) -> Sweep
 
 
 def _escalate_due(
-    tickets: list[ClaimedTicket], steps_of: dict, now: datetime, router: Router
+    tickets: list[ClaimedTicket], steps_of: dict[int, list[escalation.Step]], now: datetime, router: Router
 ) -> tuple[dict[int, int], int]:
     """Perform the due escalation steps of the claimed tickets; return their new working levels and how many."""
     pending = [ticket_id for ticket_id, steps in steps_of.items() if any(step.at <= now for step in steps)]
@@ -290,13 +299,13 @@ def _escalate_due(
     return {ticket_id: full[ticket_id].escalation_level for ticket_id in due}, len(written)
 
 
-def _queue_sla_alerts(alerts, now: datetime) -> None:
+def _queue_sla_alerts(alerts: list[Alert], now: datetime) -> None:
     """Queue one mail per assignee listing the thresholds their tickets just crossed.
 
     `alerts` holds (ticket id, assignee id, title, event kind, target). The thresholds are business
     time of the ticket's plan, so they fall in support hours already.
     """
-    by_assignee = defaultdict(list)
+    by_assignee: defaultdict[int, list[tuple[int, str, str, str]]] = defaultdict(list)
     for ticket_id, assignee_id, title, kind, target in alerts:
         if assignee_id:
             by_assignee[assignee_id].append((ticket_id, title, kind, target))

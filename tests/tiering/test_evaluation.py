@@ -152,6 +152,11 @@ def test_the_compiled_ladder_decides_exactly_as_the_full_evaluation(ladder, gate
     assert CompiledLadder(tiers).decide(partner, gate) == (full.tier, full.deciding)
 
 
+def test_a_ladder_without_tiers_decides_no_tier_as_the_full_evaluation_does():
+    full = evaluate([], {}, None)
+    assert CompiledLadder([]).decide({}, None) == (full.tier, full.deciding) == (None, "")
+
+
 @settings(max_examples=600, deadline=None)
 @given(ladders(), gates, st.one_of(st.none(), st.integers(1, 5)))
 def test_the_compiled_ladder_explains_exactly_as_the_full_evaluation(ladder, gate, current_rank):
