@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from support.services import plan_for_partner
 from tests.factories import PartnerFactory
-from tiering import services
+from tiering.claims import release_stale_claims
 from tiering.models import AccountClaim, Engagement, Standing
 
 from .conftest import TODAY, make_policy, run_retier
@@ -168,12 +168,12 @@ def test_claims_are_released_after_90_days_or_30_quiet_days_and_engagement_keeps
         client.post(reverse("log_engagement", args=[busy.pk]), {"note": "Demo with their CTO"})
     assert Engagement.objects.filter(claim=busy).count() == 1
 
-    released = services.release_stale_claims(NOW + dt.timedelta(days=31), engagement_days=30)
+    released = release_stale_claims(NOW + dt.timedelta(days=31), engagement_days=30)
 
     assert released == {"expired": 0, "no_engagement": 1}
     assert AccountClaim.objects.get(account_name="Quiet Ltd").release_reason == "no_engagement"
     assert AccountClaim.objects.get(account_name="Busy Ltd").is_held
-    assert services.release_stale_claims(NOW + dt.timedelta(days=90), engagement_days=30)["expired"] == 1
+    assert release_stale_claims(NOW + dt.timedelta(days=90), engagement_days=30)["expired"] == 1
 
 
 def test_engagement_on_another_partners_claim_answers_404(client, strategic, partner_admin, other_partner):
