@@ -7,9 +7,9 @@ import time_machine
 from django.urls import reverse
 
 from support.services import plan_for_partner
-from tests.factories import PartnerFactory
+from tests.factories import MotionFactory, PartnerFactory
 from tiering.claims import release_stale_claims
-from tiering.models import AccountClaim, Engagement, Standing
+from tiering.models import AccountClaim, Engagement, Ladder, Standing, Tier
 
 from .conftest import TODAY, make_policy, run_retier
 
@@ -101,6 +101,25 @@ def test_the_tier_pages_query_count_does_not_grow_with_history(
     run_retier()
     with django_assert_max_num_queries(len(small)):
         client.get(reverse("my_tiers"))
+
+
+def test_the_partner_home_shows_each_tier_held_at_the_same_query_count(
+    client, resale, partner, partner_admin, django_assert_max_num_queries
+):
+    Standing.objects.create(partner=partner, ladder=resale.ladder, tier=resale.tiers["Selling"], since=TODAY)
+    client.force_login(partner_admin)
+    with django_assert_max_num_queries(40) as one_tier:
+        page = client.get(reverse("home")).content.decode()
+    assert "<strong>Resale</strong>: Selling" in page
+    for slug in ("services", "technology"):
+        ladder = Ladder.objects.create(motion=MotionFactory(slug=slug), name=f"{slug.title()} partners")
+        tier = Tier.objects.create(ladder=ladder, name=f"{slug.title()} entry", rank=1)
+        Standing.objects.create(
+            partner=partner, ladder=ladder, tier=tier, since=TODAY, grandfathered_until=TODAY + dt.timedelta(days=30)
+        )
+    with django_assert_max_num_queries(len(one_tier)):
+        page = client.get(reverse("home")).content.decode()
+    assert "<strong>Technology</strong>: Technology entry" in page
 
 
 def test_the_program_page_is_public_and_lists_criteria_benefits_and_mdf_rules(client, resale):
