@@ -1,4 +1,4 @@
-"""Demo tiering: the three ladders of seed 004 with their thresholds, a benefits catalogue with the
+"""Demo tiering: resale, services and technology ladders with their thresholds, a benefits catalogue with the
 offsetting rules, a published upcoming policy, metric values that put partners on every tier, and
 two applied re-tiers (last year's and a recent one) that leave one partner grandfathered, one exit
 candidate and one at risk of dropping at the next annual re-tier.

@@ -264,7 +264,7 @@ class LadderReport:
     held: list[int]
     matrix: list[tuple[str, list[int], int]]
     moves: list[tuple[str, str, int]]
-    total: int
+    evaluated: int  # partners evaluated on this ladder
     top_share_before: float
     top_share_after: float
     top_share_held: float
@@ -307,7 +307,7 @@ def _ladder_report(run: RetierRun, ladder_id: int, ladder_summary: dict, ladder:
         held=row(ladder_summary["held"]),
         matrix=[(name, row(matrix[key]), sum(matrix[key].values())) for key, name in columns if key in matrix],
         moves=[(move, label, moves[move]) for move, label in RetierResult.Move.choices if moves.get(move)],
-        total=ladder_summary["total"],
+        evaluated=ladder_summary["total"],
         top_share_before=ladder_summary.get("top_share_before", 0.0),
         top_share_after=ladder_summary.get("top_share_after", 0.0),
         top_share_held=ladder_summary.get("top_share_held", 0.0),
