@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from programs.models import PartnerMotion
 from tests.factories import PartnerFactory
-from tiering import downgrades, policies, retier, upkeep
+from tiering import downgrades, policies, retier, retier_apply, upkeep
 from tiering.models import RetierResult, RetierRun, Standing, TierChange
 
 from .conftest import TODAY, run_retier
@@ -289,3 +289,14 @@ def test_published_policies_take_effect_on_their_day_and_retire_the_one_they_rep
         "retired",
         upcoming.effective_from,
     )
+
+
+def test_applying_a_re_tier_records_who_applied_it_and_refuses_a_dry_run(resale, record, program_manager):
+    record(PartnerFactory(), arr=60_000, sellers=4, certs=1)
+
+    run_retier(by=program_manager)
+    dry_run = run_retier(kind="dry_run")
+
+    assert TierChange.objects.get().recorded_by == program_manager
+    with pytest.raises(ValidationError, match="is a dry run"):
+        retier_apply.apply_retier(dry_run, by=program_manager)
