@@ -28,7 +28,7 @@ from programs import demo as programs_demo
 from programs.models import Metric, MetricValue, User
 from support.demo import setup as support_demo
 from tiering import demo as tiering_demo
-from tiering import services
+from tiering import retier
 from tiering.models import RetierRun
 
 # (metric key, values per partner, low, high, days between values): about 20 rows per partner.
@@ -123,12 +123,12 @@ def floor_seconds() -> float:
 
 
 def measure(kind: str, today: dt.date, trace_memory: bool) -> tuple[RetierRun, float, int, float]:
-    run = services.start_run(kind=kind, as_of=today, by=None, enqueue=False)
+    run = retier.start_run(kind=kind, as_of=today, by=None)
     if trace_memory:
         tracemalloc.start()
     start = time.perf_counter()
     with CaptureQueriesContext(connection) as queries:
-        run = services.execute_run(run)
+        run = retier.execute_run(run)
     seconds = time.perf_counter() - start
     if os.environ.get("BENCH_VERBOSE"):
         slowest = sorted(queries.captured_queries, key=lambda query: -float(query["time"]))[:8]

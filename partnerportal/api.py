@@ -1,4 +1,6 @@
-"""What every endpoint of the REST API shares: token sign-in, throttling, paging, errors, roles.
+"""What every endpoint of the REST API shares: throttling, paging, errors, roles.
+
+Token sign-in is programs' (`programs.authentication`): people and their tokens live there.
 
 Errors have one JSON shape whatever raised them (a serializer, a service's ValidationError or
 PermissionDenied, a 404, the throttle):
@@ -9,8 +11,8 @@ PermissionDenied, a 404, the throttle):
 field). The OpenAPI schema documents this shape for every error status of every operation
 (partnerportal.api_schema).
 
-DRF imports the authentication classes named in the settings while `rest_framework.views` loads,
-so this module must not import that (or drf-spectacular) at the top.
+DRF imports the throttle, filter and paging classes named in the settings while
+`rest_framework.views` loads, so this module must not import that (or drf-spectacular) at the top.
 """
 
 from datetime import UTC, timedelta
@@ -23,47 +25,11 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_filters.fields import IsoDateTimeField
 from rest_framework import exceptions, filters, pagination, permissions, serializers
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.throttling import SimpleRateThrottle
 
-from .audit import audit_context, audit_enabled
-
 NON_FIELD = "non_field_errors"
 MAX_UTC_OFFSET = timedelta(hours=14)  # the widest offset in use (Kiribati, UTC+14)
-
-
-# --- Authentication ---------------------------------------------------------------------------------
-
-
-class TokenAuthentication(BaseAuthentication):
-    """`Authorization: Bearer pp_…` with a personal token from the API tokens page."""
-
-    keyword = "Bearer"
-
-    def authenticate(self, request):
-        from programs.services import api_token_user
-
-        header = get_authorization_header(request).split()
-        if not header or header[0].lower() not in (b"bearer", b"token"):
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Send the token as “Authorization: Bearer <token>”.")
-        try:
-            secret = header[1].decode()
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("The token is not valid.") from None
-        found = api_token_user(secret)
-        if found is None:
-            raise exceptions.AuthenticationFailed("The token is not valid, or was revoked.")
-        user, token = found
-        if audit_enabled():
-            # The audit middleware ran before DRF knew the user: label this request's writes now.
-            audit_context(user=user.pk, api_token=token.pk)
-        return user, token
-
-    def authenticate_header(self, request):
-        return self.keyword
 
 
 # --- Throttling ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from .api import ErrorSerializer
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "partnerportal.api.TokenAuthentication"
+    target_class = "programs.authentication.TokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):

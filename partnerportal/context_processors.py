@@ -1,6 +1,6 @@
-from django.urls import reverse
+"""Template context every page shares. Infrastructure: it asks the user object, and imports no app."""
 
-from programs.models import SUPPORT_ROLES
+from django.urls import reverse
 
 
 def navigation(request):
@@ -12,7 +12,7 @@ def navigation(request):
     if user.membership is not None:
         items.append(("My tiers", reverse("my_tiers")))
         items.append(("Tickets", reverse("ticket_list")))
-    if user.has_staff_role(*SUPPORT_ROLES):
+    if user.is_support_staff:
         items.append(("Queue", reverse("queue")))
         items.append(("On call", reverse("oncall")))
     if user.is_portal_staff:

@@ -348,7 +348,7 @@ if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_THROTTLE_RATE):
     _fail(f"API_THROTTLE_RATE must read like 600/minute (per second, minute, hour or day), got {API_THROTTLE_RATE!r}")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "partnerportal.api.TokenAuthentication",
+        "programs.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -102,11 +102,6 @@ class PartnerAdmin(admin.ModelAdmin):
     autocomplete_fields = ["partner_manager"]
     inlines = [PartnerMotionInline, MembershipInline]
 
-    def get_inlines(self, request, obj):
-        from tiering.admin import PartnerStandingInline
-
-        return [*self.inlines, PartnerStandingInline]
-
     def get_queryset(self, request):
         from django.db.models import Count
 

@@ -114,6 +114,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_portal_staff(self) -> bool:
         return self.is_superuser or bool(self.staff_roles)
 
+    @property
+    def is_support_staff(self) -> bool:
+        """Return True for the people who work tickets: support L1, L2, engineering, support management."""
+        return self.has_staff_role(*SUPPORT_ROLES)
+
     @cached_property
     def membership(self) -> "Membership | None":
         """Return the user's membership of a partner, or None for staff and removed people."""

@@ -14,8 +14,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from tiering.models import Standing
-
 from . import services
 from .access import partner_admin_required
 from .forms import AcceptInvitationForm, ApiTokenForm, InviteMemberForm, TwoFactorCodeForm
@@ -38,9 +36,6 @@ def _partner_home(request, invite_form, status=200):
         "partner": partner,
         "membership": membership,
         "motions": partner.partner_motions.select_related("motion"),
-        "standings": Standing.objects.for_user(request.user)
-        .filter(partner=partner)
-        .select_related("tier", "ladder__motion", "pending_tier"),
         "members": Membership.objects.for_user(request.user).filter(partner=partner).select_related("user"),
         "invitations": Invitation.objects.for_user(request.user).pending().select_related("invited_by")
         if membership.is_admin

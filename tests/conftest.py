@@ -3,13 +3,8 @@ import pytest
 from programs.models import Membership, StaffRole
 from tests.factories import InvitationFactory, MembershipFactory, PartnerFactory, staff_user
 
-STAFF_PERSONAS = {
-    "support_l1": StaffRole.SUPPORT_L1,
-    "support_l2": StaffRole.SUPPORT_L2,
-    "engineer": StaffRole.ENGINEERING,
-    "support_manager": StaffRole.SUPPORT_MANAGER,
-    "program_manager": StaffRole.PROGRAM_MANAGER,
-}
+# The staff persona fixtures below, one per role (the access matrix walks them all).
+STAFF_PERSONAS = ["support_l1", "support_l2", "engineer", "support_manager", "program_manager"]
 
 
 @pytest.fixture(autouse=True)
@@ -97,16 +92,29 @@ def pending_invitation(partner, partner_admin):
     return InvitationFactory(partner=partner, invited_by=partner_admin, email="new.colleague@northwind.test")
 
 
-def _staff_fixture(role):
-    @pytest.fixture
-    def persona(db):
-        return staff_user(role)
-
-    return persona
+@pytest.fixture
+def support_l1(db):
+    return staff_user(StaffRole.SUPPORT_L1)
 
 
-for _name, _role in STAFF_PERSONAS.items():
-    globals()[_name] = _staff_fixture(_role)
+@pytest.fixture
+def support_l2(db):
+    return staff_user(StaffRole.SUPPORT_L2)
+
+
+@pytest.fixture
+def engineer(db):
+    return staff_user(StaffRole.ENGINEERING)
+
+
+@pytest.fixture
+def support_manager(db):
+    return staff_user(StaffRole.SUPPORT_MANAGER)
+
+
+@pytest.fixture
+def program_manager(db):
+    return staff_user(StaffRole.PROGRAM_MANAGER)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Program manager tools: ladders, tiers, policies, benefits, re-tier runs, standings and claims.
 
-Every change with side effects goes through `tiering.services`; the admin reports refusals with
-`message_user` or as form errors, and never changes a standing itself.
+Every change with side effects goes through a service function (`tiering.policies`, `.retier`,
+`.downgrades`, `.claims`); the admin reports refusals with `message_user` or as form errors, and
+never changes a standing itself. It also adds the partner's tiers to the Partner admin page.
 """
 
 from django import forms
@@ -15,9 +16,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from partnerportal.exports import csv_response
+from programs.admin import PartnerAdmin
+from programs.models import Partner
 
-from . import selectors, services
-from .evaluation import evaluate, format_value
+from . import claims, downgrades, policies, retier, selectors, tasks
+from .evaluation import format_value
 from .models import (
     AccountClaim,
     Benefit,
@@ -190,7 +193,7 @@ class PolicyAdmin(admin.ModelAdmin):
     def publish(self, request, queryset):
         for policy in queryset:
             try:
-                services.publish_policy(policy, by=request.user)
+                policies.publish_policy(policy, by=request.user)
             except ValidationError as error:
                 self.message_user(request, f"{policy}: {' '.join(error.messages)}", messages.ERROR)
             else:
@@ -201,7 +204,7 @@ class PolicyAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one policy to start a draft from.", messages.ERROR)
             return None
-        draft = services.draft_next_version(queryset.get(), by=request.user)
+        draft = policies.draft_next_version(queryset.get(), by=request.user)
         self.message_user(request, f"{draft} is a new draft: edit its criteria, then publish it.")
         return redirect("admin:tiering_policy_change", draft.pk)
 
@@ -211,12 +214,13 @@ class PolicyAdmin(admin.ModelAdmin):
             self.message_user(request, "Choose exactly one policy for a what-if.", messages.ERROR)
             return None
         try:
-            run = services.start_run(
+            run = retier.start_run(
                 kind=RetierRun.Kind.DRY_RUN, as_of=timezone.localdate(), by=request.user, policy=queryset.get()
             )
         except ValidationError as error:
             self.message_user(request, " ".join(error.messages), messages.ERROR)
             return None
+        tasks.enqueue_run(run)
         return redirect("admin:tiering_retierrun_change", run.pk)
 
 
@@ -309,7 +313,7 @@ class StandingAdmin(ReadOnlyAdmin):
         form = ConversationForm(request.POST or None, initial={"held_on": timezone.localdate()})
         if request.method == "POST" and form.is_valid():
             try:
-                services.record_downgrade_conversation(standing, by=request.user, **form.cleaned_data)
+                downgrades.record_downgrade_conversation(standing, by=request.user, **form.cleaned_data)
             except ValidationError as error:
                 form.add_error(None, error)
             else:
@@ -418,10 +422,11 @@ class RetierRunAdmin(ReadOnlyAdmin):
         form = StartRunForm(request.POST or None, initial={"as_of": timezone.localdate(), **request.GET.dict()})
         if request.method == "POST" and form.is_valid():
             try:
-                run = services.start_run(by=request.user, **form.cleaned_data)
+                run = retier.start_run(by=request.user, **form.cleaned_data)
             except ValidationError as error:
                 form.add_error(None, error)
             else:
+                tasks.enqueue_run(run)
                 self.message_user(request, f"{run} started.")
                 return redirect("admin:tiering_retierrun_change", run.pk)
         context = {
@@ -472,26 +477,22 @@ class RetierResultAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Attribution")
     def attribution(self, result):
-        snapshot = result.run.criteria.get(str(result.ladder_id))
-        if not snapshot:
+        attribution = selectors.result_attribution(result.run, result)
+        if attribution is None:
             return "—"
-        specs = services.specs_from_snapshot(snapshot)
-        values = services.result_values(snapshot, result.values)
-        evaluation = evaluate(specs, values, result.gate_passed)
         rows = [
             (
-                tier.tier.name,
-                r.criterion.label,
-                format_value(r.value, r.criterion.unit),
-                format_value(r.criterion.threshold, r.criterion.unit),
-                r.criterion.window,
-                "pass" if r.passed else "fail",
-                format_value(r.margin, r.criterion.unit)
-                if r.margin is not None and r.criterion.unit != "boolean"
+                tier_name,
+                outcome.criterion.label,
+                format_value(outcome.value, outcome.criterion.unit),
+                format_value(outcome.criterion.threshold, outcome.criterion.unit),
+                outcome.criterion.window,
+                "pass" if outcome.passed else "fail",
+                format_value(outcome.margin, outcome.criterion.unit)
+                if outcome.margin is not None and outcome.criterion.unit != "boolean"
                 else "",
             )
-            for tier in evaluation.tiers
-            for r in tier.criteria
+            for tier_name, outcome in attribution
         ]
         body = format_html_join("", "<tr>" + "<td>{}</td>" * 7 + "</tr>", rows)
         gate = {True: "passed", False: "failed", None: "not assessed"}[result.gate_passed]
@@ -513,6 +514,15 @@ class PartnerStandingInline(ReadOnlyInline):
     readonly_fields = fields
     show_change_link = True
     verbose_name_plural = "tiers"
+
+
+# The Partner admin belongs to programs; its tiers are shown from here, so programs names no tiering code.
+admin.site.unregister(Partner)
+
+
+@admin.register(Partner)
+class PartnerWithTiersAdmin(PartnerAdmin):
+    inlines = [*PartnerAdmin.inlines, PartnerStandingInline]
 
 
 # --- Named accounts ----------------------------------------------------------------------------------
@@ -543,6 +553,6 @@ class AccountClaimAdmin(ReadOnlyAdmin):
     def release(self, request, queryset):
         released = 0
         for claim in queryset.filter(released_at__isnull=True):
-            services.release_claim(claim, reason=AccountClaim.Release.PROGRAM, by=request.user)
+            claims.release_claim(claim, reason=AccountClaim.Release.PROGRAM, by=request.user)
             released += 1
         self.message_user(request, f"{released} claim(s) released.")

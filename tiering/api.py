@@ -10,7 +10,6 @@ from programs.models import StaffRole
 
 from . import selectors
 from .models import RetierResult, RetierRun
-from .services import result_values
 
 # --- Standings -------------------------------------------------------------------------------------
 
@@ -190,20 +189,18 @@ class RetierResultSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ResultCriterionSerializer(many=True))
     def get_criteria(self, result):
-        run, labels = self.context["run"], self.context["labels"]
-        rows = []
-        for key, value in result_values(run.criteria[str(result.ladder_id)], result.values).items():
-            tier, label, threshold, _unit = labels[key]
-            rows.append(
-                {
-                    "key": key,
-                    "tier": tier,
-                    "label": label,
-                    "threshold": threshold,
-                    "value": value,
-                    "passed": value is not None and value >= threshold,
-                }
-            )
+        attribution = selectors.result_attribution(self.context["run"], result, self.context["criteria"]) or []
+        rows = [
+            {
+                "key": outcome.criterion.key,
+                "tier": tier_name,
+                "label": outcome.criterion.label,
+                "threshold": outcome.criterion.threshold,
+                "value": outcome.value,
+                "passed": outcome.passed,
+            }
+            for tier_name, outcome in attribution
+        ]
         return ResultCriterionSerializer(rows, many=True).data
 
 
@@ -238,4 +235,4 @@ class RetierResultList(generics.ListAPIView):
         context = super().get_serializer_context()
         if schema_only(self):
             return context
-        return {**context, "run": self.run(), "labels": selectors.run_criterion_labels(self.run())}
+        return {**context, "run": self.run(), "criteria": selectors.run_criteria(self.run())}

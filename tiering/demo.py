@@ -1,4 +1,4 @@
-"""Demo tiering: the three ladders of seed 004 with their thresholds, a benefits catalogue with the
+"""Demo tiering: resale, services and technology ladders with their thresholds, a benefits catalogue with the
 offsetting rules, a published upcoming policy, metric values that put partners on every tier, and
 two applied re-tiers (last year's and a recent one) that leave one partner grandfathered, one exit
 candidate and one at risk of dropping at the next annual re-tier.
@@ -17,7 +17,6 @@ from django.utils import timezone
 from programs.models import Certification, Metric, MetricValue, Motion, Partner, User
 from support.models import SupportPlan
 
-from . import services
 from .models import (
     Benefit,
     Criterion,
@@ -29,6 +28,8 @@ from .models import (
     Tier,
     TierBenefit,
 )
+from .policies import activate_due_policies, publish_policy
+from .retier import execute_run, start_run
 
 U, A = Metric.Unit, Metric.Aggregation
 # key: (name, unit, aggregation, description)
@@ -269,7 +270,7 @@ def _ladders(catalogue: dict, manager: User, today: dt.date) -> dict:
             if motion_slug == "resale":
                 _policy(ladder, 2, tiers, by_name, catalogue, manager, published_on=today - dt.timedelta(days=10),
                         raise_to=UPCOMING_RESALE, summary="ARR thresholds rise with the new price list.")  # fmt: skip
-        services.activate_due_policies(today)
+        activate_due_policies(today)
         ladders[motion_slug] = ladder
     return ladders
 
@@ -287,7 +288,7 @@ def _policy(ladder, version, tiers, by_name, catalogue, manager, *, published_on
             Criterion.objects.create(
                 policy=policy, tier=by_name[name], metric=catalogue["metrics"][key], threshold=Decimal(threshold)
             )
-    services.publish_policy(policy, by=manager, today=published_on)
+    publish_policy(policy, by=manager, today=published_on)
 
 
 def _partner_metrics(catalogue: dict, manager: User, today: dt.date, last_run: dt.date) -> int:
@@ -349,7 +350,7 @@ def seed() -> dict:
     runs = 0
     if not RetierRun.objects.exists():
         for as_of in (today - dt.timedelta(days=395), last_run):
-            run = services.start_run(kind=RetierRun.Kind.APPLY, as_of=as_of, by=manager, enqueue=False)
-            services.execute_run(run)
+            run = start_run(kind=RetierRun.Kind.APPLY, as_of=as_of, by=manager)
+            execute_run(run)
             runs += 1
     return {"ladders": len(ladders), "partners with metrics": seeded, "re-tier runs": runs}

@@ -1,4 +1,4 @@
-"""Tier evaluation: which tier of a ladder a partner's figures earn, and why. Pure: no database.
+"""Tier evaluation: which tier of a ladder a partner's metric values earn, and why. Pure: no database.
 
 A partner's tier is the highest tier all of whose criteria pass, and, above the entry tier, whose
 qualification gate (the 4C check) passes too. The result carries every criterion's value,

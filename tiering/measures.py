@@ -50,7 +50,7 @@ class CriterionValues:
     def __init__(self, measures: Iterable[Measure], found: dict):
         measures = list(measures)
         self._empty = {measure.key: _EMPTY[measure.aggregation] for measure in measures}
-        # One dict per partner with figures, built in one pass over what the queries found.
+        # One dict per partner with metric values, built in one pass over what the queries found.
         keys_of: dict[tuple[int, str], list[str]] = defaultdict(list)
         for measure in measures:
             keys_of[(measure.metric_id, measure.window)].append(measure.key)
@@ -94,19 +94,22 @@ def criterion_values(measures: Iterable[Measure], as_of: dt.date, **partners) ->
             _latest(rows.filter(metric_id__in=latest), latest, window, found)
         if certified:
             valid = Certification.objects.valid_on(end).filter(metric_id__in=certified, **partners)
-            for partner_id, metric_id, count in valid.values_list("partner_id", "metric_id").annotate(n=Count("id")):
-                found[(metric_id, window)][partner_id] = Decimal(count)
+            holders = valid.values_list("partner_id", "metric_id").annotate(holders=Count("id"))
+            for partner_id, metric_id, holder_count in holders:
+                found[(metric_id, window)][partner_id] = Decimal(holder_count)
     return CriterionValues(measures, found)
 
 
 def _grouped(rows, aggregations: dict[int, str], window: str, found: dict) -> None:
-    totals = rows.values_list("partner_id", "metric_id").annotate(total=Sum("value"), n=Count("id"), mean=Avg("value"))
-    for partner_id, metric_id, total, n, mean in totals:
+    aggregates = rows.values_list("partner_id", "metric_id").annotate(
+        summed=Sum("value"), recorded=Count("id"), mean=Avg("value")
+    )
+    for partner_id, metric_id, summed, recorded, mean in aggregates:
         aggregation = aggregations[metric_id]
         if aggregation == Aggregation.SUM:
-            value = total
+            value = summed
         elif aggregation == Aggregation.COUNT:
-            value = Decimal(n)
+            value = Decimal(recorded)
         else:
             value = Decimal(mean).quantize(CENT)
         found[(metric_id, window)][partner_id] = value

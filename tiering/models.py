@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from programs.models import Metric, Motion, Partner, PartnerScopedQuerySet
 
-# The minimum notice between publishing criteria and their taking effect (seed 004).
+# The minimum notice between publishing criteria and their taking effect: partners get a quarter to adapt.
 POLICY_NOTICE_DAYS = 90
 # How long a partner who would drop keeps its tier and benefits.
 GRANDFATHERING = relativedelta(months=3)
-# How long a named-account claim gives a partner exclusivity (seed 004's offsetting rule).
+# How long a named-account claim gives a partner exclusivity: the offsetting rule of this costly benefit.
 EXCLUSIVITY_DAYS = 90
 METAL_NAMES = frozenset({"bronze", "silver", "gold", "platinum", "diamond", "titanium", "copper", "iron", "steel"})
 
@@ -42,7 +42,7 @@ class Ladder(models.Model):
         return self.name
 
     def design_warnings(self, tier_names: list[str] | None = None) -> list[str]:
-        """Return what seed 004 warns about in this ladder's design (tier count, metal names)."""
+        """Return the design problems of this ladder: fewer than two or five and more tiers, metal names."""
         names = tier_names if tier_names is not None else [tier.name for tier in self.tiers.all()]
         warnings = []
         if len(names) >= 5:
@@ -96,7 +96,7 @@ class Benefit(models.Model):
             models.CheckConstraint(
                 condition=Q(is_costly=False) | ~Q(offsetting_rule=""),
                 name="costly_benefit_has_offsetting_rule",
-                violation_error_message="A costly benefit needs its offsetting rule (seed 004: design it first).",
+                violation_error_message="A costly benefit needs its offsetting rule: design how its cost is kept in check first.",
             )
         ]
 
@@ -427,7 +427,7 @@ class TierChange(models.Model):
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class DowngradeConversation(models.Model):
-    """The recorded conversation without which a downgrade never applies (seed 004)."""
+    """The recorded conversation without which a downgrade never applies: nobody drops without being told why."""
 
     standing = models.ForeignKey(Standing, on_delete=models.CASCADE, related_name="conversations")
     held_on = models.DateField()

@@ -6,16 +6,28 @@ re-tier uses, so what a partner reads is what the next run will compute.
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
 from programs.models import Partner
 
 from . import evaluation
+from .evaluation import format_value
+from .ladder_rules import LadderRules, criterion_spec, ladder_rules, measure_of, result_values, specs_from_snapshot
 from .measures import criterion_values
-from .models import Criterion, Ladder, MdfCriterion, Policy, QualificationCheck, Standing, Tier, TierBenefit
-from .services import LadderSetup, criterion_spec, ladder_setup, measure_of, next_retier_date
+from .models import (
+    Criterion,
+    Ladder,
+    MdfCriterion,
+    Policy,
+    QualificationCheck,
+    RetierResult,
+    RetierRun,
+    Standing,
+    Tier,
+    TierBenefit,
+)
+from .schedule import next_retier_date
 
 
 @dataclass
@@ -26,9 +38,9 @@ class MotionStanding:
     tiers: list[Tier]
     standing: Standing | None
     policy: Policy | None
-    now: evaluation.Evaluation | None  # today's figures under the policy in force
+    now: evaluation.Evaluation | None  # today's metric values under the policy in force
     next_run: dt.date
-    at_next_run: evaluation.Evaluation | None  # today's figures as the next re-tier will see them
+    at_next_run: evaluation.Evaluation | None  # today's metric values as the next re-tier will see them
     upcoming: Policy | None = None
     under_upcoming: evaluation.Evaluation | None = None
     gate: QualificationCheck | None = None
@@ -60,7 +72,7 @@ class MotionStanding:
 
     @property
     def at_risk(self) -> bool:
-        """Return True when figures leaving the window would drop the tier held at the next re-tier."""
+        """Return True when metric values leaving the window would drop the tier held at the next re-tier."""
         if self.tier is None or self.at_next_run is None or (self.standing and self.standing.has_pending_drop):
             return False
         landing = self.at_next_run.tier
@@ -134,25 +146,25 @@ def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
     next_run = next_retier_date(today)
 
     plans: list[tuple[Ladder, Policy | None, Policy | None, Policy | None]] = []
-    today_setups: list[LadderSetup] = []
-    next_setups: list[LadderSetup] = []
+    rules_today: list[LadderRules] = []
+    rules_next_run: list[LadderRules] = []
     for ladder in ladders:
         tiers = list(ladder.tiers.all())
         now, later = _in_force(policies.get(ladder.pk, []), today), _in_force(policies.get(ladder.pk, []), next_run)
         upcoming = _upcoming(policies.get(ladder.pk, []), today)
         plans.append((ladder, now, later, upcoming))
-        today_setups += [ladder_setup(ladder, policy, today, tiers) for policy in (now, upcoming) if policy]
+        rules_today += [ladder_rules(ladder, policy, today, tiers) for policy in (now, upcoming) if policy]
         if later:
-            next_setups.append(ladder_setup(ladder, later, next_run, tiers))
-    values_today = criterion_values(_measures(today_setups), today, partner_id=partner.pk).for_partner(partner.pk)
-    values_next = criterion_values(_measures(next_setups), next_run, partner_id=partner.pk).for_partner(partner.pk)
+            rules_next_run.append(ladder_rules(ladder, later, next_run, tiers))
+    values_today = criterion_values(_measures(rules_today), today, partner_id=partner.pk).for_partner(partner.pk)
+    values_next = criterion_values(_measures(rules_next_run), next_run, partner_id=partner.pk).for_partner(partner.pk)
 
     def evaluate(ladder, policy, day, values):
         if policy is None:
             return None
         gate = gates.get(ladder.motion_id)
-        setup = ladder_setup(ladder, policy, day, list(ladder.tiers.all()))
-        return evaluation.evaluate(setup.specs, values, gate.passed if gate else None)
+        rules = ladder_rules(ladder, policy, day, list(ladder.tiers.all()))
+        return evaluation.evaluate(rules.specs, values, gate.passed if gate else None)
 
     return [
         MotionStanding(
@@ -171,8 +183,8 @@ def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
     ]
 
 
-def _measures(setups: list[LadderSetup]):
-    return {measure for setup in setups for measure in setup.measures}
+def _measures(rulebook: list[LadderRules]):
+    return {measure for rules in rulebook for measure in rules.measures}
 
 
 def mdf_eligibility(partner: Partner, today: dt.date) -> MdfEligibility:
@@ -225,6 +237,20 @@ def program_overview(today: dt.date) -> list[LadderOverview]:
 NO_TIER = "none"
 
 
+def inflation_trend(ladder: Ladder, *, until: RetierRun | None = None) -> list[tuple[dt.date, float, RetierRun]]:
+    """Return the top-tier share after each applied re-tier of `ladder` (tier inflation over time)."""
+    runs = RetierRun.objects.applied().filter(Q(ladder=ladder) | Q(ladder__isnull=True)).order_by("as_of", "pk")
+    if until is not None:
+        runs = runs.filter(created_at__lt=until.created_at)
+    trend = []
+    for run in runs:
+        ladder_summary = run.summary.get(str(ladder.pk))
+        if ladder_summary:
+            share = ladder_summary.get("top_share_held", ladder_summary.get("top_share_after", 0.0))
+            trend.append((run.as_of, share, run))
+    return trend
+
+
 @dataclass
 class LadderReport:
     """One ladder of a run: tier counts before and after, the movement matrix, and tier inflation."""
@@ -238,7 +264,7 @@ class LadderReport:
     held: list[int]
     matrix: list[tuple[str, list[int], int]]
     moves: list[tuple[str, str, int]]
-    total: int
+    evaluated: int  # partners evaluated on this ladder
     top_share_before: float
     top_share_after: float
     top_share_held: float
@@ -249,52 +275,44 @@ class LadderReport:
         return self.columns[-2][1] if len(self.columns) > 1 else ""
 
 
-def run_report(run) -> list[LadderReport]:
+def run_report(run: RetierRun) -> list[LadderReport]:
     """Return the what-if report of a finished run, per ladder."""
-    from .models import RetierResult
-    from .services import inflation_trend
-
-    reports = []
     ladders = {ladder.pk: ladder for ladder in Ladder.objects.filter(pk__in=[int(k) for k in run.summary])}
-    for ladder_key, entry in run.summary.items():
-        columns = [(str(key), name) for key, name in entry["tiers"]] + [(NO_TIER, "No tier")]
+    return [
+        _ladder_report(run, int(ladder_key), ladder_summary, ladders.get(int(ladder_key)))
+        for ladder_key, ladder_summary in run.summary.items()
+    ]
 
-        def row(counts, columns=columns):
-            return [counts.get(key, 0) for key, _ in columns]
 
-        trend = []
-        ladder = ladders.get(int(ladder_key))
-        if ladder is not None:
-            trend = [(as_of, share, past.pk, False) for as_of, share, past in inflation_trend(ladder, until=run)]
-        share = entry.get("top_share_held" if run.kind == "apply" else "top_share_after", 0.0)
-        trend.append((run.as_of, share, run.pk, True))
-        reports.append(
-            LadderReport(
-                ladder_id=int(ladder_key),
-                name=entry["ladder"],
-                policy=entry["policy"],
-                columns=columns,
-                before=row(entry["before"]),
-                after=row(entry["after"]),
-                held=row(entry["held"]),
-                matrix=[
-                    (name, row(entry["matrix"].get(key, {})), sum(entry["matrix"].get(key, {}).values()))
-                    for key, name in columns
-                    if key in entry["matrix"]
-                ],
-                moves=[
-                    (move, label, entry["moves"][move])
-                    for move, label in RetierResult.Move.choices
-                    if entry["moves"].get(move)
-                ],
-                total=entry["total"],
-                top_share_before=entry.get("top_share_before", 0.0),
-                top_share_after=entry.get("top_share_after", 0.0),
-                top_share_held=entry.get("top_share_held", 0.0),
-                trend=trend,
-            )
-        )
-    return reports
+def _ladder_report(run: RetierRun, ladder_id: int, ladder_summary: dict, ladder: Ladder | None) -> LadderReport:
+    columns = [(str(key), name) for key, name in ladder_summary["tiers"]] + [(NO_TIER, "No tier")]
+
+    def row(counts):
+        return [counts.get(key, 0) for key, _ in columns]
+
+    trend = []
+    if ladder is not None:
+        trend = [(as_of, share, past.pk, False) for as_of, share, past in inflation_trend(ladder, until=run)]
+    share = ladder_summary.get("top_share_held" if run.kind == "apply" else "top_share_after", 0.0)
+    trend.append((run.as_of, share, run.pk, True))
+    matrix = ladder_summary["matrix"]
+    moves = ladder_summary["moves"]
+    return LadderReport(
+        ladder_id=ladder_id,
+        name=ladder_summary["ladder"],
+        policy=ladder_summary["policy"],
+        columns=columns,
+        before=row(ladder_summary["before"]),
+        after=row(ladder_summary["after"]),
+        held=row(ladder_summary["held"]),
+        matrix=[(name, row(matrix[key]), sum(matrix[key].values())) for key, name in columns if key in matrix],
+        moves=[(move, label, moves[move]) for move, label in RetierResult.Move.choices if moves.get(move)],
+        evaluated=ladder_summary["total"],
+        top_share_before=ladder_summary.get("top_share_before", 0.0),
+        top_share_after=ladder_summary.get("top_share_after", 0.0),
+        top_share_held=ladder_summary.get("top_share_held", 0.0),
+        trend=trend,
+    )
 
 
 def run_summary_rows(run):
@@ -336,32 +354,48 @@ RESULTS_HEADER = [
 ]  # fmt: skip
 
 
-def run_criterion_labels(run) -> dict[str, tuple[str, str, Decimal, str]]:
-    """Return, per criterion key of the run's snapshot, its tier's name, label, threshold and unit."""
+def run_criteria(run: RetierRun) -> dict[str, tuple[str, evaluation.CriterionSpec]]:
+    """Return, per criterion key of the run's snapshot, its tier's name and the criterion as evaluated."""
     return {
-        criterion["key"]: (tier["name"], criterion["label"], Decimal(criterion["threshold"]), criterion["unit"])
+        criterion.key: (tier.name, criterion)
         for snapshot in run.criteria.values()
-        for tier in snapshot["tiers"]
-        for criterion in tier["criteria"]
+        for tier in specs_from_snapshot(snapshot)
+        for criterion in tier.criteria
     }
 
 
-def run_result_rows(run, move: str | None = None):
-    """Yield one CSV row per partner × ladder of a run, with every criterion's value and threshold."""
-    from .evaluation import format_value
-    from .models import RetierResult
-    from .services import result_values
+def result_attribution(
+    run: RetierRun, result: RetierResult, criteria: dict | None = None
+) -> list[tuple[str, evaluation.CriterionResult]] | None:
+    """Return the tier name and outcome of each criterion, from the values `run` stored for `result`.
 
-    labels = run_criterion_labels(run)
+    In the order the run evaluated them (by tier rank); None when the run holds no snapshot of the
+    ladder. Pass `run_criteria(run)` as `criteria` when attributing many results of one run.
+    """
+    snapshot = run.criteria.get(str(result.ladder_id))
+    if not snapshot:
+        return None
+    criteria = criteria if criteria is not None else run_criteria(run)
+    attribution = []
+    for key, value in result_values(snapshot, result.values).items():
+        tier_name, criterion = criteria[key]
+        attribution.append((tier_name, evaluation.CriterionResult(criterion, value)))
+    return attribution
+
+
+def run_result_rows(run: RetierRun, move: str | None = None):
+    """Yield one CSV row per partner × ladder of a run, with every criterion's value and threshold."""
+    criteria = run_criteria(run)
     results = RetierResult.objects.filter(run=run).select_related("partner", "ladder", "current_tier", "computed_tier")
     if move:
         results = results.filter(move=move)
     for result in results.order_by("ladder_id", "partner__name").iterator(chunk_size=2000):
-        criteria = []
-        for key, value in result_values(run.criteria[str(result.ladder_id)], result.values).items():
-            tier, label, threshold, unit = labels[key]
-            mark = "met" if value is not None and value >= threshold else "not met"
-            criteria.append(f"{tier} · {label}: {format_value(value, unit)} / {format_value(threshold, unit)} ({mark})")
+        outcomes = [
+            f"{tier_name} · {outcome.criterion.label}: {format_value(outcome.value, outcome.criterion.unit)} / "
+            f"{format_value(outcome.criterion.threshold, outcome.criterion.unit)} "
+            f"({'met' if outcome.passed else 'not met'})"
+            for tier_name, outcome in result_attribution(run, result, criteria) or []
+        ]
         gate = {True: "passed", False: "failed", None: "not assessed"}[result.gate_passed]
         yield [
             result.partner.name,
@@ -373,5 +407,5 @@ def run_result_rows(run, move: str | None = None):
             gate,
             result.deciding,
             result.reason,
-            "; ".join(criteria),
+            "; ".join(outcomes),
         ]

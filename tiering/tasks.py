@@ -1,15 +1,22 @@
 from celery import shared_task
+from django.db import transaction
 
-from . import services
 from .models import RetierRun
+from .retier import execute_run
+from .upkeep import run_upkeep
 
 
 @shared_task(name="tiering.tasks.execute_run")
 def execute_run_task(run_id: int) -> str:
-    run = services.execute_run(RetierRun.objects.get(pk=run_id))
+    run = execute_run(RetierRun.objects.get(pk=run_id))
     return run.status
 
 
 @shared_task(name="tiering.tasks.upkeep")
 def upkeep() -> dict:
-    return services.run_upkeep()
+    return run_upkeep()
+
+
+def enqueue_run(run: RetierRun) -> None:
+    """Hand `run` to a worker once the current transaction commits (the run row must be visible to it)."""
+    transaction.on_commit(lambda: execute_run_task.delay(run.pk))

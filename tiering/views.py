@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from programs.access import partner_required
 
-from . import selectors, services
+from . import claims, selectors
 from .forms import ClaimAccountForm, EngagementForm
 from .models import EXCLUSIVITY_DAYS, AccountClaim, Benefit, MdfCriterion
 
@@ -42,18 +42,20 @@ def account_claims(request):
     form = ClaimAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            claim = services.claim_account(partner, account_name=form.cleaned_data["account_name"], by=request.user)
+            claim = claims.claim_account(partner, account_name=form.cleaned_data["account_name"], by=request.user)
         except ValidationError as error:
             form.add_error(None, error)
         else:
             messages.success(request, f"{claim.account_name} is yours until {claim.expires_at:%d %b %Y}.")
             return redirect("account_claims")
-    claims = AccountClaim.objects.for_user(request.user).prefetch_related("engagements").order_by("-claimed_at")[:100]
+    partner_claims = (
+        AccountClaim.objects.for_user(request.user).prefetch_related("engagements").order_by("-claimed_at")[:100]
+    )
     context = {
         "form": form,
         "engagement_form": EngagementForm(),
-        "claims": claims,
-        "entitled": services.holds_exclusivity(partner),
+        "claims": partner_claims,
+        "entitled": claims.holds_exclusivity(partner),
         "exclusivity_days": EXCLUSIVITY_DAYS,
         "engagement_days": settings.EXCLUSIVITY_ENGAGEMENT_DAYS,
     }
@@ -69,7 +71,7 @@ def log_engagement(request, pk):
         messages.error(request, "Say what happened on the account (up to 500 characters).")
         return redirect("account_claims")
     try:
-        services.log_engagement(claim, by=request.user, note=form.cleaned_data["note"])
+        claims.log_engagement(claim, by=request.user, note=form.cleaned_data["note"])
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -82,7 +84,7 @@ def log_engagement(request, pk):
 def withdraw_claim(request, pk):
     claim = get_object_or_404(AccountClaim.objects.for_user(request.user), pk=pk)
     try:
-        services.release_claim(claim, reason=AccountClaim.Release.WITHDRAWN, by=request.user)
+        claims.release_claim(claim, reason=AccountClaim.Release.WITHDRAWN, by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -6,8 +6,9 @@ import pytest
 
 from programs.models import Certification, Metric, MetricValue, PartnerMotion
 from tests.factories import MotionFactory, support_plan
-from tiering import services
 from tiering.models import Benefit, Criterion, Ladder, Policy, QualificationCheck, Tier, TierBenefit
+from tiering.policies import activate_due_policies, publish_policy
+from tiering.retier import execute_run, start_run
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -59,7 +60,7 @@ def resale(db, program_manager):
     policy = make_policy(
         ladder, 1, tiers, metrics, criteria, published_on=TODAY - dt.timedelta(days=800), by=program_manager
     )
-    services.activate_due_policies(TODAY)
+    activate_due_policies(TODAY)
     return SimpleNamespace(
         motion=motion,
         ladder=ladder,
@@ -76,7 +77,7 @@ def make_policy(ladder, version, tiers, metrics, criteria, *, published_on, by, 
     )
     for tier, metric, threshold in criteria:
         Criterion.objects.create(policy=policy, tier=tiers[tier], metric=metrics[metric], threshold=Decimal(threshold))
-    return services.publish_policy(policy, by=by, today=published_on)
+    return publish_policy(policy, by=by, today=published_on)
 
 
 @pytest.fixture
@@ -112,5 +113,5 @@ def record(resale):
 
 
 def run_retier(as_of=TODAY, *, kind="apply", by=None, **kwargs):
-    run = services.start_run(kind=kind, as_of=as_of, by=by, enqueue=False, **kwargs)
-    return services.execute_run(run)
+    run = start_run(kind=kind, as_of=as_of, by=by, **kwargs)
+    return execute_run(run)

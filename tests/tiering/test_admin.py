@@ -170,3 +170,27 @@ def test_recording_the_conversation_after_the_grandfathering_applies_the_drop(cl
     assert "the drop applied today" in " ".join(messages_of(response))
     assert Standing.objects.get(pk=pending.pk).tier.name == "Registered"
     assert Ladder.objects.get().standings.get().conversations.get().held_by == program_manager
+
+
+def test_a_result_page_shows_the_attribution_the_run_stored(client, program_manager, resale, record):
+    partner = record(PartnerFactory(), arr=60_000, sellers=2, certs=1)
+    run = run_retier(kind="dry_run")
+    result = run.results.get(partner=partner)
+    client.force_login(program_manager)
+
+    page = client.get(reverse("admin:tiering_retierresult_change", args=[result.pk])).content.decode()
+
+    assert "<td>Selling</td><td>ARR sourced</td><td>$60,000</td><td>$50,000</td>" in page
+    assert "<td>Selling</td><td>Active sellers</td><td>2</td><td>3</td>" in page
+    assert "<td>fail</td><td>-1</td>" in page and "<td>pass</td><td>$10,000</td>" in page
+    assert "4C gate: passed. Deciding criterion: <strong>Active sellers</strong>." in page
+
+
+def test_the_partner_admin_page_lists_the_partner_s_tiers(client, program_manager, resale, record):
+    partner = record(PartnerFactory(), arr=60_000, sellers=4, certs=1)
+    run_retier()
+    client.force_login(program_manager)
+
+    page = client.get(reverse("admin:programs_partner_change", args=[partner.pk])).content.decode()
+
+    assert 'id="standings-group"' in page and "Selling" in page

@@ -31,3 +31,4 @@ def test_every_standing_a_re_tier_moves_is_in_the_trail_with_the_run(resale, rec
     assert {event.tier_id for event in events} == {resale.tiers["Specialist"].pk}
     assert {event.pgh_context.metadata["run"] for event in events} == {run.pk}
     assert {event.pgh_context.metadata["action"] for event in events} == {"apply_retier"}
+    assert {event.pgh_context.metadata["actor"] for event in events} == {program_manager.pk}

@@ -7,9 +7,9 @@ import time_machine
 from django.urls import reverse
 
 from support.entitlement import plan_for_partner
-from tests.factories import PartnerFactory
-from tiering import services
-from tiering.models import AccountClaim, Engagement, Standing
+from tests.factories import MotionFactory, PartnerFactory
+from tiering.claims import release_stale_claims
+from tiering.models import AccountClaim, Engagement, Ladder, Standing, Tier
 
 from .conftest import TODAY, make_policy, run_retier
 
@@ -103,6 +103,25 @@ def test_the_tier_pages_query_count_does_not_grow_with_history(
         client.get(reverse("my_tiers"))
 
 
+def test_the_partner_home_shows_each_tier_held_at_the_same_query_count(
+    client, resale, partner, partner_admin, django_assert_max_num_queries
+):
+    Standing.objects.create(partner=partner, ladder=resale.ladder, tier=resale.tiers["Selling"], since=TODAY)
+    client.force_login(partner_admin)
+    with django_assert_max_num_queries(40) as one_tier:
+        page = client.get(reverse("home")).content.decode()
+    assert "<strong>Resale</strong>: Selling" in page
+    for slug in ("services", "technology"):
+        ladder = Ladder.objects.create(motion=MotionFactory(slug=slug), name=f"{slug.title()} partners")
+        tier = Tier.objects.create(ladder=ladder, name=f"{slug.title()} entry", rank=1)
+        Standing.objects.create(
+            partner=partner, ladder=ladder, tier=tier, since=TODAY, grandfathered_until=TODAY + dt.timedelta(days=30)
+        )
+    with django_assert_max_num_queries(len(one_tier)):
+        page = client.get(reverse("home")).content.decode()
+    assert "<strong>Technology</strong>: Technology entry" in page
+
+
 def test_the_program_page_is_public_and_lists_criteria_benefits_and_mdf_rules(client, resale):
     page = client.get(reverse("program")).content.decode()
     assert "Resale partners" in page
@@ -168,12 +187,12 @@ def test_claims_are_released_after_90_days_or_30_quiet_days_and_engagement_keeps
         client.post(reverse("log_engagement", args=[busy.pk]), {"note": "Demo with their CTO"})
     assert Engagement.objects.filter(claim=busy).count() == 1
 
-    released = services.release_stale_claims(NOW + dt.timedelta(days=31), engagement_days=30)
+    released = release_stale_claims(NOW + dt.timedelta(days=31), engagement_days=30)
 
     assert released == {"expired": 0, "no_engagement": 1}
     assert AccountClaim.objects.get(account_name="Quiet Ltd").release_reason == "no_engagement"
     assert AccountClaim.objects.get(account_name="Busy Ltd").is_held
-    assert services.release_stale_claims(NOW + dt.timedelta(days=90), engagement_days=30)["expired"] == 1
+    assert release_stale_claims(NOW + dt.timedelta(days=90), engagement_days=30)["expired"] == 1
 
 
 def test_engagement_on_another_partners_claim_answers_404(client, strategic, partner_admin, other_partner):

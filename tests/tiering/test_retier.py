@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from programs.models import PartnerMotion
 from tests.factories import PartnerFactory
-from tiering import services
+from tiering import downgrades, policies, retier, retier_apply, upkeep
 from tiering.models import RetierResult, RetierRun, Standing, TierChange
 
 from .conftest import TODAY, run_retier
@@ -83,10 +83,10 @@ def test_a_partner_who_would_drop_keeps_the_tier_for_a_quarter_and_drops_only_af
     assert not TierChange.objects.filter(partner=partner, kind="downgrade").exists()
 
     # The quarter passes without a conversation: nothing changes.
-    assert services.apply_due_downgrades(dt.date(2027, 3, 1)) == 0
+    assert downgrades.apply_due_downgrades(dt.date(2027, 3, 1)) == 0
     assert standing_of(partner, resale).tier.name == "Specialist"
 
-    services.record_downgrade_conversation(
+    downgrades.record_downgrade_conversation(
         standing,
         by=program_manager,
         held_on=dt.date(2027, 3, 2),
@@ -113,12 +113,12 @@ def test_a_conversation_held_early_lets_the_drop_apply_the_day_after_the_grandfa
     run_retier(LAST_YEAR)
     run_retier()
     standing = standing_of(partner, resale)
-    services.record_downgrade_conversation(
+    downgrades.record_downgrade_conversation(
         standing, by=program_manager, held_on=TODAY, partner_contact="Dana", notes="Talked it through.", today=TODAY
     )
     assert standing_of(partner, resale).tier.name == "Specialist"  # still grandfathered
-    assert services.apply_due_downgrades(standing.grandfathered_until) == 0
-    assert services.apply_due_downgrades(standing.grandfathered_until + dt.timedelta(days=1)) == 1
+    assert downgrades.apply_due_downgrades(standing.grandfathered_until) == 0
+    assert downgrades.apply_due_downgrades(standing.grandfathered_until + dt.timedelta(days=1)) == 1
     assert standing_of(partner, resale).tier.name == "Registered"
 
 
@@ -126,7 +126,7 @@ def test_a_conversation_is_refused_without_a_pending_drop_or_before_it_was_decid
     partner = record(PartnerFactory(), arr=60_000, sellers=4, certs=1)
     run_retier()
     with pytest.raises(ValidationError, match="no pending downgrade"):
-        services.record_downgrade_conversation(
+        downgrades.record_downgrade_conversation(
             standing_of(partner, resale), by=program_manager, held_on=TODAY, partner_contact="A", notes="B", today=TODAY
         )
 
@@ -190,7 +190,7 @@ def test_a_dry_run_changes_nothing_and_reports_what_would_move(resale, record):
 def test_a_what_if_of_a_draft_policy_shows_where_partners_would_land(resale, record, program_manager):
     record(PartnerFactory(), arr=60_000, sellers=4, certs=1)
     run_retier()
-    draft = services.draft_next_version(resale.policy, by=program_manager)
+    draft = policies.draft_next_version(resale.policy, by=program_manager)
     draft.criteria.filter(tier=resale.tiers["Selling"], metric=resale.metrics["arr"]).update(threshold=75_000)
 
     run = run_retier(kind="dry_run", policy=draft)
@@ -202,20 +202,20 @@ def test_a_what_if_of_a_draft_policy_shows_where_partners_would_land(resale, rec
 
 def test_a_re_tier_with_a_chosen_policy_or_in_the_future_or_beside_another_is_refused(resale, program_manager):
     with pytest.raises(ValidationError, match="dry runs only"):
-        services.start_run(kind="apply", as_of=TODAY, by=None, policy=resale.policy, enqueue=False)
+        retier.start_run(kind="apply", as_of=TODAY, by=None, policy=resale.policy)
     with pytest.raises(ValidationError, match="future"):
-        services.start_run(kind="apply", as_of=dt.date.today() + dt.timedelta(days=2), by=None, enqueue=False)
-    waiting = services.start_run(kind="apply", as_of=TODAY, by=None, enqueue=False)
+        retier.start_run(kind="apply", as_of=dt.date.today() + dt.timedelta(days=2), by=None)
+    waiting = retier.start_run(kind="apply", as_of=TODAY, by=None)
     with pytest.raises(ValidationError, match=f"#{waiting.pk} .* not finished"):
-        services.start_run(kind="apply", as_of=TODAY, by=None, enqueue=False)
+        retier.start_run(kind="apply", as_of=TODAY, by=None)
     assert RetierRun.objects.count() == 1
 
 
 def test_a_run_already_taken_by_a_worker_is_not_run_twice(resale, record):
     record(PartnerFactory(), arr=60_000, sellers=4, certs=1)
-    run = services.start_run(kind="apply", as_of=TODAY, by=None, enqueue=False)
-    services.execute_run(run)
-    again = services.execute_run(run)
+    run = retier.start_run(kind="apply", as_of=TODAY, by=None)
+    retier.execute_run(run)
+    again = retier.execute_run(run)
     assert again.status == "done" and RetierResult.objects.filter(run=run).count() == 1
 
 
@@ -258,18 +258,18 @@ def test_the_annual_re_tier_runs_once_on_its_day(resale, record, settings):
     settings.RETIER_DATE = (1, 15)
     partner = record(PartnerFactory(), arr=60_000, sellers=4, certs=1, on=dt.date(2026, 1, 5))
     now = dt.datetime(2026, 1, 14, 3, 0, tzinfo=dt.UTC)
-    assert "retier_run" not in services.run_upkeep(now)
-    done = services.run_upkeep(now + dt.timedelta(days=1))
+    assert "retier_run" not in upkeep.run_upkeep(now)
+    done = upkeep.run_upkeep(now + dt.timedelta(days=1))
     run = RetierRun.objects.get(pk=done["retier_run"])
     assert (run.as_of, run.scheduled_for_year, run.status) == (dt.date(2026, 1, 15), 2026, "done")
     assert Standing.objects.get(partner=partner).tier.name == "Selling"
-    assert "retier_run" not in services.run_upkeep(now + dt.timedelta(days=2))
+    assert "retier_run" not in upkeep.run_upkeep(now + dt.timedelta(days=2))
 
 
 def test_a_manual_re_tier_after_the_annual_day_stands_in_for_the_scheduled_one(resale, record, settings):
     settings.RETIER_DATE = (1, 15)
     run_retier(dt.date(2026, 2, 1))
-    assert "retier_run" not in services.run_upkeep(dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+    assert "retier_run" not in upkeep.run_upkeep(dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
 
 
 def test_published_policies_take_effect_on_their_day_and_retire_the_one_they_replace(resale, program_manager):
@@ -280,8 +280,8 @@ def test_published_policies_take_effect_on_their_day_and_retire_the_one_they_rep
         [("Selling", "arr", 75_000), ("Specialist", "arr", 300_000), ("Strategic", "arr", 1_200_000)],
         published_on=TODAY, by=program_manager,
     )  # fmt: skip
-    assert services.activate_due_policies(upcoming.effective_from - dt.timedelta(days=1)) == 0
-    assert services.activate_due_policies(upcoming.effective_from) == 2
+    assert policies.activate_due_policies(upcoming.effective_from - dt.timedelta(days=1)) == 0
+    assert policies.activate_due_policies(upcoming.effective_from) == 2
     resale.policy.refresh_from_db()
     upcoming.refresh_from_db()
     assert (upcoming.status, resale.policy.status, resale.policy.retired_on) == (
@@ -289,3 +289,14 @@ def test_published_policies_take_effect_on_their_day_and_retire_the_one_they_rep
         "retired",
         upcoming.effective_from,
     )
+
+
+def test_applying_a_re_tier_records_who_applied_it_and_refuses_a_dry_run(resale, record, program_manager):
+    record(PartnerFactory(), arr=60_000, sellers=4, certs=1)
+
+    run_retier(by=program_manager)
+    dry_run = run_retier(kind="dry_run")
+
+    assert TierChange.objects.get().recorded_by == program_manager
+    with pytest.raises(ValidationError, match="is a dry run"):
+        retier_apply.apply_retier(dry_run, by=program_manager)

@@ -1,8 +1,20 @@
 from django import template
 
 from tiering.evaluation import format_value
+from tiering.models import Standing
 
 register = template.Library()
+
+
+@register.inclusion_tag("tiering/_partials/tier_summary.html", takes_context=True)
+def tier_summary(context, partner):
+    """Render the partner's tier in each motion, with a pending drop's grandfathering date."""
+    standings = (
+        Standing.objects.for_user(context["request"].user)
+        .filter(partner=partner)
+        .select_related("tier", "ladder__motion", "pending_tier")
+    )
+    return {"standings": standings}
 
 
 @register.filter

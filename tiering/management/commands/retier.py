@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from django.utils import timezone
 
-from tiering import services
 from tiering.models import Ladder, RetierRun
+from tiering.retier import execute_run, start_run
 
 
 class Command(BaseCommand):
@@ -25,11 +25,11 @@ class Command(BaseCommand):
         chosen = self._ladder(ladder) if ladder else None
         kind = RetierRun.Kind.DRY_RUN if dry_run else RetierRun.Kind.APPLY
         try:
-            run = services.start_run(kind=kind, as_of=as_of_day, by=None, ladder=chosen, enqueue=False)
+            run = start_run(kind=kind, as_of=as_of_day, by=None, ladder=chosen)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
         try:
-            run = services.execute_run(run)
+            run = execute_run(run)
         except Exception as error:
             raise CommandError(f"Run #{run.pk} failed: {error}") from error
         self._report(run)
@@ -54,10 +54,10 @@ class Command(BaseCommand):
         self.stdout.write(f"{what} #{run.pk} as of {run.as_of}: {run.total} partner × ladder evaluated.")
         if not run.summary:
             self.stdout.write("No ladder has criteria in force on that day: nothing to evaluate.")
-        for entry in run.summary.values():
-            moves = ", ".join(f"{move} {n}" for move, n in sorted(entry["moves"].items())) or "nobody"
+        for ladder_summary in run.summary.values():
+            moves = ", ".join(f"{move} {count}" for move, count in sorted(ladder_summary["moves"].items())) or "nobody"
             self.stdout.write(
-                f"  {entry['ladder']} ({entry['policy']}): {moves}; top-tier share "
-                f"{entry['top_share_before']:.1%} before, {entry['top_share_after']:.1%} computed."
+                f"  {ladder_summary['ladder']} ({ladder_summary['policy']}): {moves}; top-tier share "
+                f"{ladder_summary['top_share_before']:.1%} before, {ladder_summary['top_share_after']:.1%} computed."
             )
         self.stdout.write(self.style.SUCCESS("Nothing was changed." if run.is_dry_run else "Applied."))

@@ -1,0 +1,143 @@
+"""The rules a ladder is evaluated by: its tiers with a policy's criteria on a day, as pure specs.
+
+The tier pages, the MDF check and the re-tier all read criteria through here, so what a partner
+reads is what the next run computes. A run stores a snapshot of these rules, and its results are
+explained from that snapshot later, exactly as they were evaluated.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from programs.models import Metric
+
+from . import evaluation
+from .measures import Measure
+from .models import Criterion, Ladder, Policy, Tier, window_bounds
+
+
+@dataclass(frozen=True)
+class LadderRules:
+    """A ladder's tiers with the criteria of one policy, as specs to evaluate and measures to read."""
+
+    ladder: Ladder
+    policy: Policy | None
+    tiers: tuple[Tier, ...]
+    specs: tuple[evaluation.TierSpec, ...]
+    measures: tuple[Measure, ...]
+
+    @property
+    def rank_of(self) -> dict[int, int]:
+        return {tier.pk: tier.rank for tier in self.tiers}
+
+    def snapshot(self) -> dict:
+        """Return the rules as JSON a run stores: criterion keys in value order, tiers with their criteria."""
+        return {
+            "ladder": self.ladder.name,
+            "policy": str(self.policy) if self.policy else "",
+            "keys": [measure.key for measure in self.measures],
+            "tiers": [
+                {
+                    "key": spec.key,
+                    "name": spec.name,
+                    "rank": spec.rank,
+                    "criteria": [
+                        {
+                            "key": c.key,
+                            "label": c.label,
+                            "threshold": str(c.threshold),
+                            "unit": c.unit,
+                            "window": c.window,
+                        }
+                        for c in spec.criteria
+                    ],
+                }
+                for spec in self.specs
+            ],
+        }
+
+
+def ladder_rules(ladder: Ladder, policy: Policy | None, as_of: dt.date, tiers=None) -> LadderRules:
+    """Return `ladder`'s tiers with `policy`'s criteria, evaluated on `as_of`."""
+    tiers = tuple(tiers if tiers is not None else ladder.tiers.order_by("rank"))
+    criteria = _criteria_of(policy) if policy else []
+    by_tier: dict[int, list] = {}
+    for criterion in criteria:
+        by_tier.setdefault(criterion.tier_id, []).append(criterion)
+    specs = tuple(
+        evaluation.TierSpec(
+            key=tier.pk,
+            name=tier.name,
+            rank=tier.rank,
+            criteria=tuple(criterion_spec(c, as_of) for c in by_tier.get(tier.pk, [])),
+        )
+        for tier in tiers
+    )
+    return LadderRules(ladder, policy, tiers, specs, tuple(measure_of(c) for c in criteria))
+
+
+def _criteria_of(policy: Policy) -> list[Criterion]:
+    if "criteria" in getattr(policy, "_prefetched_objects_cache", {}):
+        return list(policy.criteria.all())
+    return list(policy.criteria.select_related("metric"))
+
+
+def criterion_spec(criterion, as_of: dt.date) -> evaluation.CriterionSpec:
+    """Return the pure spec of a Criterion or MdfCriterion (metric preloaded) on `as_of`."""
+    metric = criterion.metric
+    return evaluation.CriterionSpec(
+        key=_criterion_key(criterion),
+        label=metric.name,
+        threshold=criterion.threshold,
+        unit=metric.unit,
+        window=window_label(criterion.window, metric.aggregation, as_of),
+    )
+
+
+def measure_of(criterion) -> Measure:
+    """Return what to read from the metric values for a Criterion or MdfCriterion (metric preloaded)."""
+    return Measure(
+        key=_criterion_key(criterion),
+        metric_id=criterion.metric_id,
+        aggregation=criterion.metric.aggregation,
+        window=criterion.window,
+    )
+
+
+def _criterion_key(criterion) -> str:
+    return f"{criterion._meta.model_name}:{criterion.pk}"
+
+
+def window_label(criterion_window: str, aggregation: str, as_of: dt.date) -> str:
+    """Return the measurement window in words: certifications count on the day, other metrics over a period."""
+    if aggregation == Metric.Aggregation.CERTIFICATIONS:
+        return f"valid on {as_of:%d %b %Y}"
+    start, end = window_bounds(criterion_window, as_of)
+    return f"{start:%d %b %Y} – {end:%d %b %Y}"
+
+
+def specs_from_snapshot(snapshot: dict) -> list[evaluation.TierSpec]:
+    """Return the tier specs a run stored, to explain its results exactly as it evaluated them."""
+    return [
+        evaluation.TierSpec(
+            key=tier["key"],
+            name=tier["name"],
+            rank=tier["rank"],
+            criteria=tuple(
+                evaluation.CriterionSpec(
+                    key=c["key"],
+                    label=c["label"],
+                    threshold=Decimal(c["threshold"]),
+                    unit=c["unit"],
+                    window=c["window"],
+                )
+                for c in tier["criteria"]
+            ),
+        )
+        for tier in snapshot["tiers"]
+    ]
+
+
+def result_values(snapshot: dict, stored: list) -> dict[str, Decimal | None]:
+    """Return a result's criterion values by criterion key, as the run evaluated them."""
+    return {key: None if raw is None else Decimal(raw) for key, raw in zip(snapshot["keys"], stored, strict=True)}

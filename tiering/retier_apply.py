@@ -1,0 +1,138 @@
+"""Applying a re-tier: entries and upgrades at once, drops as grandfathered pending drops, with history.
+
+Set-based: a few INSERT … SELECT and UPDATE … FROM statements per ladder, whatever the number of
+partners. Each UPDATE matches the standing still on the tier the run read, so a change made
+meanwhile (a drop applied) is never overwritten. Standings are audited by PostgreSQL triggers, so
+these bulk writes are in the trail too, labelled with the run and the person who applied it.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from partnerportal.audit import audit_context
+from partnerportal.bulk import replan_audit_triggers
+from programs.models import User
+
+from .models import GRANDFATHERING, Ladder, RetierResult, RetierRun, Standing, TierChange
+
+Move = RetierResult.Move
+ON_READ_TIER = "s.tier_id = r.current_tier_id"
+CLEARED = "grandfathered_until = NULL, pending_since = NULL, pending_tier_id = NULL, pending_run_id = NULL"
+
+
+@transaction.atomic
+def apply_retier(run: RetierRun, *, by: User | None) -> None:
+    """Move the standings to the tiers `run` computed; drops wait out their grandfathering."""
+    if run.kind != RetierRun.Kind.APPLY:
+        raise ValidationError(f"{run} is a dry run: it changes no standing.")
+    if connection.vendor == "postgresql":
+        # The results were just written in bulk: without fresh statistics the planner takes them
+        # for a few rows and joins them to the standings row by row.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {quoted_table(RetierResult)}, {quoted_table(Standing)}")
+    with audit_context(action="apply_retier", run=run.pk, actor=by.pk if by else None):
+        # Writes to standings (a conversation, a drop applied) wait for the re-tier; reads go on.
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {quoted_table(Standing)} IN EXCLUSIVE MODE")
+        # The ladders the run evaluated are those of its criteria snapshot.
+        for ladder_id in Ladder.objects.filter(pk__in=[int(key) for key in run.criteria]).values_list("pk", flat=True):
+            _apply_ladder(run, ladder_id, by=by)
+
+
+def _apply_ladder(run: RetierRun, ladder_id: int, *, by: User | None) -> None:
+    _insert_changes(run, ladder_id, by=by)
+    # Back on the ladder after an exit: the standing exists without a tier.
+    _update_standings(
+        run, ladder_id, [Move.ENTRY], "tier_id = r.computed_tier_id, since = %s", [run.as_of],
+        where="s.tier_id IS NULL",
+    )  # fmt: skip
+    _insert_entries(run, ladder_id)
+    _update_standings(
+        run, ladder_id, [Move.UP], f"tier_id = r.computed_tier_id, since = %s, {CLEARED}", [run.as_of],
+        where=ON_READ_TIER,
+    )  # fmt: skip
+    # Back on track: a pending drop is cancelled. Standings with nothing to change are left alone.
+    _update_standings(
+        run, ladder_id, [Move.SAME], CLEARED, [],
+        where=f"{ON_READ_TIER} AND (s.grandfathered_until IS NOT NULL OR s.exit_candidate <> r.exit_candidate)",
+    )  # fmt: skip
+    # A drop already pending keeps its first grandfathering date: running twice changes nothing.
+    _update_standings(
+        run,
+        ladder_id,
+        [Move.DOWN, Move.EXIT],
+        "grandfathered_until = COALESCE(s.grandfathered_until, %s), pending_since = COALESCE(s.pending_since, %s),"
+        " pending_run_id = COALESCE(s.pending_run_id, %s), pending_tier_id = r.computed_tier_id",
+        [run.as_of + GRANDFATHERING, run.as_of, run.pk],
+        where=f"{ON_READ_TIER} AND (s.grandfathered_until IS NULL"
+        " OR s.pending_tier_id IS DISTINCT FROM r.computed_tier_id OR s.exit_candidate <> r.exit_candidate)",
+    )
+
+
+def _update_standings(run, ladder_id, moves, assignments: str, params: list, *, where: str) -> None:
+    """UPDATE, in one statement, the standings `where` holds among those the run's results of `moves` name."""
+    marks = ", ".join(["%s"] * len(moves))
+    replan_audit_triggers()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {quoted_table(Standing)} AS s
+            SET {assignments}, exit_candidate = r.exit_candidate, updated_at = %s
+            FROM {quoted_table(RetierResult)} AS r
+            WHERE r.run_id = %s AND r.ladder_id = %s AND r.move IN ({marks})
+              AND s.partner_id = r.partner_id AND s.ladder_id = r.ladder_id AND {where}
+            """,  # noqa: S608 (table names come from the models; values are parameters)
+            [*params, timezone.now(), run.pk, ladder_id, *moves],
+        )
+
+
+def quoted_table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _insert_changes(run: RetierRun, ladder_id: int, *, by: User | None) -> None:
+    """Record entries and upgrades as history, in one INSERT … SELECT (before the standings move)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {quoted_table(TierChange)}
+                (partner_id, ladder_id, kind, from_tier_id, to_tier_id, run_id, reason, effective_on,
+                 recorded_at, recorded_by_id)
+            SELECT r.partner_id, r.ladder_id,
+                   CASE WHEN r.move = %s THEN %s ELSE %s END,
+                   r.current_tier_id, r.computed_tier_id, r.run_id, r.reason, %s, %s, %s
+            FROM {quoted_table(RetierResult)} r
+            LEFT JOIN {quoted_table(Standing)} s ON s.partner_id = r.partner_id AND s.ladder_id = r.ladder_id
+            WHERE r.run_id = %s AND r.ladder_id = %s
+              AND ((r.move = %s AND s.tier_id IS NULL) OR (r.move = %s AND s.tier_id = r.current_tier_id))
+            """,  # noqa: S608 (table names come from the models; values are parameters)
+            [
+                Move.ENTRY,
+                TierChange.Kind.ENTRY,
+                TierChange.Kind.UPGRADE,
+                run.as_of,
+                timezone.now(),
+                by.pk if by else None,
+                run.pk,
+                ladder_id,
+                Move.ENTRY,
+                Move.UP,
+            ],
+        )
+
+
+def _insert_entries(run: RetierRun, ladder_id: int) -> None:
+    """Create the standings of partners who join the ladder, in one INSERT … SELECT."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {quoted_table(Standing)} (partner_id, ladder_id, tier_id, since, exit_candidate, updated_at)
+            SELECT r.partner_id, r.ladder_id, r.computed_tier_id, %s, r.exit_candidate, %s
+            FROM {quoted_table(RetierResult)} r
+            WHERE r.run_id = %s AND r.ladder_id = %s AND r.move = %s
+            ON CONFLICT (partner_id, ladder_id) DO NOTHING
+            """,  # noqa: S608 (table names come from the models; values are parameters)
+            [run.as_of, timezone.now(), run.pk, ladder_id, Move.ENTRY],
+        )

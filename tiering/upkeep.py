@@ -1,0 +1,50 @@
+"""The periodic tiering work (hourly, idempotent): policies, due downgrades, stale claims, the annual re-tier."""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from .claims import release_stale_claims
+from .downgrades import apply_due_downgrades
+from .models import RetierRun
+from .policies import activate_due_policies
+from .retier import execute_run, start_run
+from .schedule import annual_retier_date
+
+log = logging.getLogger(__name__)
+
+
+def run_upkeep(now: dt.datetime | None = None) -> dict:
+    """Do the periodic tiering work and return what changed; start this year's re-tier once its day has come."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    done = {
+        "policies": activate_due_policies(today),
+        "downgrades": apply_due_downgrades(today),
+        **release_stale_claims(now, engagement_days=settings.EXCLUSIVITY_ENGAGEMENT_DAYS),
+    }
+    run = _start_annual_retier(today)
+    if run is not None:
+        execute_run(run)
+        done["retier_run"] = run.pk
+    return done
+
+
+def _start_annual_retier(today: dt.date) -> RetierRun | None:
+    """Return this year's scheduled re-tier when it is due and not done yet, else None."""
+    due = annual_retier_date(today.year)
+    # A re-tier dated on or after this year's day, scheduled or started by hand, is this year's re-tier.
+    done_this_year = RetierRun.objects.filter(
+        Q(scheduled_for_year=today.year) | Q(kind=RetierRun.Kind.APPLY, as_of__gte=due)
+    ).exclude(status=RetierRun.Status.FAILED)
+    if today < due or done_this_year.exists():
+        return None
+    try:
+        return start_run(kind=RetierRun.Kind.APPLY, as_of=due, by=None, scheduled_for_year=today.year)
+    except ValidationError as error:
+        log.warning("Annual re-tier of %s not started: %s", today.year, " ".join(error.messages))
+        return None
