@@ -26,6 +26,7 @@ def record_downgrade_conversation(
     standing = Standing.objects.select_for_update(of=("self",)).select_related("partner", "tier").get(pk=standing.pk)
     if not standing.has_pending_drop:
         raise ValidationError(f"{standing.partner} has no pending downgrade in {standing.ladder}: nothing to record.")
+    assert standing.pending_since is not None and standing.grandfathered_until is not None  # a pending drop has both
     if held_on > today:
         raise ValidationError({"held_on": "Record a conversation once it has been held, not before."})
     if held_on < standing.pending_since:
@@ -51,7 +52,7 @@ def apply_due_downgrades(today: dt.date) -> int:
     for pk in list(due):
         with transaction.atomic(), audit_context(action="apply_downgrade"):
             standing = Standing.objects.select_for_update().get(pk=pk)
-            if standing.has_pending_drop and standing.grandfathered_until < today:
+            if standing.has_pending_drop and standing.grandfathered_until is not None and standing.grandfathered_until < today:
                 _apply_drop(standing, today=today, by=None)
                 applied += 1
     return applied
@@ -64,6 +65,7 @@ def _apply_drop(standing: Standing, *, today: dt.date, by: User | None) -> None:
         .first()
     ) or "Below the tier's criteria at the last re-tier."
     talk = standing.conversations.order_by("-held_on", "-pk").first()
+    assert talk is not None and standing.grandfathered_until is not None  # a drop applies only after both
     TierChange.objects.create(
         partner_id=standing.partner_id,
         ladder_id=standing.ladder_id,

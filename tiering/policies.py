@@ -49,6 +49,7 @@ def publish_policy(policy: Policy, *, by: User, today: dt.date | None = None) ->
 def draft_next_version(policy: Policy, *, by: User) -> Policy:
     """Return a new draft of `policy`'s ladder with a copy of its criteria, to edit and publish."""
     latest = Policy.objects.select_for_update().filter(ladder=policy.ladder_id).order_by("-version").first()
+    assert latest is not None  # `policy` itself is one of the ladder's versions
     with audit_context(action="draft_policy", actor=by.pk):
         draft = Policy.objects.create(
             ladder=policy.ladder, version=latest.version + 1, summary=f"Based on version {policy.version}."

@@ -110,7 +110,7 @@ def execute_run(run: RetierRun, *, now: dt.datetime | None = None) -> RetierRun:
 
 def _rules_of_run(run: RetierRun) -> list[LadderRules]:
     """Return the rules of each ladder the run evaluates: the run's policy, or the one in force on its day."""
-    ladders = [run.ladder] if run.ladder_id else list(Ladder.objects.select_related("motion"))
+    ladders = [run.ladder] if run.ladder is not None else list(Ladder.objects.select_related("motion"))
     rulebook = []
     for ladder in ladders:
         policy = run.policy if run.policy_id else Policy.objects.in_force_on(ladder, run.as_of)
