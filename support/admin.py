@@ -27,7 +27,10 @@ from support.models import (
     Ticket,
     TicketAttachment,
     TicketEvent,
+    TierSupportPlan,
 )
+from tiering.admin import TierAdmin
+from tiering.models import Tier
 
 
 class WindowFormSet(forms.BaseInlineFormSet):
@@ -85,6 +88,23 @@ class SupportPlanForm(forms.ModelForm):
         ]
 
 
+class TierEntitlementInline(admin.TabularInline):
+    """The tiers whose partners get this plan (a partner gets the best plan of the tiers it holds)."""
+
+    model = TierSupportPlan
+    extra = 0
+    autocomplete_fields = ["tier"]
+
+
+class TierPlanInline(admin.StackedInline):
+    """On a tier's page: the support plan the tier entitles its partners to."""
+
+    model = TierSupportPlan
+    extra = 0
+    max_num = 1
+    autocomplete_fields = ["plan"]
+
+
 @admin.register(SupportPlan)
 class SupportPlanAdmin(admin.ModelAdmin):
     form = SupportPlanForm
@@ -99,7 +119,7 @@ class SupportPlanAdmin(admin.ModelAdmin):
     list_select_related = ["calendar"]
     search_fields = ["name"]
     autocomplete_fields = ["calendar"]
-    inlines = [SeverityTargetInline]
+    inlines = [SeverityTargetInline, TierEntitlementInline]
 
 
 class TicketEventInline(ReadOnlyInline):
@@ -315,3 +335,19 @@ class ActionItemAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# The tier admin belongs to tiering; its support plan is edited from here, so tiering names no support code.
+admin.site.unregister(Tier)
+
+
+@admin.register(Tier)
+class TierWithSupportPlanAdmin(TierAdmin):
+    inlines = [TierPlanInline, *TierAdmin.inlines]
+    list_display = [*TierAdmin.list_display, "support_plan"]
+    list_select_related = [*TierAdmin.list_select_related, "support_plan_entitlement__plan"]
+
+    @admin.display(description="Support plan", ordering="support_plan_entitlement__plan__name")
+    def support_plan(self, tier):
+        entitlement = getattr(tier, "support_plan_entitlement", None)
+        return entitlement.plan if entitlement else "—"

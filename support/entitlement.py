@@ -1,31 +1,35 @@
 """Which support plan a partner's tiers entitle it to."""
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from programs.models import Partner
-from support.models import SupportPlan
+from support.models import SupportPlan, TierSupportPlan
+from tiering.entitlements import Entitlement
+from tiering.models import Standing, Tier
 
-if TYPE_CHECKING:
-    from tiering.models import Standing
 
-
-def plan_entitlement(partner: Partner) -> tuple[SupportPlan | None, "Standing | None"]:
+def plan_entitlement(partner: Partner) -> tuple[SupportPlan | None, Standing | None]:
     """Return the support plan the partner's tiers entitle it to (the best of its standings) and that standing.
 
     A grandfathered tier still counts: the partner keeps its tier's benefits until the drop applies.
     """
-    from tiering.models import Standing
-
+    plan = "tier__support_plan_entitlement__plan"
     standing = (
-        Standing.objects.filter(partner=partner, tier__support_plan__isnull=False)
-        .select_related("tier__support_plan__calendar", "ladder__motion")
-        .order_by("-tier__support_plan__rank", "tier__support_plan__name")
+        Standing.objects.filter(partner=partner, tier__support_plan_entitlement__isnull=False)
+        .select_related(f"{plan}__calendar", "ladder__motion")
+        .order_by(f"-{plan}__rank", f"{plan}__name")
         .first()
     )
     if standing is None:
         return None, None
     assert standing.tier is not None  # filtered on the tier's plan above
-    return standing.tier.support_plan, standing
+    return standing.tier.support_plan_entitlement.plan, standing
+
+
+def plan_entitlements(tiers: Sequence[Tier]) -> dict[int, list[Entitlement]]:
+    """Return the support plan of each of `tiers` as tiering's pages list it (one query)."""
+    entitled = TierSupportPlan.objects.filter(tier__in=tiers).select_related("plan")
+    return {row.tier_id: [Entitlement("Support plan", row.plan.name)] for row in entitled}
 
 
 def plan_for_partner(partner: Partner) -> SupportPlan | None:

@@ -98,6 +98,16 @@ def support_plan(name="Premier", *, always_open=True, zone="UTC", windows=(), ta
     return plan
 
 
+def tier_with_plan(ladder, *, name, rank, plan):
+    """Return a new tier of `ladder` that entitles its partners to the support plan `plan`."""
+    from support.models import TierSupportPlan
+    from tiering.models import Tier
+
+    tier = Tier.objects.create(ladder=ladder, name=name, rank=rank)
+    TierSupportPlan.objects.create(tier=tier, plan=plan)
+    return tier
+
+
 def entitle(partner, plan):
     """Give `partner` a tier whose support plan is `plan`: a standing on the resale ladder, made if missing."""
     from django.db.models import Max
@@ -108,10 +118,10 @@ def entitle(partner, plan):
     motion = MotionFactory(slug="resale")
     PartnerMotion.objects.get_or_create(partner=partner, motion=motion)
     ladder, _ = Ladder.objects.get_or_create(motion=motion, defaults={"name": "Resale partners"})
-    tier = Tier.objects.filter(ladder=ladder, support_plan=plan).first()
+    tier = Tier.objects.filter(ladder=ladder, support_plan_entitlement__plan=plan).first()
     if tier is None:
         rank = (ladder.tiers.aggregate(top=Max("rank"))["top"] or 0) + 1
-        tier = Tier.objects.create(ladder=ladder, name=f"{plan.name} tier", rank=rank, support_plan=plan)
+        tier = tier_with_plan(ladder, name=f"{plan.name} tier", rank=rank, plan=plan)
     Standing.objects.update_or_create(
         partner=partner, ladder=ladder, defaults={"tier": tier, "since": timezone.localdate()}
     )

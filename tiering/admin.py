@@ -70,8 +70,7 @@ class ReadOnlyInline(admin.TabularInline):
 class TierInline(admin.TabularInline):
     model = Tier
     extra = 0
-    fields = ["rank", "name", "support_plan", "description"]
-    autocomplete_fields = ["support_plan"]
+    fields = ["rank", "name", "description"]
     show_change_link = True
 
 
@@ -113,11 +112,11 @@ class TierBenefitInline(admin.TabularInline):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ["name", "ladder", "rank", "support_plan"]
-    list_filter = ["ladder", "support_plan"]
-    list_select_related = ["ladder", "support_plan"]
+    list_display = ["name", "ladder", "rank"]
+    list_filter = ["ladder"]
+    list_select_related = ["ladder"]
     search_fields = ["name", "ladder__name"]
-    autocomplete_fields = ["ladder", "support_plan"]
+    autocomplete_fields = ["ladder"]
     inlines = [TierBenefitInline]
 
     def save_model(self, request, obj, form, change):
@@ -263,15 +262,27 @@ class PendingDropFilter(admin.SimpleListFilter):
 
 class ConversationInline(ReadOnlyInline):
     model = DowngradeConversation
-    fields = ["held_on", "held_by", "partner_contact", "notes", "recorded_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "held_on",
+        "held_by",
+        "partner_contact",
+        "notes",
+        "recorded_at",
+    )
 
 
 class TierChangeInline(ReadOnlyInline):
     model = TierChange
     fk_name = "partner"
-    fields = ["effective_on", "ladder", "kind", "from_tier", "to_tier", "run", "reason"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "effective_on",
+        "ladder",
+        "kind",
+        "from_tier",
+        "to_tier",
+        "run",
+        "reason",
+    )
 
 
 class ConversationForm(forms.Form):
@@ -377,7 +388,7 @@ class RetierRunAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "kind", "status", "as_of", "ladder", "policy", "progress", "created_by", "created_at"]
     list_filter = ["kind", "status"]
     list_select_related = ["ladder", "policy__ladder", "created_by"]
-    readonly_fields = [
+    fields = readonly_fields = (
         "kind",
         "status",
         "as_of",
@@ -389,8 +400,7 @@ class RetierRunAdmin(ReadOnlyAdmin):
         "started_at",
         "finished_at",
         "error",
-    ]
-    fields = readonly_fields
+    )
     change_form_template = "admin/tiering/retierrun/change_form.html"
     change_list_template = "admin/tiering/retierrun/change_list.html"
 
@@ -462,7 +472,7 @@ class RetierResultAdmin(ReadOnlyAdmin):
     list_filter = ["move", "exit_candidate", "ladder", "run"]
     list_select_related = ["partner", "ladder", "current_tier", "computed_tier"]
     search_fields = ["partner__name"]
-    fields = [
+    fields = readonly_fields = (
         "run",
         "partner",
         "ladder",
@@ -472,8 +482,7 @@ class RetierResultAdmin(ReadOnlyAdmin):
         "exit_candidate",
         "reason",
         "attribution",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="Attribution")
     def attribution(self, result):
@@ -510,8 +519,14 @@ class PartnerStandingInline(ReadOnlyInline):
     """The partner's tiers on its admin page (changes come from re-tiers and conversations only)."""
 
     model = Standing
-    fields = ["ladder", "tier", "since", "grandfathered_until", "pending_tier", "exit_candidate"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "ladder",
+        "tier",
+        "since",
+        "grandfathered_until",
+        "pending_tier",
+        "exit_candidate",
+    )
     show_change_link = True
     verbose_name_plural = "tiers"
 
@@ -530,8 +545,11 @@ class PartnerWithTiersAdmin(PartnerAdmin):
 
 class EngagementInline(ReadOnlyInline):
     model = Engagement
-    fields = ["logged_at", "logged_by", "note"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "logged_at",
+        "logged_by",
+        "note",
+    )
 
 
 @admin.register(AccountClaim)

@@ -9,13 +9,13 @@ are created only for a database that has none yet (dates are relative to the fir
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
 
 from programs.models import Certification, Metric, MetricValue, Motion, Partner, User
-from support.models import SupportPlan
 
 from .models import (
     Benefit,
@@ -108,19 +108,19 @@ BENEFITS = {
     "Joint AE engagement": (K.CO_SELL, True, JBP, "Our account executives work named opportunities with you."),
 }
 
-# motion: (ladder name, [(rank, tier, plan, [(benefit, detail)], [(metric, threshold)])])
+# motion: (ladder name, [(rank, tier, [(benefit, detail)], [(metric, threshold)])])
 LADDERS = {
     "resale": (
         "Resale partners",
         [
-            (1, "Registered", "Essential", [("Portal access", ""), ("Deal registration", "")],
+            (1, "Registered", [("Portal access", ""), ("Deal registration", "")],
              [("contract_signed", 1), ("sales_certifications", 1)]),
-            (2, "Selling", "Essential",
+            (2, "Selling",
              [("Marketing assets", ""), ("Co-sell introductions", ""), ("Margin uplift", "+5 margin points")],
              [("arr_sourced", 50_000), ("active_sellers", 3)]),
-            (3, "Specialist", "Priority", [("MDF eligibility", ""), ("Dedicated partner manager", "")],
+            (3, "Specialist", [("MDF eligibility", ""), ("Dedicated partner manager", "")],
              [("arr_sourced", 250_000), ("vertical_certifications", 1)]),
-            (4, "Strategic", "Premier",
+            (4, "Strategic",
              [("Executive sponsor", ""), ("Joint business plan", ""), ("Roadmap input", "")],
              [("arr_sourced", 1_000_000), ("dedicated_practice", 1), ("co_built_solution", 1)]),
         ],
@@ -128,11 +128,11 @@ LADDERS = {
     "services": (
         "Services partners",
         [
-            (1, "Trained", "Essential", [("Documentation and community", "")], [("trained_consultants", 2)]),
-            (2, "Delivering", "Priority", [("Small customer leads", "")], [("implementations", 3), ("csat", 80)]),
-            (3, "Certified Practice", "Priority", [("Named-account leads", ""), ("Co-sell introductions", "")],
+            (1, "Trained", [("Documentation and community", "")], [("trained_consultants", 2)]),
+            (2, "Delivering", [("Small customer leads", "")], [("implementations", 3), ("csat", 80)]),
+            (3, "Certified Practice", [("Named-account leads", ""), ("Co-sell introductions", "")],
              [("implementations", 10), ("vertical_specialisations", 1)]),
-            (4, "Lead Implementer", "Premier",
+            (4, "Lead Implementer",
              [("Named-account exclusivity", "90 days per account"), ("Roadmap input", "co-roadmap")],
              [("implementations", 25), ("reference_customers", 1), ("published_methodology", 1)]),
         ],
@@ -140,12 +140,12 @@ LADDERS = {
     "technology": (
         "Technology partners",
         [
-            (1, "Listed", "Essential", [("Marketplace listing", "")], [("integration_listed", 1)]),
-            (2, "Validated", "Essential", [("Co-marketing and case study", "")],
+            (1, "Listed", [("Marketplace listing", "")], [("integration_listed", 1)]),
+            (2, "Validated", [("Co-marketing and case study", "")],
              [("integration_listed", 1), ("mutual_customers", 10)]),
-            (3, "Co-Sell", "Priority", [("Joint AE engagement", "named opportunities")],
+            (3, "Co-Sell", [("Joint AE engagement", "named opportunities")],
              [("mutual_customers", 10), ("alliance_manager", 1), ("co_sell_agreement", 1)]),
-            (4, "Joint-Solution", "Premier", [("Roadmap input", "joint roadmap"), ("Executive sponsor", "")],
+            (4, "Joint-Solution", [("Roadmap input", "joint roadmap"), ("Executive sponsor", "")],
              [("joint_solution", 1), ("co_sell_agreement", 1)]),
         ],
     ),
@@ -159,7 +159,7 @@ MDF = [("marketing_plan", 1, "A joint marketing plan for the quarter."), ("leads
 # Metric values per partner: (metric, value, when) with `when` one of
 #   "then": before last year's re-tier, "now": lately, "fading": counted now, gone by the next re-tier.
 # Certifications: (metric, name, count, earned, expires) with dates "long ago" or a day offset.
-PARTNER_METRICS = {
+PARTNER_METRICS: dict[str, dict[str, Any]] = {
     "northwind": {  # resale Selling → Specialist, at risk; services Trained → Delivering
         "values": [("contract_signed", 1, "both"), ("active_sellers", 5, "both"), ("arr_sourced", 120_000, "then"),
                    ("arr_sourced", 200_000, "fading"), ("arr_sourced", 80_000, "now"), ("implementations", 5, "now"),
@@ -249,17 +249,14 @@ def _catalogue() -> dict:
 
 
 def _ladders(catalogue: dict, manager: User, today: dt.date) -> dict:
-    plans = {plan.name: plan for plan in SupportPlan.objects.all()}
     ladders = {}
     for motion_slug, (ladder_name, tiers) in LADDERS.items():
         ladder, _ = Ladder.objects.update_or_create(
             motion=Motion.objects.get(slug=motion_slug), defaults={"name": ladder_name}
         )
         by_name = {}
-        for rank, name, plan, benefits, _criteria in tiers:
-            tier, _ = Tier.objects.update_or_create(
-                ladder=ladder, rank=rank, defaults={"name": name, "support_plan": plans.get(plan)}
-            )
+        for rank, name, benefits, _criteria in tiers:
+            tier, _ = Tier.objects.update_or_create(ladder=ladder, rank=rank, defaults={"name": name})
             for benefit, detail in benefits:
                 TierBenefit.objects.update_or_create(
                     tier=tier, benefit=catalogue["benefits"][benefit], defaults={"detail": detail}
@@ -282,7 +279,7 @@ def _policy(ladder, version, tiers, by_name, catalogue, manager, *, published_on
         summary=summary or "Thresholds of the partner tiering guide.",
         effective_from=published_on + dt.timedelta(days=90),
     )
-    for _rank, name, _plan, _benefits, criteria in tiers:
+    for _rank, name, _benefits, criteria in tiers:
         for key, threshold in criteria:
             threshold = (raise_to or {}).get(name, {}).get(key, threshold)
             Criterion.objects.create(

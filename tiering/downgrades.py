@@ -52,7 +52,11 @@ def apply_due_downgrades(today: dt.date) -> int:
     for pk in list(due):
         with transaction.atomic(), audit_context(action="apply_downgrade"):
             standing = Standing.objects.select_for_update().get(pk=pk)
-            if standing.has_pending_drop and standing.grandfathered_until is not None and standing.grandfathered_until < today:
+            if (
+                standing.has_pending_drop
+                and standing.grandfathered_until is not None
+                and standing.grandfathered_until < today
+            ):
                 _apply_drop(standing, today=today, by=None)
                 applied += 1
     return applied

@@ -112,14 +112,6 @@ class Tier(models.Model):
     name = models.CharField(max_length=60)
     rank = models.PositiveSmallIntegerField(help_text="1 is the entry tier; higher is better.")
     description = models.TextField(blank=True)
-    support_plan = models.ForeignKey(
-        "support.SupportPlan",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="tiers",
-        help_text="The support plan this tier entitles a partner to; a partner gets the best of its tiers.",
-    )
     benefits = models.ManyToManyField(Benefit, through="TierBenefit", related_name="tiers", blank=True)
 
     class Meta:

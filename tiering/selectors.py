@@ -12,6 +12,7 @@ from django.db.models import Prefetch, Q
 from programs.models import Partner
 
 from . import evaluation
+from .entitlements import Entitlement, entitlements_of
 from .evaluation import format_value
 from .ladder_rules import LadderRules, criterion_spec, ladder_rules, measure_of, result_values, specs_from_snapshot
 from .measures import criterion_values
@@ -44,10 +45,14 @@ class MotionStanding:
     upcoming: Policy | None = None
     under_upcoming: evaluation.Evaluation | None = None
     gate: QualificationCheck | None = None
+    entitlements: list[Entitlement] = field(default_factory=list)  # of the tier held (support plan…)
 
     @property
     def tier(self) -> Tier | None:
-        return self.standing.tier if self.standing else None
+        # The ladder's own (prefetched) tier object, so its benefits cost no query.
+        if self.standing is None:
+            return None
+        return next((tier for tier in self.tiers if tier.pk == self.standing.tier_id), self.standing.tier)
 
     @property
     def benefits(self) -> list[TierBenefit]:
@@ -102,9 +107,7 @@ class MdfEligibility:
 
 
 def _ladders_with_tiers(ladders):
-    tiers = Tier.objects.select_related("support_plan").prefetch_related(
-        Prefetch("tier_benefits", TierBenefit.objects.select_related("benefit"))
-    )
+    tiers = Tier.objects.prefetch_related(Prefetch("tier_benefits", TierBenefit.objects.select_related("benefit")))
     return ladders.select_related("motion").prefetch_related(Prefetch("tiers", tiers.order_by("rank")))
 
 
@@ -122,12 +125,12 @@ def _announced_policies(ladders) -> dict[int, list[Policy]]:
 
 
 def _in_force(policies: list[Policy], day: dt.date) -> Policy | None:
-    started = [policy for policy in policies if policy.effective_from <= day]
+    started = [policy for policy in policies if policy.effective_from is not None and policy.effective_from <= day]
     return started[-1] if started else None
 
 
 def _upcoming(policies: list[Policy], day: dt.date) -> Policy | None:
-    return next((policy for policy in policies if policy.effective_from > day), None)
+    return next((p for p in policies if p.effective_from is not None and p.effective_from > day), None)
 
 
 def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
@@ -144,6 +147,7 @@ def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
     ):
         gates.setdefault(check.motion_id, check)
     next_run = next_retier_date(today)
+    entitled = entitlements_of(standing.tier for standing in standings.values() if standing.tier)
 
     plans: list[tuple[Ladder, Policy | None, Policy | None, Policy | None]] = []
     rules_today: list[LadderRules] = []
@@ -178,9 +182,14 @@ def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
             upcoming=upcoming,
             under_upcoming=evaluate(ladder, upcoming, today, values_today),
             gate=gates.get(ladder.motion_id),
+            entitlements=_held_entitlements(standings.get(ladder.pk), entitled),
         )
         for ladder, now, later, upcoming in plans
     ]
+
+
+def _held_entitlements(standing: Standing | None, entitled: dict[int, list[Entitlement]]) -> list[Entitlement]:
+    return entitled.get(standing.tier_id, []) if standing and standing.tier_id else []
 
 
 def _measures(rulebook: list[LadderRules]):
@@ -207,26 +216,32 @@ class LadderOverview:
     tiers: list[Tier]
     policy: Policy | None
     upcoming: Policy | None
+    entitlements: dict[int, list[Entitlement]] = field(default_factory=dict)
 
-    def rows(self) -> list[tuple[Tier, list[Criterion], list[Criterion]]]:
-        """Return per tier its criteria now and under the upcoming policy."""
+    def rows(self) -> list[tuple[Tier, list[Criterion], list[Criterion], list[Entitlement]]]:
+        """Return per tier its criteria now and under the upcoming policy, and its entitlements."""
 
         def of(policy, tier):
             return [c for c in policy.criteria.all() if c.tier_id == tier.pk] if policy else []
 
-        return [(tier, of(self.policy, tier), of(self.upcoming, tier)) for tier in self.tiers]
+        return [
+            (tier, of(self.policy, tier), of(self.upcoming, tier), self.entitlements.get(tier.pk, []))
+            for tier in self.tiers
+        ]
 
 
 def program_overview(today: dt.date) -> list[LadderOverview]:
     """Return every ladder with its tiers, benefits, criteria in force and the upcoming criteria."""
     ladders = list(_ladders_with_tiers(Ladder.objects.all()))
     policies = _announced_policies(ladders)
+    entitled = entitlements_of(tier for ladder in ladders for tier in ladder.tiers.all())
     return [
         LadderOverview(
             ladder=ladder,
             tiers=list(ladder.tiers.all()),
             policy=_in_force(policies.get(ladder.pk, []), today),
             upcoming=_upcoming(policies.get(ladder.pk, []), today),
+            entitlements=entitled,
         )
         for ladder in ladders
     ]

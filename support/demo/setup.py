@@ -22,9 +22,11 @@ from support.models import (
     SeverityTarget,
     SupportPlan,
     Ticket,
+    TierSupportPlan,
 )
 from support.tickets import lifecycle
 from support.tickets.sweep import sweep_slas
+from tiering.models import Tier
 
 WEEKDAYS = range(5)
 EVERY_DAY = range(7)
@@ -351,6 +353,30 @@ def seed_plans() -> dict:
     plans = _plans(_calendars())
     _policies(plans, _schedules())
     return plans
+
+
+# The support plan each demo tier entitles its partners to: (motion, tier) → plan.
+TIER_PLANS = {
+    ("resale", "Registered"): "Essential", ("resale", "Selling"): "Essential",
+    ("resale", "Specialist"): "Priority", ("resale", "Strategic"): "Premier",
+    ("services", "Trained"): "Essential", ("services", "Delivering"): "Priority",
+    ("services", "Certified Practice"): "Priority", ("services", "Lead Implementer"): "Premier",
+    ("technology", "Listed"): "Essential", ("technology", "Validated"): "Essential",
+    ("technology", "Co-Sell"): "Priority", ("technology", "Joint-Solution"): "Premier",
+}  # fmt: skip
+
+
+@transaction.atomic
+def entitle_tiers() -> int:
+    """Link the demo tiers to their support plans (after tiering's demo made the tiers); return how many."""
+    plans = {plan.name: plan for plan in SupportPlan.objects.all()}
+    linked = 0
+    for (motion, tier_name), plan_name in TIER_PLANS.items():
+        tier = Tier.objects.filter(ladder__motion__slug=motion, name=tier_name).first()
+        if tier is not None:
+            TierSupportPlan.objects.update_or_create(tier=tier, defaults={"plan": plans[plan_name]})
+            linked += 1
+    return linked
 
 
 @transaction.atomic

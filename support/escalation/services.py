@@ -15,7 +15,7 @@ from programs.models import User
 from support.escalation.routing import Route, Router
 from support.models import Escalation, Notification, Ticket, TicketEvent
 from support.rules import escalation
-from support.tickets.access import is_support_staff, require_ticket_partner
+from support.tickets.access import require_ticket_partner
 from support.tickets.clock import CalendarCache, notify_at, refresh_clock
 
 
@@ -103,7 +103,7 @@ def escalate(
 def _escalation_effects(
     done: list[Planned], *, by: User | None, now: datetime, router: Router, calendar_cache: CalendarCache
 ) -> None:
-    staff = bool(by and is_support_staff(by))
+    staff = bool(by and by.is_support_staff)
     events: list[TicketEvent] = []
     notes: list[Notification] = []
     moves: dict[int, tuple[int, int]] = {}  # ticket id -> (assignee id, working level)
@@ -181,7 +181,7 @@ def escalation_options(ticket: Ticket) -> list[dict[str, Any]]:
 @transaction.atomic
 def escalate_by_hand(ticket: Ticket, *, rank: int, reason: str, by: User) -> Ticket:
     """Escalate a ticket to a level now, as support staff, with a reason."""
-    if not is_support_staff(by):
+    if not by.is_support_staff:
         raise PermissionDenied("Only our support staff escalate by hand.")
     if not reason.strip():
         raise ValidationError({"reason": "Say why the ticket is escalated."})

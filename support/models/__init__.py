@@ -25,6 +25,7 @@ from .plans import (
     Severity,
     SeverityTarget,
     SupportPlan,
+    TierSupportPlan,
 )
 from .tickets import (
     REPORTING_FIELDS,
@@ -77,5 +78,6 @@ __all__ = [
     "TicketEvent",
     "TicketEventQuerySet",
     "TicketQuerySet",
+    "TierSupportPlan",
     "attachment_path",
 ]

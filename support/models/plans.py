@@ -161,6 +161,24 @@ class SupportPlan(models.Model):
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+class TierSupportPlan(models.Model):
+    """The support plan a tier entitles its partners to; a partner gets the best plan of the tiers it holds.
+
+    Kept on the support side: tiering knows nothing of support, support knows which tiers it serves.
+    """
+
+    tier = models.OneToOneField("tiering.Tier", on_delete=models.CASCADE, related_name="support_plan_entitlement")
+    plan = models.ForeignKey(SupportPlan, on_delete=models.PROTECT, related_name="tier_entitlements")
+
+    class Meta:
+        verbose_name = "tier entitled to this plan"
+        verbose_name_plural = "tiers entitled to this plan"
+
+    def __str__(self):
+        return f"{self.tier} → {self.plan}"
+
+
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class SeverityTarget(models.Model):
     """First-response and resolution targets of one plan for one severity, in business minutes."""
 

@@ -39,7 +39,7 @@ from support.pages.forms import (
     TransitionForm,
 )
 from support.pages.tables import QueueTable
-from support.tickets import access, lifecycle
+from support.tickets import lifecycle
 
 
 @partner_required
@@ -102,7 +102,7 @@ def _ticket_for(request, pk):
 def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None, request_form=None, csat_form=None):
     ticket = _ticket_for(request, pk)
     user = request.user
-    staff = access.is_support_staff(user)
+    staff = user.is_support_staff
     events = TicketEvent.objects.visible_to(user).filter(ticket=ticket).select_related("actor")
     attachments = TicketAttachment.objects.visible_to(user).filter(ticket=ticket)
     actions = [(name, ACTION_LABELS[name]) for name in lifecycle.available_actions(ticket, user)]
@@ -208,7 +208,7 @@ def ticket_action(request, pk, action):
 @login_required
 def ticket_comment(request, pk):
     ticket = _ticket_for(request, pk)
-    staff = access.is_support_staff(request.user)
+    staff = request.user.is_support_staff
     form = (StaffCommentForm if staff else CommentForm)(request.POST, request.FILES)
     if form.is_valid():
         public = not form.cleaned_data.get("internal", False)

@@ -2,16 +2,11 @@
 
 from django.core.exceptions import PermissionDenied
 
-from programs.models import SUPPORT_ROLES, User
+from programs.models import User
 from support.models import Ticket
 
 STAFF_ACTIONS = {"acknowledge", "start", "wait", "resolve", "close", "reopen"}
 PARTNER_ACTIONS = {"close", "reopen"}
-
-
-def is_support_staff(user: User) -> bool:
-    """Return whether `user` works tickets as support staff (an L1…management role)."""
-    return user.has_staff_role(*SUPPORT_ROLES)
 
 
 def require_ticket_partner(ticket: Ticket, user: User) -> None:
@@ -23,7 +18,7 @@ def require_ticket_partner(ticket: Ticket, user: User) -> None:
 
 def require_may_change_status(ticket: Ticket, user: User, action: str) -> None:
     """Raise PermissionDenied unless `user` may make the status change `action` on `ticket`."""
-    if is_support_staff(user):
+    if user.is_support_staff:
         if action not in STAFF_ACTIONS:
             raise PermissionDenied("Support staff cannot do this.")
         return

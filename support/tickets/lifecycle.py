@@ -30,7 +30,6 @@ from support.models import (
 from support.tickets.access import (
     PARTNER_ACTIONS,
     STAFF_ACTIONS,
-    is_support_staff,
     require_may_change_status,
     require_ticket_partner,
 )
@@ -59,7 +58,7 @@ TRANSITIONS = {
 
 def available_actions(ticket: Ticket, user: User) -> list[str]:
     """Return the status changes `user` may make on `ticket` now, in lifecycle order."""
-    if is_support_staff(user):
+    if user.is_support_staff:
         allowed = STAFF_ACTIONS
     elif user.membership is not None and user.membership.partner_id == ticket.partner_id:
         allowed = PARTNER_ACTIONS
@@ -74,7 +73,7 @@ def add_timeline_event(ticket: Ticket, kind: str, by: User | None, **fields: Any
     Stored, not looked up later: a first response stays one when the person changes role or leaves.
     """
     return TicketEvent.objects.create(
-        ticket=ticket, kind=kind, actor=by, by_staff=bool(by and is_support_staff(by)), **fields
+        ticket=ticket, kind=kind, actor=by, by_staff=bool(by and by.is_support_staff), **fields
     )
 
 
@@ -211,7 +210,7 @@ def _change_status(ticket: Ticket, action: str, *, by: User, at: datetime, messa
     ticket.closed_at = at if to_status == Status.CLOSED else None
     if action == "reopen":
         ticket.resolved_at = None
-    if is_support_staff(by) and ticket.assignee_id is None:
+    if by.is_support_staff and ticket.assignee_id is None:
         ticket.assignee = by
     ticket.save()
 
@@ -230,7 +229,7 @@ def add_comment(
     body = body.strip()
     if not body and not attachments:
         raise ValidationError({"body": "Write a message or attach a file."})
-    staff = is_support_staff(by)
+    staff = by.is_support_staff
     if not staff:
         require_ticket_partner(ticket, by)
         public = True
@@ -270,7 +269,7 @@ def _store_attachment(
 @transaction.atomic
 def change_severity(ticket: Ticket, *, severity: str, by: User, reason: str) -> Ticket:
     """Change the severity and re-target both clocks from the original received time."""
-    if not is_support_staff(by):
+    if not by.is_support_staff:
         raise PermissionDenied("Only our support staff can change the severity.")
     if not reason.strip():
         raise ValidationError({"reason": "Say why the severity changes."})
@@ -288,7 +287,7 @@ def change_severity(ticket: Ticket, *, severity: str, by: User, reason: str) -> 
 @transaction.atomic
 def assign_ticket(ticket: Ticket, *, assignee: User, by: User) -> Ticket:
     """Give the ticket to a support person."""
-    if not is_support_staff(by) or not is_support_staff(assignee):
+    if not by.is_support_staff or not assignee.is_support_staff:
         raise PermissionDenied("Tickets are assigned to and by support staff.")
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     with audit_context(action="assign_ticket", actor=by.pk):

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pytest
 
 from programs.models import Certification, Metric, MetricValue, PartnerMotion
-from tests.factories import MotionFactory, support_plan
-from tiering.models import Benefit, Criterion, Ladder, Policy, QualificationCheck, Tier, TierBenefit
+from tests.factories import MotionFactory, support_plan, tier_with_plan
+from tiering.models import Benefit, Criterion, Ladder, Policy, QualificationCheck, TierBenefit
 from tiering.policies import activate_due_policies, publish_policy
 from tiering.retier import execute_run, start_run
 
@@ -45,7 +45,7 @@ def resale(db, program_manager):
         (3, "Specialist", premier),
         (4, "Strategic", premier),
     ]:
-        tiers[name] = Tier.objects.create(ladder=ladder, name=name, rank=rank, support_plan=plan)
+        tiers[name] = tier_with_plan(ladder, name=name, rank=rank, plan=plan)
     exclusivity = Benefit.objects.create(
         name="Named-account exclusivity", kind="exclusivity", is_costly=True, offsetting_rule="90 days, then released."
     )

@@ -15,7 +15,9 @@ class Command(BaseCommand):
         # Plans first, then the tiers that entitle partners to them, then tickets filed under them.
         counts = programs_demo.seed()
         support_demo.seed_plans()
-        counts |= tiering_demo.seed() | support_demo.seed_tickets()
+        counts |= tiering_demo.seed()
+        counts["tiers with a support plan"] = support_demo.entitle_tiers()
+        counts |= support_demo.seed_tickets()
         counts["articles"] = demo_history.seed_knowledge_base()
         counts["past tickets"] = demo_history.seed_history()
         counts["staff authenticators"] = programs_demo.give_staff_authenticators()
