@@ -17,6 +17,7 @@ _SUPPORT_SETUP = [
         "calendarwindow",
         "calendarholiday",
         "supportplan",
+        "tiersupportplan",
         "severitytarget",
         "oncallschedule",
         "oncalllayer",

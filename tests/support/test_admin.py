@@ -54,3 +54,33 @@ def test_public_holidays_come_from_the_country(db):
     import datetime as dt
 
     assert dt.date(2026, 10, 3) in calendar.holiday_dates(range(2026, 2027))  # German Unity Day
+
+
+def test_a_tiers_support_plan_is_set_on_the_tier_page_and_listed_with_the_tiers(client, program_manager, plan):
+    from support.models import TierSupportPlan
+    from tests.factories import MotionFactory
+    from tiering.models import Ladder, Tier
+
+    ladder = Ladder.objects.create(motion=MotionFactory(slug="services"), name="Services partners")
+    tier = Tier.objects.create(ladder=ladder, name="Delivering", rank=1)
+    client.force_login(program_manager)
+    page = client.get(reverse("admin:tiering_tier_change", args=[tier.pk])).content.decode()
+    assert "support_plan_entitlement-TOTAL_FORMS" in page  # the support plan inline, from support's admin
+    form = {
+        "ladder": ladder.pk,
+        "name": "Delivering",
+        "rank": "1",
+        "description": "",
+        "support_plan_entitlement-TOTAL_FORMS": "1",
+        "support_plan_entitlement-INITIAL_FORMS": "0",
+        "support_plan_entitlement-0-plan": plan.pk,
+        "tier_benefits-TOTAL_FORMS": "0",
+        "tier_benefits-INITIAL_FORMS": "0",
+    }
+    response = client.post(reverse("admin:tiering_tier_change", args=[tier.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert TierSupportPlan.objects.get(tier=tier).plan == plan
+    listing = client.get(reverse("admin:tiering_tier_changelist")).content.decode()
+    assert "Delivering" in listing and plan.name in listing
+    plan_page = client.get(reverse("admin:support_supportplan_change", args=[plan.pk])).content.decode()
+    assert "tier_entitlements-TOTAL_FORMS" in plan_page
