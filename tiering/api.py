@@ -16,7 +16,7 @@ from .models import RetierResult, RetierRun
 
 class CriterionProgressSerializer(serializers.Serializer):
     key = serializers.CharField(source="criterion.key")
-    label = serializers.CharField(source="criterion.label")
+    label = serializers.CharField(source="criterion.label")  # type: ignore[assignment]  # a declared field: DRF's metaclass moves it off the class
     unit = serializers.CharField(source="criterion.unit")
     window = serializers.CharField(source="criterion.window")
     threshold = serializers.DecimalField(source="criterion.threshold", max_digits=20, decimal_places=2)
@@ -156,7 +156,7 @@ class RetierRunDetail(generics.RetrieveAPIView):
 class ResultCriterionSerializer(serializers.Serializer):
     key = serializers.CharField()
     tier = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field: DRF's metaclass moves it off the class
     threshold = serializers.DecimalField(max_digits=20, decimal_places=2)
     value = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
     passed = serializers.BooleanField()

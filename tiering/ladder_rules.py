@@ -6,14 +6,16 @@ explained from that snapshot later, exactly as they were evaluated.
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from programs.models import Metric
 
 from . import evaluation
 from .measures import Measure
-from .models import Criterion, Ladder, Policy, Tier, window_bounds
+from .models import Criterion, Ladder, MdfCriterion, Policy, Tier, window_bounds
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class LadderRules:
     def rank_of(self) -> dict[int, int]:
         return {tier.pk: tier.rank for tier in self.tiers}
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """Return the rules as JSON a run stores: criterion keys in value order, tiers with their criteria."""
         return {
             "ladder": self.ladder.name,
@@ -57,11 +59,13 @@ class LadderRules:
         }
 
 
-def ladder_rules(ladder: Ladder, policy: Policy | None, as_of: dt.date, tiers=None) -> LadderRules:
+def ladder_rules(
+    ladder: Ladder, policy: Policy | None, as_of: dt.date, tiers: Iterable[Tier] | None = None
+) -> LadderRules:
     """Return `ladder`'s tiers with `policy`'s criteria, evaluated on `as_of`."""
-    tiers = tuple(tiers if tiers is not None else ladder.tiers.order_by("rank"))
+    ladder_tiers = tuple(tiers if tiers is not None else ladder.tiers.order_by("rank"))
     criteria = _criteria_of(policy) if policy else []
-    by_tier: dict[int, list] = {}
+    by_tier: dict[int, list[Criterion]] = {}
     for criterion in criteria:
         by_tier.setdefault(criterion.tier_id, []).append(criterion)
     specs = tuple(
@@ -71,9 +75,9 @@ def ladder_rules(ladder: Ladder, policy: Policy | None, as_of: dt.date, tiers=No
             rank=tier.rank,
             criteria=tuple(criterion_spec(c, as_of) for c in by_tier.get(tier.pk, [])),
         )
-        for tier in tiers
+        for tier in ladder_tiers
     )
-    return LadderRules(ladder, policy, tiers, specs, tuple(measure_of(c) for c in criteria))
+    return LadderRules(ladder, policy, ladder_tiers, specs, tuple(measure_of(c) for c in criteria))
 
 
 def _criteria_of(policy: Policy) -> list[Criterion]:
@@ -82,7 +86,7 @@ def _criteria_of(policy: Policy) -> list[Criterion]:
     return list(policy.criteria.select_related("metric"))
 
 
-def criterion_spec(criterion, as_of: dt.date) -> evaluation.CriterionSpec:
+def criterion_spec(criterion: Criterion | MdfCriterion, as_of: dt.date) -> evaluation.CriterionSpec:
     """Return the pure spec of a Criterion or MdfCriterion (metric preloaded) on `as_of`."""
     metric = criterion.metric
     return evaluation.CriterionSpec(
@@ -94,7 +98,7 @@ def criterion_spec(criterion, as_of: dt.date) -> evaluation.CriterionSpec:
     )
 
 
-def measure_of(criterion) -> Measure:
+def measure_of(criterion: Criterion | MdfCriterion) -> Measure:
     """Return what to read from the metric values for a Criterion or MdfCriterion (metric preloaded)."""
     return Measure(
         key=_criterion_key(criterion),
@@ -104,7 +108,7 @@ def measure_of(criterion) -> Measure:
     )
 
 
-def _criterion_key(criterion) -> str:
+def _criterion_key(criterion: Criterion | MdfCriterion) -> str:
     return f"{criterion._meta.model_name}:{criterion.pk}"
 
 
@@ -116,7 +120,7 @@ def window_label(criterion_window: str, aggregation: str, as_of: dt.date) -> str
     return f"{start:%d %b %Y} – {end:%d %b %Y}"
 
 
-def specs_from_snapshot(snapshot: dict) -> list[evaluation.TierSpec]:
+def specs_from_snapshot(snapshot: dict[str, Any]) -> list[evaluation.TierSpec]:
     """Return the tier specs a run stored, to explain its results exactly as it evaluated them."""
     return [
         evaluation.TierSpec(
@@ -138,6 +142,6 @@ def specs_from_snapshot(snapshot: dict) -> list[evaluation.TierSpec]:
     ]
 
 
-def result_values(snapshot: dict, stored: list) -> dict[str, Decimal | None]:
+def result_values(snapshot: dict[str, Any], stored: list[str | None]) -> dict[str, Decimal | None]:
     """Return a result's criterion values by criterion key, as the run evaluated them."""
     return {key: None if raw is None else Decimal(raw) for key, raw in zip(snapshot["keys"], stored, strict=True)}

@@ -145,7 +145,7 @@ class TierBenefit(models.Model):
 
 
 class PolicyQuerySet(models.QuerySet):
-    def announced(self):
+    def announced(self) -> "PolicyQuerySet":
         """Return policies that were published (in force, upcoming or retired): never drafts."""
         return self.exclude(status=Policy.Status.DRAFT)
 
@@ -558,7 +558,7 @@ class RetierResult(models.Model):
 
 
 class AccountClaimQuerySet(PartnerScopedQuerySet):
-    def held(self):
+    def held(self) -> "AccountClaimQuerySet":
         return self.filter(released_at__isnull=True)
 
 

@@ -9,6 +9,8 @@ import datetime as dt
 import json
 import logging
 import math
+from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -129,7 +131,7 @@ def _participants(ladder: Ladder) -> list[int]:
     )
 
 
-def latest_gates(motion_id: int, as_of: dt.date, **partners) -> dict[int, bool]:
+def latest_gates(motion_id: int, as_of: dt.date, **partners: object) -> dict[int, bool]:
     """Return each partner's latest 4C result in the motion on or before `as_of`."""
     gates: dict[int, bool] = {}
     checks = (
@@ -142,7 +144,7 @@ def latest_gates(motion_id: int, as_of: dt.date, **partners) -> dict[int, bool]:
     return gates
 
 
-def _split(ids: list, size: int) -> list[list]:
+def _split(ids: list[int], size: int) -> list[list[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), max(1, size))]
 
 
@@ -179,6 +181,11 @@ def _compute_ladder(run: RetierRun, rules: LadderRules, ids: list[int]) -> None:
                 RetierRun.objects.filter(pk=run.pk).update(processed=F("processed") + len(batch))
 
 
+# One result as a row of _RESULT_COLUMNS: run, partner, ladder, current and computed tier, move, gate,
+# exit candidate, values (JSON text), deciding, reason.
+ResultRow = tuple[int, int, int, int | None, int | None, str, bool | None, bool, str, str, str]
+
+
 class _LadderEvaluator:
     """What evaluating one ladder's partners needs at hand: tiers, current standings, 4C results."""
 
@@ -190,7 +197,7 @@ class _LadderEvaluator:
         self.current = dict(Standing.objects.filter(ladder=rules.ladder).values_list("partner_id", "tier_id"))
         self.gates = latest_gates(rules.ladder.motion_id, run.as_of)
 
-    def result_row(self, partner_id: int, values: dict) -> tuple:
+    def result_row(self, partner_id: int, values: dict[str, Decimal | None]) -> ResultRow:
         """Return the result of one partner as a row of _RESULT_COLUMNS."""
         gate = self.gates.get(partner_id)
         tier, deciding = self.ladder.decide(values, gate)
@@ -232,7 +239,7 @@ _RESULT_COLUMNS = [
 ]
 
 
-def _write_results(rows: list[tuple]) -> None:
+def _write_results(rows: list[ResultRow]) -> None:
     """Store a chunk of results: one COPY on PostgreSQL (the fastest way in), a bulk INSERT elsewhere."""
     if connection.vendor == "postgresql":
         columns = ", ".join(connection.ops.quote_name(column) for column in _RESULT_COLUMNS)
@@ -254,7 +261,7 @@ def _write_results(rows: list[tuple]) -> None:
     )
 
 
-def summarize(run: RetierRun, rulebook: list[LadderRules]) -> dict:
+def summarize(run: RetierRun, rulebook: list[LadderRules]) -> dict[str, dict[str, Any]]:
     """Return per ladder: tier counts before and after, the movement matrix, moves, top-tier share."""
     counts = (
         RetierResult.objects.filter(run=run)
@@ -283,7 +290,7 @@ def summarize(run: RetierRun, rulebook: list[LadderRules]) -> dict:
     return summary
 
 
-def _empty_ladder_summary(rules: LadderRules) -> dict:
+def _empty_ladder_summary(rules: LadderRules) -> dict[str, Any]:
     return {
         "ladder": rules.ladder.name,
         "policy": str(rules.policy),

@@ -6,8 +6,11 @@ meanwhile (a drop applied) is never overwritten. Standings are audited by Postgr
 these bulk writes are in the trail too, labelled with the run and the person who applied it.
 """
 
+import datetime as dt
+from collections.abc import Sequence
+
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from partnerportal.audit import audit_context
@@ -71,7 +74,15 @@ def _apply_ladder(run: RetierRun, ladder_id: int, *, by: User | None) -> None:
     )
 
 
-def _update_standings(run, ladder_id, moves, assignments: str, params: list, *, where: str) -> None:
+def _update_standings(
+    run: RetierRun,
+    ladder_id: int,
+    moves: Sequence[str],
+    assignments: str,
+    params: Sequence[dt.date | int],
+    *,
+    where: str,
+) -> None:
     """UPDATE, in one statement, the standings `where` holds among those the run's results of `moves` name."""
     marks = ", ".join(["%s"] * len(moves))
     replan_audit_triggers()
@@ -88,7 +99,7 @@ def _update_standings(run, ladder_id, moves, assignments: str, params: list, *, 
         )
 
 
-def quoted_table(model) -> str:
+def quoted_table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 

@@ -18,7 +18,7 @@ from .schedule import annual_retier_date
 log = logging.getLogger(__name__)
 
 
-def run_upkeep(now: dt.datetime | None = None) -> dict:
+def run_upkeep(now: dt.datetime | None = None) -> dict[str, int]:
     """Do the periodic tiering work and return what changed; start this year's re-tier once its day has come."""
     now = now or timezone.now()
     today = timezone.localdate(now)
