@@ -9,6 +9,8 @@ from django.urls import path
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from partnerportal.admin import ReadOnlyAdmin
+
 from . import services
 from .models import (
     Certification,
@@ -199,17 +201,14 @@ class MetricValueAdmin(admin.ModelAdmin):
 
 
 @admin.register(MetricImport)
-class MetricImportAdmin(admin.ModelAdmin):
+class MetricImportAdmin(ReadOnlyAdmin):
+    """Imports are recorded by the metric import page; a mistaken one's record may be deleted."""
+
+    deletable = True
     list_display = ["file_name", "row_count", "imported_by", "imported_at"]
     list_select_related = ["imported_by"]
     search_fields = ["file_name"]
     readonly_fields = ["file_name", "row_count", "imported_by", "imported_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Certification)

@@ -15,6 +15,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from partnerportal.admin import ReadOnlyAdmin, ReadOnlyInline
 from partnerportal.exports import csv_response
 from programs.admin import PartnerAdmin
 from programs.models import Partner
@@ -38,31 +39,6 @@ from .models import (
     TierBenefit,
     TierChange,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records that only services write: listed and shown, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 # --- Ladders, tiers, benefits ------------------------------------------------------------------------
 
