@@ -226,28 +226,36 @@ def import_metric_values(content: bytes, *, file_name: str, by: User, today: dat
     return batch
 
 
-def _parse_metric_rows(content: bytes, *, file_name: str, today: date) -> tuple[list[MetricValue], list[str]]:
+def _read_metric_csv(content: bytes) -> tuple[list[dict[str, str]], str]:
+    """Return the CSV's rows keyed by lower-case column, or why the whole file is refused."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return [], ["The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."]
+        return [], "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [column for column in IMPORT_COLUMNS if column not in header]
     if missing:
-        return [], [
+        return [], (
             f"The first row must name the columns {', '.join(IMPORT_COLUMNS)} (source is optional); "
             f"missing: {', '.join(missing)}."
-        ]
+        )
     reader.fieldnames = header
     try:
         raw_rows = list(reader)
     except csv.Error as error:
-        return [], [f"The file is not valid CSV: {error}."]
+        return [], f"The file is not valid CSV: {error}."
     if not raw_rows:
-        return [], ["The file has a header but no rows."]
+        return [], "The file has a header but no rows."
     if len(raw_rows) > IMPORT_MAX_ROWS:
-        return [], [f"The file has {len(raw_rows):,} rows; import at most {IMPORT_MAX_ROWS:,} at a time."]
+        return [], f"The file has {len(raw_rows):,} rows; import at most {IMPORT_MAX_ROWS:,} at a time."
+    return raw_rows, ""
+
+
+def _parse_metric_rows(content: bytes, *, file_name: str, today: date) -> tuple[list[MetricValue], list[str]]:
+    raw_rows, refusal = _read_metric_csv(content)
+    if refusal:
+        return [], [refusal]
     partners = dict(
         Partner.objects.filter(slug__in={(r.get("partner") or "").strip() for r in raw_rows}).values_list("slug", "pk")
     )

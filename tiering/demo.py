@@ -309,30 +309,38 @@ def _partner_metrics(catalogue: dict, manager: User, today: dt.date, last_run: d
             for day in days[when]
         ]
         MetricValue.objects.bulk_create(values)
-        for key, name, count, expires in spec.get("certs", []):
-            for number in range(count):
-                Certification.objects.create(
-                    partner=partner,
-                    metric=metrics[key],
-                    name=name,
-                    holder=f"{partner.name} staff #{number + 1}",
-                    earned_on=today - dt.timedelta(days=800),
-                    expires_on=today + dt.timedelta(days=expires) if expires is not None else None,
-                )
+        _certifications(partner, spec.get("certs", []), metrics, today)
         for motion_slug, passed in spec.get("gate", {}).items():
-            QualificationCheck.objects.create(
-                partner=partner,
-                motion=motions[motion_slug],
-                assessed_on=today - dt.timedelta(days=60 if not passed else 500),
-                customer_base=True,
-                credibility=True,
-                capability=passed,
-                commitment=passed,
-                notes="" if passed else "No active sellers left; commercial terms no longer line up with ours.",
-                assessed_by=manager,
-            )
+            _qualification_check(partner, motions[motion_slug], passed=passed, by=manager, today=today)
         seeded += 1
     return seeded
+
+
+def _certifications(partner: Partner, certs: list, metrics: dict, today: dt.date) -> None:
+    for key, name, count, expires in certs:
+        for number in range(count):
+            Certification.objects.create(
+                partner=partner,
+                metric=metrics[key],
+                name=name,
+                holder=f"{partner.name} staff #{number + 1}",
+                earned_on=today - dt.timedelta(days=800),
+                expires_on=today + dt.timedelta(days=expires) if expires is not None else None,
+            )
+
+
+def _qualification_check(partner: Partner, motion: Motion, *, passed: bool, by: User, today: dt.date) -> None:
+    QualificationCheck.objects.create(
+        partner=partner,
+        motion=motion,
+        assessed_on=today - dt.timedelta(days=60 if not passed else 500),
+        customer_base=True,
+        credibility=True,
+        capability=passed,
+        commitment=passed,
+        notes="" if passed else "No active sellers left; commercial terms no longer line up with ours.",
+        assessed_by=by,
+    )
 
 
 @transaction.atomic

@@ -141,34 +141,21 @@ def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
         for standing in Standing.objects.filter(partner=partner).select_related("tier", "pending_tier")
     }
     policies = _announced_policies(ladders)
-    gates: dict[int, QualificationCheck] = {}
-    for check in QualificationCheck.objects.filter(partner=partner, assessed_on__lte=today).order_by(
-        "motion_id", "-assessed_on", "-pk"
-    ):
-        gates.setdefault(check.motion_id, check)
+    gates = _latest_checks(partner, today)
     next_run = next_retier_date(today)
     entitled = entitlements_of(standing.tier for standing in standings.values() if standing.tier)
-
-    plans: list[tuple[Ladder, Policy | None, Policy | None, Policy | None]] = []
-    rules_today: list[LadderRules] = []
-    rules_next_run: list[LadderRules] = []
-    for ladder in ladders:
-        tiers = list(ladder.tiers.all())
-        now, later = _in_force(policies.get(ladder.pk, []), today), _in_force(policies.get(ladder.pk, []), next_run)
-        upcoming = _upcoming(policies.get(ladder.pk, []), today)
-        plans.append((ladder, now, later, upcoming))
-        rules_today += [ladder_rules(ladder, policy, today, tiers) for policy in (now, upcoming) if policy]
-        if later:
-            rules_next_run.append(ladder_rules(ladder, later, next_run, tiers))
+    plans = [(ladder, *_policies_of(policies.get(ladder.pk, []), today, next_run)) for ladder in ladders]
+    rules_today = [
+        ladder_rules(ladder, p, today, list(ladder.tiers.all())) for ladder, now, _, up in plans for p in (now, up) if p
+    ]
+    rules_next_run = [
+        ladder_rules(ladder, later, next_run, list(ladder.tiers.all())) for ladder, _, later, _ in plans if later
+    ]
     values_today = criterion_values(_measures(rules_today), today, partner_id=partner.pk).for_partner(partner.pk)
     values_next = criterion_values(_measures(rules_next_run), next_run, partner_id=partner.pk).for_partner(partner.pk)
 
     def evaluate(ladder, policy, day, values):
-        if policy is None:
-            return None
-        gate = gates.get(ladder.motion_id)
-        rules = ladder_rules(ladder, policy, day, list(ladder.tiers.all()))
-        return evaluation.evaluate(rules.specs, values, gate.passed if gate else None)
+        return _evaluated(ladder, policy, day, values, gates.get(ladder.motion_id))
 
     return [
         MotionStanding(
@@ -186,6 +173,33 @@ def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
         )
         for ladder, now, later, upcoming in plans
     ]
+
+
+def _evaluated(
+    ladder: Ladder, policy: Policy | None, day: dt.date, values: dict, gate: QualificationCheck | None
+) -> evaluation.Evaluation | None:
+    """Return what `values` earn on `ladder` under `policy` on `day` (None without a policy)."""
+    if policy is None:
+        return None
+    rules = ladder_rules(ladder, policy, day, list(ladder.tiers.all()))
+    return evaluation.evaluate(rules.specs, values, gate.passed if gate else None)
+
+
+def _policies_of(
+    policies: list[Policy], today: dt.date, next_run: dt.date
+) -> tuple[Policy | None, Policy | None, Policy | None]:
+    """Return the policy in force today, the one the next re-tier will use, and the next one announced."""
+    return _in_force(policies, today), _in_force(policies, next_run), _upcoming(policies, today)
+
+
+def _latest_checks(partner: Partner, today: dt.date) -> dict[int, QualificationCheck]:
+    """Return the partner's latest 4C check per motion, as of `today`."""
+    gates: dict[int, QualificationCheck] = {}
+    for check in QualificationCheck.objects.filter(partner=partner, assessed_on__lte=today).order_by(
+        "motion_id", "-assessed_on", "-pk"
+    ):
+        gates.setdefault(check.motion_id, check)
+    return gates
 
 
 def _held_entitlements(standing: Standing | None, entitled: dict[int, list[Entitlement]]) -> list[Entitlement]:

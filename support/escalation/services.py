@@ -74,14 +74,7 @@ def escalate(
     """
     router = router or Router(now)
     calendar_cache = {} if calendar_cache is None else calendar_cache
-    planned: dict[tuple[int, int], Planned] = {}
-    for order in sorted(orders, key=lambda order: (order.ticket.pk, order.rank)):
-        levels = order.ticket.escalation_terms.get("levels", [])
-        level = next((level for level in levels if level["rank"] == order.rank), None)
-        if level is None:
-            continue
-        route = router.route(levels, order.rank)
-        planned[(order.ticket.pk, order.rank)] = (order, level, route)
+    planned = _routed(orders, router)
     rows = [
         (ticket_id, rank, level["name"], order.cause, order.reason, now, by.pk if by else None, route.person_id,
          route.via, not level["assigns"])
@@ -98,6 +91,17 @@ def escalate(
         done = [planned[(ticket_id, rank)] for ticket_id, rank in written]
         _escalation_effects(done, by=by, now=now, router=router, calendar_cache=calendar_cache)
     return [(order.ticket.pk, order.rank, route.person_id) for order, _, route in done]
+
+
+def _routed(orders: list[EscalationOrder], router: Router) -> dict[tuple[int, int], Planned]:
+    """Return each order whose level exists in its ticket's terms, with that level and its route, by (ticket, rank)."""
+    planned: dict[tuple[int, int], Planned] = {}
+    for order in sorted(orders, key=lambda order: (order.ticket.pk, order.rank)):
+        levels = order.ticket.escalation_terms.get("levels", [])
+        level = next((level for level in levels if level["rank"] == order.rank), None)
+        if level is not None:
+            planned[(order.ticket.pk, order.rank)] = (order, level, router.route(levels, order.rank))
+    return planned
 
 
 def _escalation_effects(

@@ -23,6 +23,7 @@ from support.knowledge.deflection import record_deflection
 from support.models import (
     Deflection,
     IdempotencyKey,
+    SupportPlan,
     Ticket,
     TicketAttachment,
     TicketEvent,
@@ -93,14 +94,7 @@ def open_ticket(
     ticket gets no acknowledgement email (its submitter filed it long ago). `suggested_for` is the
     title knowledge-base suggestions were shown for: filing anyway is recorded as a deflection miss.
     """
-    membership = submitter.membership
-    if membership is None or membership.partner_id != partner.pk:
-        raise PermissionDenied("You can only file tickets for your own organisation.")
-    plan = plan_for_partner(partner)
-    if plan is None:
-        raise ValidationError(
-            "Your organisation has no support plan yet: none of its tiers includes one. Ask your partner manager."
-        )
+    plan = _plan_to_file_under(partner, submitter)
     now = at or timezone.now()
     with audit_context(action="open_ticket", actor=submitter.pk):
         ticket = Ticket.objects.create(
@@ -120,6 +114,19 @@ def open_ticket(
     if at is None:
         transaction.on_commit(lambda: _send_auto_acknowledgement(ticket.pk), robust=True)
     return ticket
+
+
+def _plan_to_file_under(partner: Partner, submitter: User) -> SupportPlan:
+    """Return the plan a ticket of `partner` is filed under, or refuse who may not file or has no plan."""
+    membership = submitter.membership
+    if membership is None or membership.partner_id != partner.pk:
+        raise PermissionDenied("You can only file tickets for your own organisation.")
+    plan = plan_for_partner(partner)
+    if plan is None:
+        raise ValidationError(
+            "Your organisation has no support plan yet: none of its tiers includes one. Ask your partner manager."
+        )
+    return plan
 
 
 class IdempotencyKeyReused(Exception):
