@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from programs.api import PartnerSummarySerializer
 
-from . import kb, metrics, services
+from . import kb, metrics, services, sla
 from .forms import BINARY_TYPES, TEXT_TYPES, TicketForm, check_upload
 from .models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
 
@@ -76,7 +76,7 @@ class MySupportSerializer(serializers.Serializer):
 
 
 class SlaSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=["breached", "warning", "paused", "met", "ok"])
+    state = serializers.ChoiceField(choices=sla.SLA_STATES)
     first_response_due = serializers.DateTimeField(allow_null=True)
     first_response_at = serializers.DateTimeField(allow_null=True)
     resolution_due = serializers.DateTimeField(allow_null=True, help_text="Null while the clock is paused.")
