@@ -12,6 +12,7 @@ from support.insight import metrics
 from support.knowledge import articles
 from support.models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
 from support.pages.forms import BINARY_TYPES, TEXT_TYPES, TicketForm, check_upload
+from support.rules import sla
 from support.tickets import lifecycle
 
 
@@ -78,7 +79,7 @@ class MySupportSerializer(serializers.Serializer):
 
 
 class SlaSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=["breached", "warning", "paused", "met", "ok"])
+    state = serializers.ChoiceField(choices=sla.SLA_STATES)
     first_response_due = serializers.DateTimeField(allow_null=True)
     first_response_at = serializers.DateTimeField(allow_null=True)
     resolution_due = serializers.DateTimeField(allow_null=True, help_text="Null while the clock is paused.")

@@ -5,11 +5,12 @@ from datetime import datetime
 import pghistory
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from programs.models import Partner, PartnerScopedQuerySet
+from support.rules import sla
 from support.rules import ticket_states as states
 
 from .plans import Severity, SupportPlan
@@ -24,6 +25,43 @@ class TicketQuerySet(PartnerScopedQuerySet):
 
     def due_for_sla_check(self, now):
         return self.filter(next_sla_check_at__lte=now)
+
+    def in_sla_state(self, state: str, now: datetime) -> "TicketQuerySet":
+        """Return the tickets whose `Ticket.sla_state(now)` is `state`."""
+        return self.filter(sla_state_q(state, now))
+
+
+def sla_state_q(state: str, now: datetime) -> Q:
+    """Return the condition for `Ticket.sla_state(now) == state`: support.rules.sla.sla_state as a query."""
+    if state not in sla.SLA_STATES:
+        raise ValueError(f"Unknown SLA state {state!r}: one of {', '.join(sla.SLA_STATES)}.")
+
+    # Each comparison is guarded against NULL, so that negating it stays true or false (never unknown).
+    def passed(field: str) -> Q:
+        return Q(**{f"{field}__isnull": False, f"{field}__lte": now})
+
+    def late(done: str, due: str) -> Q:
+        # Done after the deadline, or not done and the deadline is behind us.
+        return Q(**{f"{due}__isnull": False}) & (
+            Q(**{f"{done}__isnull": False, f"{done}__gt": F(due)}) | Q(**{f"{done}__isnull": True, f"{due}__lt": now})
+        )
+
+    breached = late("first_response_at", "first_response_due") | late("resolved_at", "resolution_due")
+    finished = Q(status__in=states.FINISHED_STATUSES)
+    waiting = Q(status=states.Status.WAITING_ON_PARTNER)
+    warned = (
+        passed("resolution_warn_at")
+        | passed("update_warn_at")
+        | (Q(first_response_at__isnull=True) & passed("first_response_warn_at"))
+    )
+    running = ~breached & ~finished & ~waiting
+    return {
+        "breached": breached,
+        "met": ~breached & finished,
+        "paused": ~breached & ~finished & waiting,
+        "warning": running & warned,
+        "ok": running & ~warned,
+    }[state]
 
 
 REPORTING_FIELDS = (
@@ -157,22 +195,20 @@ class Ticket(models.Model):
             return min(candidates) if candidates else None
         return self.resolution_due
 
-    def sla_state(self, now) -> str:
-        """Return 'breached', 'warning', 'paused', 'met' or 'ok' for the clocks that still run."""
-        frt_breached = self.first_response_due and (self.first_response_at or now) > self.first_response_due
-        res_breached = self.resolution_due and (self.resolved_at or now) > self.resolution_due
-        if frt_breached or res_breached:
-            return "breached"
-        if not self.is_open:
-            return "met"
-        if self.status == self.Status.WAITING_ON_PARTNER:
-            return "paused"
-        warn = [self.resolution_warn_at, self.update_warn_at]
-        if self.first_response_at is None:
-            warn.append(self.first_response_warn_at)
-        if any(at and now >= at for at in warn):
-            return "warning"
-        return "ok"
+    def sla_state(self, now: datetime) -> str:
+        """Return the SLA state at `now`: 'breached', 'warning', 'paused', 'met' or 'ok' (support.rules.sla.sla_state)."""
+        return sla.sla_state(
+            now,
+            is_open=self.is_open,
+            waiting_on_partner=self.status == self.Status.WAITING_ON_PARTNER,
+            first_response_at=self.first_response_at,
+            first_response_due=self.first_response_due,
+            first_response_warn_at=self.first_response_warn_at,
+            resolved_at=self.resolved_at,
+            resolution_due=self.resolution_due,
+            resolution_warn_at=self.resolution_warn_at,
+            update_warn_at=self.update_warn_at,
+        )
 
 
 class SlaTarget(models.TextChoices):

@@ -1,34 +1,13 @@
 import django_filters
 from django import forms
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from programs.models import SUPPORT_ROLES, Partner, User
 from support.models import Severity, SupportPlan, Ticket
+from support.pages.tables import SLA_LABELS
+from support.rules import sla
 
 OPEN = "open"
-
-
-def sla_state_q(state: str, now) -> Q:
-    """Return the condition for tickets whose SLA state (see Ticket.sla_state) is `state`."""
-    # The same rules as Ticket.sla_state, as a query.
-    unanswered = Q(first_response_at__isnull=True)
-    breached = (
-        (unanswered & Q(first_response_due__lt=now))
-        | Q(first_response_at__gt=F("first_response_due"))
-        | Q(resolution_due__lt=Coalesce("resolved_at", Value(now)))
-    )
-    warning = (
-        (unanswered & Q(first_response_warn_at__lte=now)) | Q(resolution_warn_at__lte=now) | Q(update_warn_at__lte=now)
-    )
-    paused = Q(status=Ticket.Status.WAITING_ON_PARTNER)
-    return {
-        "breached": breached,
-        "warning": warning & ~breached,
-        "paused": paused & ~breached,
-        "ok": ~breached & ~warning & ~paused,
-    }[state]
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -46,7 +25,7 @@ class TicketFilter(django_filters.FilterSet):
     )
     sla_state = django_filters.ChoiceFilter(
         label="SLA",
-        choices=[("breached", "Breached"), ("warning", "Warning"), ("paused", "Paused"), ("ok", "On track")],
+        choices=[(state, SLA_LABELS[state]) for state in sla.SLA_STATES],
         method="filter_sla_state",
     )
 
@@ -58,4 +37,4 @@ class TicketFilter(django_filters.FilterSet):
         return queryset.open() if value == OPEN else queryset.filter(status=value)
 
     def filter_sla_state(self, queryset, name, value):
-        return queryset.filter(sla_state_q(value, timezone.now()))
+        return queryset.in_sla_state(value, timezone.now())

@@ -236,3 +236,45 @@ def next_check(
     pending = [instant for instant, kind, target, key in thresholds(ticket) if (kind, target, key) not in recorded]
     pending += [step.at for step in steps]
     return min(pending) if pending else None
+
+
+# The SLA states, in the order they win: the one definition behind Ticket.sla_state, its query form
+# TicketQuerySet.in_sla_state, the list filters and the API (docs/sla.md says the same for people).
+SLA_STATES = ("breached", "warning", "paused", "met", "ok")
+
+
+def sla_state(
+    now: datetime,
+    *,
+    is_open: bool,
+    waiting_on_partner: bool,
+    first_response_at: datetime | None,
+    first_response_due: datetime | None,
+    first_response_warn_at: datetime | None,
+    resolved_at: datetime | None,
+    resolution_due: datetime | None,
+    resolution_warn_at: datetime | None,
+    update_warn_at: datetime | None,
+) -> str:
+    """Return the SLA state at `now`, one of SLA_STATES.
+
+    - breached: the first response came (or, unanswered, `now` is) after its deadline, or the
+      resolution came (or, unresolved, `now` is) after its deadline; resolved and closed tickets too.
+    - met: resolved or closed without a breach.
+    - paused: open, waiting on the partner, not breached.
+    - warning: open and running, a warning instant passed: resolution, update cadence, or first
+      response while unanswered.
+    - ok: open and running, nothing of the above.
+    """
+    first_response_late = first_response_due is not None and (first_response_at or now) > first_response_due
+    resolution_late = resolution_due is not None and (resolved_at or now) > resolution_due
+    if first_response_late or resolution_late:
+        return "breached"
+    if not is_open:
+        return "met"
+    if waiting_on_partner:
+        return "paused"
+    warnings = [resolution_warn_at, update_warn_at, first_response_warn_at if first_response_at is None else None]
+    if any(at is not None and now >= at for at in warnings):
+        return "warning"
+    return "ok"

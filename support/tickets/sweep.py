@@ -25,7 +25,7 @@ from partnerportal.bulk import insert_returning, replan_audit_triggers, update_f
 from partnerportal.health import record_heartbeat
 from support.escalation.routing import Router
 from support.escalation.services import EscalationOrder, escalate
-from support.models import Notification, Ticket, TicketEvent
+from support.models import Notification, SlaTarget, Ticket, TicketEvent
 from support.rules import escalation, sla, ticket_states
 
 SWEEP = "sla_sweep"
@@ -127,8 +127,9 @@ _EVENT_COLUMNS = ["ticket", "kind", "sla_target", "to_value", "at", "public", "b
 
 
 @transaction.atomic
-def _sweep_batch(now: datetime, batch_size: int, router: Router) -> SweepResult:
-    if connection.vendor == "postgresql":
+def _sweep_batch(now: datetime, batch_size: int, router: Router, *, in_sql: bool | None = None) -> SweepResult:
+    # One SQL statement on PostgreSQL, the Python rules elsewhere; `in_sql` picks one (tests run both).
+    if connection.vendor == "postgresql" if in_sql is None else in_sql:
         return _sweep_batch_in_sql(now, batch_size, router)
     tickets = _claimed(Ticket.objects.filter(next_sla_check_at__lte=now), batch_size)
     crossed = [
@@ -184,6 +185,11 @@ def _escalate_and_move(tickets: list[ClaimedTicket], now: datetime, router: Rout
 _OPEN = "c.status NOT IN ({})".format(", ".join(f"'{status}'" for status in ticket_states.FINISHED_STATUSES))
 _UNANSWERED = f"{_OPEN} AND c.first_response_at IS NULL"
 _CADENCE_KEY = """to_char(c.update_due AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')"""
+# The steps kept are those still to come, as in Python: a level reached already makes its step moot.
+_STEPS_TO_COME = """COALESCE((
+    SELECT jsonb_agg(s.step ORDER BY s.n) FROM jsonb_array_elements(c.escalation_steps) WITH ORDINALITY AS s(step, n)
+    WHERE (s.step->>0)::timestamptz > %(now)s AND (s.step->>1)::int > c.escalation_level
+), '[]'::jsonb)"""
 _STEP_DUE = "EXISTS (SELECT 1 FROM jsonb_array_elements(c.escalation_steps) s WHERE (s->>0)::timestamptz <= %(now)s)"
 SWEEP_BATCH_SQL = f"""
 WITH claimed AS MATERIALIZED (
@@ -228,7 +234,7 @@ upcoming AS (
     GROUP BY u.id
 ),
 moved AS (
-    UPDATE support_ticket t SET next_sla_check_at = u.at
+    UPDATE support_ticket t SET next_sla_check_at = u.at, escalation_steps = {_STEPS_TO_COME}
     FROM claimed c LEFT JOIN upcoming u ON u.id = c.id
     WHERE t.id = c.id AND NOT {_STEP_DUE}
     RETURNING t.id
@@ -306,7 +312,8 @@ def _queue_sla_alerts(alerts: list[Alert], now: datetime) -> None:
     time of the ticket's plan, so they fall in support hours already.
     """
     by_assignee: defaultdict[int, list[tuple[int, str, str, str]]] = defaultdict(list)
-    for ticket_id, assignee_id, title, kind, target in alerts:
+    # Ticket by ticket, each target's warning before its breach: the SQL path returns its rows unordered.
+    for ticket_id, assignee_id, title, kind, target in sorted(alerts, key=_alert_order):
         if assignee_id:
             by_assignee[assignee_id].append((ticket_id, title, kind, target))
     Notification.objects.bulk_create(
@@ -321,6 +328,11 @@ def _queue_sla_alerts(alerts: list[Alert], now: datetime) -> None:
         )
         for assignee_id, items in by_assignee.items()
     )
+
+
+def _alert_order(alert: tuple[int, int | None, str, str, str]) -> tuple[int, int, bool]:
+    ticket_id, _, _, kind, target = alert
+    return ticket_id, SlaTarget.values.index(target), kind == TicketEvent.Kind.SLA_BREACH
 
 
 def send_due_notifications(now: datetime | None = None) -> int:

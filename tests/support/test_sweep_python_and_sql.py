@@ -1,0 +1,198 @@
+"""The sweep's two paths, held to each other: the Python rules (SQLite's path) and the one SQL statement
+(PostgreSQL's) record the same events and move the same cursors on the same tickets at the same `now`."""
+
+import datetime as dt
+import random
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support.escalation import terms
+from support.escalation.routing import Router
+from support.models import Escalation, EscalationLevel, EscalationPolicy, Notification, Ticket, TicketEvent
+from support.rules import escalation, sla
+from support.tickets.sweep import _sweep_batch
+from tests.factories import TICKET_INTAKE
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL path is PostgreSQL's"),
+]
+
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+M = timedelta(minutes=1)
+# From NOW: the boundaries (NOW itself, a microsecond either side) and fractions of a second, which the
+# update cadence's key (its due time to the second) must cut the same way in Python and SQL.
+OFFSETS = [-180 * M, -61 * M, -M, -timedelta(microseconds=1), timedelta(0), timedelta(microseconds=1)]
+OFFSETS += [timedelta(seconds=-59, microseconds=999_999), timedelta(seconds=30, microseconds=500_000), M, 180 * M]
+CLOCK_FIELDS = (
+    "first_response_at",
+    "first_response_warn_at",
+    "first_response_due",
+    "resolution_warn_at",
+    "resolution_due",
+    "update_warn_at",
+    "update_due",
+)
+instants = st.one_of(st.none(), st.sampled_from(OFFSETS))
+steps = st.lists(
+    st.tuples(st.sampled_from(OFFSETS), st.integers(1, 3), st.sampled_from(["timeout", "trigger"])), max_size=3
+)
+tickets = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(Ticket.Status.values),
+        **dict.fromkeys(CLOCK_FIELDS, instants),
+        # Due (at or before NOW, down to the instant of a threshold), not due, or never.
+        "next_sla_check_at": st.one_of(st.none(), st.sampled_from([-240 * M, -61 * M, -M, timedelta(0), M])),
+        "assigned": st.booleans(),
+        "escalation_level": st.integers(0, 3),
+        "steps": steps,
+        # Which of its thresholds were recorded already (by an earlier sweep, or the other worker).
+        "recorded": st.lists(st.booleans(), min_size=6, max_size=6),
+    }
+)
+
+
+@pytest.fixture
+def policy(plan, support_l1, support_l2, engineer):
+    """L1 takes new tickets, L2 after the first-response target, L3 (informed only) when unresolved for 2 h."""
+    policy = EscalationPolicy.objects.create(plan=plan)
+    EscalationLevel.objects.create(policy=policy, rank=1, name="L1", rule="entry", person=support_l1)
+    EscalationLevel.objects.create(
+        policy=policy, rank=2, name="L2", rule="no_response", after_factor=1, person=support_l2
+    )
+    EscalationLevel.objects.create(
+        policy=policy, rank=3, name="L3", rule="no_resolution", after_minutes=120, person=engineer, assigns=False
+    )
+    return terms.escalation_snapshot(plan)
+
+
+def save_tickets(rows, *, terms, plan, partner, submitter, assignee) -> None:
+    Ticket.objects.all().delete()  # one test transaction: each example starts from no tickets
+
+    def at(offset):
+        return None if offset is None else NOW + offset
+
+    saved = Ticket.objects.bulk_create(
+        Ticket(
+            partner=partner,
+            submitter=submitter,
+            plan=plan,
+            title=f"Ticket {n}",
+            severity="P2",
+            received_at=NOW - timedelta(hours=5),
+            status=row["status"],
+            **{name: at(row[name]) for name in CLOCK_FIELDS},
+            next_sla_check_at=at(row["next_sla_check_at"]),
+            assignee=assignee if row["assigned"] else None,
+            escalation_terms=terms,
+            escalation_level=row["escalation_level"],
+            escalation_steps=[
+                escalation.Step(NOW + offset, rank, cause, f"Step {rank}").as_json()
+                for offset, rank, cause in row["steps"]
+            ],
+            **TICKET_INTAKE,
+        )
+        for n, row in enumerate(rows)
+    )
+    TicketEvent.objects.bulk_create(
+        TicketEvent(ticket=ticket, kind=kind, sla_target=target, to_value=key, at=instant, public=False)
+        for ticket, row in zip(saved, rows, strict=True)
+        for (instant, kind, target, key), recorded in zip(sla.thresholds(ticket), row["recorded"], strict=False)
+        if recorded
+    )
+
+
+def outcome() -> dict:
+    """Return what a sweep leaves behind, in terms that do not depend on the path (no event ids)."""
+    columns = {
+        "events": (TicketEvent, ["ticket", "kind", "sla_target", "to_value", "at", "public", "by_staff"]),
+        "cursors": (Ticket, ["pk", "next_sla_check_at", "escalation_steps", "escalation_level", "assignee"]),
+        "escalations": (Escalation, ["ticket", "level", "cause", "assignee", "informed_only"]),
+        "mail": (Notification, ["recipient", "ticket", "subject", "body", "send_after"]),
+    }
+    return {
+        what: list(model.objects.order_by(*fields).values_list(*fields)) for what, (model, fields) in columns.items()
+    }
+
+
+class _Undo(Exception):
+    pass
+
+
+def sweep_and_undo(*, in_sql: bool) -> tuple:
+    """Return the batch's result and what it left behind, then roll it back (a savepoint of the test's transaction)."""
+    try:
+        with transaction.atomic():
+            result = _sweep_batch(NOW, 10_000, Router(NOW), in_sql=in_sql)
+            left = outcome()
+            raise _Undo
+    except _Undo:
+        pass
+    summary = (result.checked, result.recorded, result.escalated, sorted(result.events, key=repr))
+    return summary, left
+
+
+def assert_both_paths_agree(rows, *, policy, plan, partner, submitter, assignee) -> tuple:
+    save_tickets(rows, terms=policy, plan=plan, partner=partner, submitter=submitter, assignee=assignee)
+    python_summary, python_left = sweep_and_undo(in_sql=False)
+    sql_summary, sql_left = sweep_and_undo(in_sql=True)
+    assert sql_summary == python_summary
+    for what in python_left:
+        assert sql_left[what] == python_left[what], what
+    return python_summary
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(tickets, min_size=3, max_size=20))
+def test_the_sql_batch_does_what_the_python_batch_does(
+    rows, policy, plan, partner, partner_member, support_l1, time_machine
+):
+    time_machine.move_to(NOW, tick=False)
+    assert_both_paths_agree(
+        rows, policy=policy, plan=plan, partner=partner, submitter=partner_member, assignee=support_l1
+    )
+
+
+def seeded_rows(count: int, seed: int) -> list[dict]:
+    """Return `count` tickets drawn from the same values as `tickets`, many at once (hypothesis keeps lists short)."""
+    rng = random.Random(seed)
+
+    def instant():
+        return rng.choice([None, *OFFSETS])
+
+    return [
+        {
+            "status": rng.choice(Ticket.Status.values),
+            **{name: instant() for name in CLOCK_FIELDS},
+            "next_sla_check_at": rng.choice([None, -240 * M, -61 * M, -M, timedelta(0), M]),
+            "assigned": rng.random() < 0.5,
+            "escalation_level": rng.randint(0, 3),
+            "steps": [
+                (rng.choice(OFFSETS), rng.randint(1, 3), rng.choice(["timeout", "trigger"]))
+                for _ in range(rng.randint(0, 3))
+            ],
+            "recorded": [rng.random() < 0.3 for _ in range(6)],
+        }
+        for _ in range(count)
+    ]
+
+
+def test_both_batches_agree_on_a_seeded_mix_of_hundreds_of_tickets(
+    policy, plan, partner, partner_member, support_l1, time_machine
+):
+    time_machine.move_to(NOW, tick=False)
+    checked, recorded, escalated, _ = assert_both_paths_agree(
+        seeded_rows(400, seed=20261123),
+        policy=policy,
+        plan=plan,
+        partner=partner,
+        submitter=partner_member,
+        assignee=support_l1,
+    )
+    # The mix reaches every branch: thresholds crossed and recorded, escalations due, cursors moved.
+    assert checked > 100 and recorded > 50 and escalated > 20
