@@ -138,6 +138,29 @@ TICKET_INTAKE = {
 }
 
 
+def replace_tickets_with(field_rows, *, partner, submitter, plan, received_at):
+    """Delete every ticket and save one P2 ticket per dict of field values, at once; return them saved.
+
+    For generated examples (hypothesis) that each start from no tickets in one test transaction.
+    """
+    from support.models import Ticket
+
+    Ticket.objects.all().delete()
+    return Ticket.objects.bulk_create(
+        Ticket(
+            partner=partner,
+            submitter=submitter,
+            plan=plan,
+            title=f"Ticket {n}",
+            severity="P2",
+            received_at=received_at,
+            **TICKET_INTAKE,
+            **fields,
+        )
+        for n, fields in enumerate(field_rows)
+    )
+
+
 def file_ticket(partner, submitter, *, title="Checkout returning 500", severity="P2", at=None, **fields):
     """Return a ticket filed through the real service, as a partner would."""
     from support.tickets import lifecycle

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from support.models import Ticket, TicketEvent
 from support.rules import sla
-from tests.factories import TICKET_INTAKE
+from tests.factories import replace_tickets_with
 
 pytestmark = pytest.mark.django_db
 
@@ -57,26 +57,20 @@ def as_staff(api_client_for, support_l1, settings):
 
 
 def save_tickets(rows, *, now, plan, partner, submitter) -> list[Ticket]:
-    Ticket.objects.all().delete()  # one test transaction: each example starts from no tickets
-
     def at(offset):
         return None if offset is None else now + offset
 
-    tickets = Ticket.objects.bulk_create(
-        Ticket(
-            partner=partner,
-            submitter=submitter,
-            plan=plan,
-            title=f"Ticket {n}",
-            severity="P2",
-            received_at=now - timedelta(hours=2),
-            status=row["status"],
-            reopened=row["reopened"],
-            paused_seconds=row["paused_minutes"] * 60,
+    fields = [
+        {
+            "status": row["status"],
+            "reopened": row["reopened"],
+            "paused_seconds": row["paused_minutes"] * 60,
             **{name: at(row[name]) for name in CLOCK_FIELDS},
-            **TICKET_INTAKE,
-        )
-        for n, row in enumerate(rows)
+        }
+        for row in rows
+    ]
+    tickets = replace_tickets_with(
+        fields, partner=partner, submitter=submitter, plan=plan, received_at=now - timedelta(hours=2)
     )
     TicketEvent.objects.bulk_create(
         TicketEvent(ticket=ticket, kind="sla_breach", sla_target="resolution", at=now, public=False)

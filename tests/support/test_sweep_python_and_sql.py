@@ -15,7 +15,7 @@ from support.escalation.routing import Router
 from support.models import Escalation, EscalationLevel, EscalationPolicy, Notification, Ticket, TicketEvent
 from support.rules import escalation, sla
 from support.tickets.sweep import _sweep_batch
-from tests.factories import TICKET_INTAKE
+from tests.factories import replace_tickets_with
 
 pytestmark = [
     pytest.mark.postgres,
@@ -72,32 +72,26 @@ def policy(plan, support_l1, support_l2, engineer):
 
 
 def save_tickets(rows, *, terms, plan, partner, submitter, assignee) -> None:
-    Ticket.objects.all().delete()  # one test transaction: each example starts from no tickets
-
     def at(offset):
         return None if offset is None else NOW + offset
 
-    saved = Ticket.objects.bulk_create(
-        Ticket(
-            partner=partner,
-            submitter=submitter,
-            plan=plan,
-            title=f"Ticket {n}",
-            severity="P2",
-            received_at=NOW - timedelta(hours=5),
-            status=row["status"],
+    fields = [
+        {
+            "status": row["status"],
             **{name: at(row[name]) for name in CLOCK_FIELDS},
-            next_sla_check_at=at(row["next_sla_check_at"]),
-            assignee=assignee if row["assigned"] else None,
-            escalation_terms=terms,
-            escalation_level=row["escalation_level"],
-            escalation_steps=[
+            "next_sla_check_at": at(row["next_sla_check_at"]),
+            "assignee": assignee if row["assigned"] else None,
+            "escalation_terms": terms,
+            "escalation_level": row["escalation_level"],
+            "escalation_steps": [
                 escalation.Step(NOW + offset, rank, cause, f"Step {rank}").as_json()
                 for offset, rank, cause in row["steps"]
             ],
-            **TICKET_INTAKE,
-        )
-        for n, row in enumerate(rows)
+        }
+        for row in rows
+    ]
+    saved = replace_tickets_with(
+        fields, partner=partner, submitter=submitter, plan=plan, received_at=NOW - timedelta(hours=5)
     )
     TicketEvent.objects.bulk_create(
         TicketEvent(ticket=ticket, kind=kind, sla_target=target, to_value=key, at=instant, public=False)
