@@ -232,6 +232,22 @@ def deflection(start: datetime, end: datetime, partner=None) -> dict:
 # --- Periods --------------------------------------------------------------------------------------
 
 
+# The months reports can show: every zone's midnight of their first and following month is a valid
+# instant, and the previous and next month links stay inside.
+FIRST_MONTH, LAST_MONTH = date(1900, 1, 1), date(2099, 12, 1)
+
+
+def parse_month(text: str) -> date:
+    """Return the first day of the month `text` names (YYYY-MM), or raise ValueError saying what is accepted."""
+    try:
+        month = datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise ValueError(f"“{text[:20]}” is not a month: write it as YYYY-MM, such as 2026-11.") from None
+    if not FIRST_MONTH <= month <= LAST_MONTH:
+        raise ValueError(f"Reports cover {FIRST_MONTH:%B %Y} to {LAST_MONTH:%B %Y}; {text} is outside them.")
+    return month
+
+
 def month_bounds(month: date, zone) -> tuple[datetime, datetime]:
     """Return the instants the calendar month of `month` starts and ends in `zone`."""
     first = month.replace(day=1)

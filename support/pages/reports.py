@@ -55,23 +55,40 @@ REVIEW_CSV_COLUMNS = [
 ]
 
 
+class BadMonth(Exception):
+    """The ?month= asked for is not a month a report can show."""
+
+
 def _month(request, zone) -> date:
     """Return the first day of the month asked for (?month=YYYY-MM), this month by default."""
-    try:
-        return datetime.strptime(request.GET.get("month", ""), "%Y-%m").date()
-    except ValueError:
+    text = request.GET.get("month", "").strip()
+    if not text:
         return timezone.localdate(timezone=zone).replace(day=1)
+    try:
+        return metrics.parse_month(text)
+    except ValueError as error:
+        raise BadMonth(str(error)) from None
 
 
 def _month_links(month: date) -> dict:
     previous = (month - timedelta(days=1)).replace(day=1)
     following = (month + timedelta(days=32)).replace(day=1)
-    return {"previous_month": f"{previous:%Y-%m}", "next_month": f"{following:%Y-%m}"}
+    return {
+        "previous_month": f"{previous:%Y-%m}" if previous >= metrics.FIRST_MONTH else "",
+        "next_month": f"{following:%Y-%m}" if following <= metrics.LAST_MONTH else "",
+    }
+
+
+def _refused_month(request, error: BadMonth) -> HttpResponse:
+    return render(request, "bad_request.html", {"message": str(error)}, status=400)
 
 
 @staff_role_required(*STAFF)
 def scoreboard(request):
-    month = _month(request, UTC)
+    try:
+        month = _month(request, UTC)
+    except BadMonth as error:
+        return _refused_month(request, error)
     start, end = metrics.month_bounds(month, UTC)
     tickets = metrics.received_between(start, end)
     month_figures = metrics.overall_figures(tickets)
@@ -209,7 +226,10 @@ def _ratio(share):
 def monthly_review(request, partner_pk, action_form=None, close_forms=None, status=200):
     partner = get_object_or_404(Partner, pk=partner_pk)
     zone = ZoneInfo(partner.time_zone)
-    month = _month(request, zone)
+    try:
+        month = _month(request, zone)
+    except BadMonth as error:
+        return _refused_month(request, error)
     start, end = metrics.month_bounds(month, zone)
     tickets = metrics.received_between(start, end, Ticket.objects.filter(partner=partner))
     rows = list(tickets.select_related("plan", "assignee").order_by("received_at"))
@@ -273,7 +293,10 @@ def _within(done, due):
 @require_POST
 def add_action_item(request, partner_pk):
     partner = get_object_or_404(Partner, pk=partner_pk)
-    month = _month(request, ZoneInfo(partner.time_zone))
+    try:
+        month = _month(request, ZoneInfo(partner.time_zone))
+    except BadMonth as error:
+        return _refused_month(request, error)
     form = ActionItemForm(request.POST)
     if form.is_valid():
         try:

@@ -104,3 +104,33 @@ def test_partners_see_their_own_support_this_quarter(client, answered, other_par
     page = client.get(reverse("ticket_list")).content.decode()
     assert "Your support this quarter" in page
     assert "<dt>Tickets</dt><dd>1</dd>" in page  # Northwind's one ticket, not Contoso's
+
+
+@pytest.mark.parametrize("month", ["0001-01", "9999-12", "1899-12", "2100-01", "2026-13", "soon"])
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_a_month_reports_cannot_show_is_refused_with_the_reason(client, answered, support_manager, month, zone):
+    partner = answered.partner
+    partner.time_zone = zone
+    partner.save(update_fields=["time_zone"])
+    client.force_login(support_manager)
+    review = reverse("monthly_review", args=[partner.pk])
+    for url, query in [
+        (reverse("scoreboard"), {"month": month}),
+        (review, {"month": month}),
+        (review, {"month": month, "format": "csv"}),
+    ]:
+        response = client.get(url, query)
+        assert response.status_code == 400, (url, query)
+        assert "YYYY-MM" in response.content.decode() or "Reports cover January 1900 to December 2099" in (
+            response.content.decode()
+        )
+    response = client.post(reverse("add_action_item", args=[partner.pk]) + f"?month={month}", {"description": "x"})
+    assert response.status_code == 400 and not ActionItem.objects.exists()
+
+
+def test_the_first_and_last_months_show_and_link_only_inside_the_range(client, answered, support_manager):
+    client.force_login(support_manager)
+    first = client.get(reverse("scoreboard"), {"month": "1900-01"}).content.decode()
+    assert "January 1900" in first and "?month=1899-12" not in first and "?month=1900-02" in first
+    last = client.get(reverse("monthly_review", args=[answered.partner_id]), {"month": "2099-12", "format": "csv"})
+    assert last.status_code == 200
