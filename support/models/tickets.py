@@ -1,6 +1,7 @@
 """Tickets, their timeline events and attachments, and the API's idempotency keys."""
 
 from datetime import datetime
+from pathlib import PurePath
 
 import pghistory
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from programs.models import Partner, PartnerScopedQuerySet
 from support.rules import sla
@@ -290,7 +292,15 @@ class TicketAttachmentQuerySet(PartnerScopedQuerySet):
 
 
 def attachment_path(instance, filename):
-    return f"tickets/{instance.ticket_id}/{timezone.now():%Y%m%d%H%M%S}-{filename}"
+    """Return where an attachment is stored: its ticket's folder, a timestamp and a short, safe form of its name.
+
+    File systems refuse names over 255 bytes and partners' names can be longer (and of any script):
+    the name on disk is ASCII and at most 80 characters; `original_name` keeps what the partner sent.
+    """
+    name = PurePath(filename)
+    stem = slugify(name.stem)[:80] or "file"
+    suffix = "".join(c for c in name.suffix.lower() if c.isascii() and (c.isalnum() or c == "."))[:10]
+    return f"tickets/{instance.ticket_id}/{timezone.now():%Y%m%d%H%M%S}-{stem}{suffix}"
 
 
 class TicketAttachment(models.Model):

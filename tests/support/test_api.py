@@ -407,3 +407,14 @@ def test_the_scoreboard_groups_figures_and_refuses_a_bad_month(api_client_for, p
         bad = client.get("/api/v1/scoreboard/", {"month": month})
         assert bad.status_code == 400 and "month" in bad.json()["fields"]
     assert client.get("/api/v1/scoreboard/", {"by": "colour"}).status_code == 400
+
+
+def test_a_file_name_longer_than_the_file_system_allows_is_stored_through_the_api(
+    as_member, ticket, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    name = "x" * 300 + ".log"
+    upload = SimpleUploadedFile(name, b"POST /pay 500\n", content_type="text/plain")
+    response = as_member.post(f"{TICKETS}{ticket.pk}/attachments/", {"file": upload}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert as_member.get(response.json()["download_url"]).status_code == 200

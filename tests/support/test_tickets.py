@@ -1,4 +1,5 @@
 from datetime import timedelta
+from pathlib import PurePath
 
 import pytest
 from django.core import mail
@@ -273,3 +274,21 @@ def test_the_new_ticket_page_title_is_plain_text(client_for, partner_member, pla
     page = client_for(partner_member).get("/tickets/new/").content.decode()
     assert "<title>File a ticket · Partner Portal</title>" in page
     assert page.count("js/kb-suggest.js") == 1
+
+
+@pytest.mark.parametrize("stem", ["a" * 250, "é" * 130, "报告" * 60, "..", " spaced name "])
+def test_a_long_or_odd_file_name_is_stored_and_downloaded_under_its_own_name(
+    client, plan, partner_member, settings, tmp_path, stem
+):
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(partner_member)
+    name = f"{stem}.log"
+    response = client.post(
+        reverse("ticket_new"), {**new_ticket_data(), "attachments": [SimpleUploadedFile(name, b"ERROR 500\n")]}
+    )
+    assert response.status_code == 302
+    attachment = Ticket.objects.get().attachments.get()
+    assert attachment.original_name == name[:200]
+    assert len(PurePath(attachment.file.name).name.encode()) <= 120  # what the file system keeps is short
+    download = client.get(reverse("attachment_download", args=[attachment.ticket_id, attachment.pk]))
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"ERROR 500\n"
