@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from partnerportal.exports import spreadsheet_safe
 from programs.access import staff_role_required
 from programs.models import SUPPORT_ROLES, Partner, StaffRole
 from support.insight import action_items, metrics
@@ -268,7 +269,7 @@ def _review_csv(partner, month, rows, csat) -> HttpResponse:
         writer.writerow(
             [
                 t.pk,
-                t.title,
+                spreadsheet_safe(t.title),  # typed by the partner: never a live formula
                 t.severity,
                 t.status,
                 t.received_at.isoformat(),

@@ -25,6 +25,10 @@ class PartialColumn(tables.TemplateColumn):
             return get_template(self.template_name).render(parent.flatten())
 
 
+# The queue's export formats: whether each is read by spreadsheets (formulas neutralised) or is data.
+EXPORT_FORMATS = {"csv": True, "tsv": True, "json": False, "yaml": False}
+
+
 class QueueTable(tables.Table):
     id = tables.Column(verbose_name="#", linkify=lambda record: record.get_absolute_url())
     severity = tables.Column()
@@ -60,15 +64,23 @@ class QueueTable(tables.Table):
         attrs = {"class": "table queue"}
         row_attrs = {"data-sla": lambda record: record.sla_state(timezone.now())}
 
-    # Exports: plain values, and text a partner typed can never run as a spreadsheet formula.
+    def __init__(self, *args, spreadsheet: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spreadsheet = spreadsheet
+
+    # Exports: plain values. In a spreadsheet (CSV, TSV) text a partner typed can never run as a
+    # formula; JSON and YAML are data, and keep the text exactly as typed.
+    def _typed(self, value):
+        return spreadsheet_safe(value) if self.spreadsheet else value
+
     def value_title(self, value):
-        return spreadsheet_safe(value)
+        return self._typed(value)
 
     def value_partner(self, value):
-        return spreadsheet_safe(value)
+        return self._typed(value)
 
     def value_assignee(self, value):
-        return spreadsheet_safe(value)
+        return self._typed(value)
 
     def value_severity(self, record):
         return record.severity

