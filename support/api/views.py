@@ -17,7 +17,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from partnerportal.api import CursorPagination, InstantFilter, IsPartner, Pagination, schema_only, staff_roles
-from programs.models import SUPPORT_ROLES, Partner, StaffRole
+from programs.models import SUPPORT_ROLES, Partner, StaffRole, User
 from support import entitlement
 from support.api.serializers import (
     ATTACHMENT_MEDIA_TYPES,
@@ -103,6 +103,10 @@ class TicketApiFilter(TicketFilter):
         super().__init__(*args, request=request, **kwargs)
         if request is not None:
             self.filters["partner"].queryset = Partner.objects.for_user(request.user)
+            if not request.user.is_portal_staff:
+                # Only the people on the partner's own tickets: any other id, staff or not, answers alike.
+                assigned = Ticket.objects.for_user(request.user).values("assignee")
+                self.filters["assignee"].queryset = User.objects.filter(pk__in=assigned)
 
 
 class EventFilter(django_filters.FilterSet):

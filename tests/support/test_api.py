@@ -418,3 +418,16 @@ def test_a_file_name_longer_than_the_file_system_allows_is_stored_through_the_ap
     response = as_member.post(f"{TICKETS}{ticket.pk}/attachments/", {"file": upload}, format="multipart")
     assert response.status_code == 201, response.content
     assert as_member.get(response.json()["download_url"]).status_code == 200
+
+
+def test_a_partner_cannot_tell_staff_ids_from_other_ids_by_the_assignee_filter(
+    as_member, ticket, support_l1, support_l2, partner_admin
+):
+    lifecycle.transition_ticket(ticket, action="acknowledge", by=support_l1)  # assigns it to L1
+    answers = {
+        person: as_member.get(TICKETS, {"assignee": person.pk}).status_code for person in (support_l2, partner_admin)
+    }
+    assert set(answers.values()) == {400}  # a staff id and a partner id not on their tickets answer alike
+    assert as_member.get(TICKETS, {"assignee": 999_999}).status_code == 400
+    listed = as_member.get(TICKETS, {"assignee": support_l1.pk}).json()["results"]
+    assert [row["id"] for row in listed] == [ticket.pk]  # the person on their own ticket can be filtered by
