@@ -51,6 +51,19 @@ NASTY = [
     "9999-12-31T23:59:59-14:00",
     "0001-01-01T00:00:00+14:00",
     "Europe/Nowhere",
+    # Months far outside what reports show, and export formats offered or not.
+    "0001-01",
+    "9999-12",
+    "1899-12",
+    "2100-01",
+    "2026-00",
+    "xlsx",
+    "ods",
+    "xls",
+    "latex",
+    "tsv",
+    "json",
+    "yaml",
     "",
     " ",
     "\r\n",
@@ -315,3 +328,47 @@ def test_the_metric_import_page_refuses_a_binary_file_with_a_field_error(client,
     response = client.post(reverse("admin:programs_metricvalue_import"), {"file": upload})
     assert response.status_code == 400
     assert response.context["form"].errors["file"]
+
+
+# Upload names: longer than a file system takes (in bytes, several scripts), path and control
+# characters, names that are only an extension or a dot.
+FILE_NAMES = st.one_of(
+    st.sampled_from(["../../etc/passwd.log", "a/b\\c.log", ".log", " .log", "x\u202e.gol.log", "CON.log"]),
+    st.integers(min_value=200, max_value=400).map(lambda n: "x" * n + ".log"),
+    st.integers(min_value=60, max_value=150).map(lambda n: "报告" * n + ".log"),
+    st.text(min_size=1, max_size=120).map(lambda stem: stem + ".log"),
+)
+UPLOADS = [
+    ("page: new ticket", "partner_member", lambda w: reverse("ticket_new"), {**TICKET}, "attachments", "post"),
+    ("page: reply", "partner_member", _ticket_url("comment/"), {"body": "Logs"}, "attachments", "post"),
+    ("API: attach", "partner_member", _api_ticket_url("attachments/"), {}, "file", "api-multipart"),
+]
+
+
+@pytest.mark.parametrize("upload", UPLOADS, ids=[u[0] for u in UPLOADS])
+def test_odd_and_long_file_names_on_every_upload_get_a_clear_answer(upload, world, request, settings, tmp_path):  # noqa: F811
+    from programs.services import create_api_token
+
+    name, persona, url_of, fields, file_field, method = upload
+    settings.MEDIA_ROOT = tmp_path
+    settings.API_THROTTLE_RATE = "100000/minute"
+    user = request.getfixturevalue(persona)
+    client = Client(raise_request_exception=False)
+    headers = {}
+    if method == "api-multipart":
+        headers["authorization"] = "Bearer " + create_api_token(user, name="Hostile")[1]
+    else:
+        client.force_login(user)
+    url = url_of(world)
+
+    @settings_for_examples
+    @given(file_name=FILE_NAMES)
+    def check(file_name):
+        before = counts()
+        payload = {**fields, file_field: SimpleUploadedFile(file_name, b"ERROR 500 at /checkout\n")}
+        response = client.post(url, payload, headers=headers)
+        assert response.status_code < 500, f"{name}: {response.status_code} for {file_name!r}"
+        if response.status_code >= 400:
+            assert counts() == before, f"{name}: a refused upload ({response.status_code}) wrote rows"
+
+    check()
