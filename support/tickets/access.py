@@ -9,10 +9,15 @@ STAFF_ACTIONS = {"acknowledge", "start", "wait", "resolve", "close", "reopen"}
 PARTNER_ACTIONS = {"close", "reopen"}
 
 
+def is_ticket_partner(ticket: Ticket, user: User) -> bool:
+    """Return whether `user` is a person of the partner that owns `ticket`."""
+    membership = user.membership
+    return membership is not None and membership.partner_id == ticket.partner_id
+
+
 def require_ticket_partner(ticket: Ticket, user: User) -> None:
     """Raise PermissionDenied unless `user` is a person of the partner that owns `ticket`."""
-    membership = user.membership
-    if membership is None or membership.partner_id != ticket.partner_id:
+    if not is_ticket_partner(ticket, user):
         raise PermissionDenied("This ticket belongs to another organisation.")
 
 

@@ -31,6 +31,7 @@ from support.models import (
 from support.tickets.access import (
     PARTNER_ACTIONS,
     STAFF_ACTIONS,
+    is_ticket_partner,
     require_may_change_status,
     require_ticket_partner,
 )
@@ -61,7 +62,7 @@ def available_actions(ticket: Ticket, user: User) -> list[str]:
     """Return the status changes `user` may make on `ticket` now, in lifecycle order."""
     if user.is_support_staff:
         allowed = STAFF_ACTIONS
-    elif user.membership is not None and user.membership.partner_id == ticket.partner_id:
+    elif is_ticket_partner(ticket, user):
         allowed = PARTNER_ACTIONS
     else:
         allowed = set()
