@@ -46,4 +46,9 @@ class PortalAutoSchema(AutoSchema):
                 response = self._get_response_for_code(ErrorSerializer, status, direction=direction)
                 response["description"] = description
                 responses[status] = response
+        # Gunicorn refuses a request line over its limit (4,094 bytes) before Django sees it.
+        responses["414"] = {
+            "description": "The URL is longer than the web server takes (about 4 KiB): answered in HTML, before the API.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
         return responses

@@ -30,6 +30,8 @@ def test_every_operation_documents_the_error_shape(schema):
             for status in ("400", "401", "403", "404", "429"):
                 content = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert content == {"$ref": "#/components/schemas/Error"}, f"{method} {path} {status}"
+            # The web server's own refusal of an over-long URL comes before the API, in HTML.
+            assert operation["responses"]["414"]["content"] == {"text/html": {"schema": {"type": "string"}}}
     assert set(schema["components"]["schemas"]["Error"]["required"]) == {"message", "code", "fields"}
 
 
