@@ -9,7 +9,7 @@ import contextlib
 from typing import Any
 
 import pghistory
-from django.db import connection
+from django.db import connection, connections
 from pghistory.middleware import HistoryMiddleware
 
 
@@ -31,3 +31,26 @@ class AuditContextMiddleware(HistoryMiddleware):
         if not audit_enabled():
             return self.get_response(request)
         return super().__call__(request)
+
+
+def plan_audit_joins_for_any_size(using: str = "default", **_: Any) -> None:
+    """Keep the audit triggers' join of old and new rows fast whatever the size of the first statement.
+
+    A statement-level UPDATE trigger joins the statement's old and new rows. PL/pgSQL plans that
+    join once per connection, for the row count of the first statement that fires it, and keeps
+    the plan: after a one-row UPDATE (any page, any ticket change) a 2,000-row UPDATE joined as a
+    nested loop, 2,000 × 2,000 comparisons. With nested loops off inside those functions the join
+    is planned as a hash or merge join, which is as cheap for one row and stays linear for many.
+    Run after every migrate (the trigger functions are re-created by migrations).
+    """
+    conn = connections[using]
+    if conn.vendor != "postgresql":
+        return
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p"
+            " WHERE p.proname LIKE 'pgtrigger\\_%%' AND p.prosrc LIKE '%%JOIN new_values%%'"
+            " AND NOT coalesce(p.proconfig, '{}') @> ARRAY['enable_nestloop=off']"
+        )
+        for (function,) in cursor.fetchall():
+            cursor.execute(f"ALTER FUNCTION {function} SET enable_nestloop = off")

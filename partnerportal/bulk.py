@@ -107,20 +107,6 @@ def insert_returning(
     return found
 
 
-def replan_audit_triggers() -> None:
-    """Make PostgreSQL plan the audit triggers' statements afresh before a bulk write (no-op elsewhere).
-
-    The statement-level audit triggers join a statement's old and new rows. PL/pgSQL plans that
-    join once per session, for the row count of the first statement that fired it, and keeps the
-    plan: after a one-row UPDATE (any page, any ticket change) a 2,000-row UPDATE ran its trigger
-    as a nested loop, 2,000 × 2,000 comparisons, ≈ 1 s instead of ≈ 50 ms. DISCARD PLANS makes the
-    next trigger call plan for its own size; a small write after a big one stays cheap either way.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("DISCARD PLANS")
-
-
 def update_from_values(model, key: str, columns: Sequence[str], rows: Sequence[Sequence]) -> int:
     """UPDATE each row of `model` whose `key` is a row's first value, setting `columns` to the others."""
     if not rows:
@@ -131,7 +117,6 @@ def update_from_values(model, key: str, columns: Sequence[str], rows: Sequence[S
     assignments = ", ".join(f"{_quote(_column(model, column))} = v.c{i + 1}" for i, column in enumerate(columns))
     match = f"{table}.{_quote(_column(model, key))} = v.c0"
     if connection.vendor == "postgresql":
-        replan_audit_triggers()
         with _rows_table(model, names, rows) as (temp, cursor):
             cursor.execute(f"UPDATE {table} SET {assignments} FROM {temp} AS v WHERE {match}")  # noqa: S608 (names from the models)
             return cursor.rowcount

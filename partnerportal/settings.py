@@ -324,6 +324,9 @@ PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
 # of one per row. Row-level triggers upsert the audit context once per row, each inside its own
 # subtransaction, which makes a bulk write of n rows cost O(n²) (100,000 standings: minutes).
 PGHISTORY_LEVEL = pgtrigger.Statement
+# Writes of safe requests (GET/HEAD) are few and unlabelled; labelling them would prefix every
+# statement of every page view with two set_config calls.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 LOGGING = {
     "version": 1,

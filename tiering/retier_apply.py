@@ -14,7 +14,6 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from partnerportal.audit import audit_context
-from partnerportal.bulk import replan_audit_triggers
 from programs.models import User
 
 from .models import GRANDFATHERING, Ladder, RetierResult, RetierRun, Standing, TierChange
@@ -85,7 +84,6 @@ def _update_standings(
 ) -> None:
     """UPDATE, in one statement, the standings `where` holds among those the run's results of `moves` name."""
     marks = ", ".join(["%s"] * len(moves))
-    replan_audit_triggers()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""

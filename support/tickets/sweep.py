@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from partnerportal.bulk import insert_returning, replan_audit_triggers, update_from_values
+from partnerportal.bulk import insert_returning, update_from_values
 from partnerportal.health import record_heartbeat
 from support.escalation.routing import Router
 from support.escalation.services import EscalationOrder, escalate
@@ -246,7 +246,6 @@ UNION ALL SELECT 'checked', count(*), NULL, NULL, NULL, NULL FROM claimed
 
 
 def _sweep_batch_in_sql(now: datetime, batch_size: int, router: Router) -> SweepResult:
-    replan_audit_triggers()  # the statement moves up to batch_size cursors
     with connection.cursor() as cursor:
         cursor.execute(SWEEP_BATCH_SQL, {"now": now, "limit": batch_size})
         rows = cursor.fetchall()
