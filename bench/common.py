@@ -31,3 +31,25 @@ def setup_database():
         admin.execute(f'CREATE DATABASE "{name}"')
     connection.close()
     call_command("migrate", verbosity=0)
+
+
+def signed_in_client(user, *, headers=None):
+    """Return a test client signed in as `user` all the way: staff also pass their second factor.
+
+    With `headers` (an API token) the client carries them instead of a session.
+    """
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from programs.services import requires_two_factor
+
+    client = Client(headers=headers)
+    if headers is None:
+        client.force_login(user)
+        if requires_two_factor(user):
+            device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "Bench"})
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+    return client

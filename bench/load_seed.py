@@ -5,7 +5,8 @@ Usage (creates its own database, partnerportal_bench):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/partnerportal_bench .venv/bin/python bench/load_seed.py
 
 Partner people `load-partner-<n>@load.test` (n = 1…1000, one per partner) and support agents
-`load-agent-<n>@load.test` (n = 1…20) all sign in with the password in LOAD_PASSWORD.
+`load-agent-<n>@load.test` (n = 1…20) all sign in with the password in bench/load_people.py; agents also enter a
+code from an authenticator whose key is derived from their address.
 Each partner has 100 tickets received over the last year; 5 % of them are still open.
 """
 
@@ -15,13 +16,14 @@ from common import setup_database
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from load_people import PASSWORD, agent_email, agent_totp_key, partner_email
 
 from programs.models import Membership, Partner, PartnerMotion, StaffRole, User
 from support.models import Ticket
 from tests.factories import TICKET_INTAKE, MotionFactory, entitle, staff_user, support_plan
 from tiering.models import Standing
 
-LOAD_PASSWORD = "load-test-password-42"
 PARTNERS = 1000
 TICKETS_PER_PARTNER = 100
 AGENTS = 20
@@ -32,13 +34,13 @@ def seed():
     started = time.perf_counter()
     setup_database()
     plan = support_plan()
-    password = make_password(LOAD_PASSWORD)
+    password = make_password(PASSWORD)
     with transaction.atomic():
         partners = Partner.objects.bulk_create(
             Partner(name=f"Load partner {n:04}", slug=f"load-{n:04}", country="US") for n in range(1, PARTNERS + 1)
         )
         users = User.objects.bulk_create(
-            User(email=f"load-partner-{n}@load.test", full_name=f"Partner person {n}", password=password)
+            User(email=partner_email(n), full_name=f"Partner person {n}", password=password)
             for n in range(1, PARTNERS + 1)
         )
         Membership.objects.bulk_create(
@@ -53,9 +55,11 @@ def seed():
             Standing(partner=p, ladder=tier.ladder, tier=tier, since=timezone.localdate()) for p in partners[1:]
         )
     for n in range(1, AGENTS + 1):
-        agent = staff_user(StaffRole.SUPPORT_L1, email=f"load-agent-{n}@load.test")
+        agent = staff_user(StaffRole.SUPPORT_L1, email=agent_email(n))
         agent.password = password
         agent.save(update_fields=["password"])
+        # Staff pass a second factor: an authenticator whose key Locust can derive (bench/load_people.py).
+        TOTPDevice.objects.create(user=agent, name="Load test", key=agent_totp_key(agent.email), confirmed=True)
     from support.tickets import lifecycle
 
     template = lifecycle.open_ticket(

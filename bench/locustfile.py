@@ -7,10 +7,12 @@ agent); `Ping` runs only GET /ping (no database): the framework's ceiling on the
 
 import itertools
 import re
+from binascii import unhexlify
 
+from django_otp.oath import totp
+from load_people import PASSWORD, agent_email, agent_totp_key, partner_email
 from locust import HttpUser, constant, task
 
-PASSWORD = "load-test-password-42"
 PARTNERS = itertools.count(1)
 AGENTS = itertools.count(1)
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -32,12 +34,25 @@ class SignedIn(HttpUser):
         if answer.status_code != 302:
             raise RuntimeError(f"{email} could not sign in: {answer.status_code}")
 
+    def second_factor(self, email):
+        page = self.client.get("/two-factor/verify/", name="sign in (second factor page)")
+        token = CSRF_INPUT.search(page.text).group(1)
+        code = f"{totp(unhexlify(agent_totp_key(email))):06d}"
+        answer = self.client.post(
+            "/two-factor/verify/",
+            {"code": code, "csrfmiddlewaretoken": token},
+            name="sign in (second factor)",
+            allow_redirects=False,
+        )
+        if answer.status_code != 302:
+            raise RuntimeError(f"{email} could not pass the second factor: {answer.status_code}")
+
 
 class PartnerPerson(SignedIn):
     weight = 4
 
     def on_start(self):
-        self.sign_in(f"load-partner-{next(PARTNERS)}@load.test")
+        self.sign_in(partner_email(next(PARTNERS)))
 
     @task(3)
     def home(self):
@@ -75,7 +90,9 @@ class Agent(SignedIn):
     weight = 1
 
     def on_start(self):
-        self.sign_in(f"load-agent-{next(AGENTS)}@load.test")
+        email = agent_email(next(AGENTS))
+        self.sign_in(email)
+        self.second_factor(email)
 
     @task
     def queue(self):

@@ -15,24 +15,14 @@ os.environ.update(
     DEBUG="false", SECRET_KEY="page-timings-" + "x" * 40, ALLOWED_HOSTS="testserver", SECURE_SSL_REDIRECT="false"
 )
 
-from common import django  # noqa: F401 (sets Django up)
+from common import signed_in_client  # sets Django up
 from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from programs.models import User
 
 
 def signed_in(email: str) -> Client:
-    user = User.objects.get(email=email)
-    client = Client()
-    client.force_login(user)
-    if user.is_portal_staff:  # staff pass the second factor too
-        device, _ = TOTPDevice.objects.get_or_create(user=user, name="Timing", defaults={"confirmed": True})
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-    return client
+    return signed_in_client(User.objects.get(email=email))
 
 
 def median_ms(client: Client, path: str, runs: int = 30) -> float:

@@ -16,9 +16,8 @@ import time
 from datetime import date
 from datetime import time as clock_time
 
-from common import setup_database
+from common import setup_database, signed_in_client
 from django.db import connection, reset_queries
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -85,9 +84,7 @@ def bench_page(user, path, runs, *, headers=None):
 
     With `headers` (an API token), the requests carry them instead of a signed-in session.
     """
-    client = Client(headers=headers)
-    if headers is None:
-        client.force_login(user)
+    client = signed_in_client(user, headers=headers)
     client.get(path)  # warm caches
     timings = []
     reset_queries()  # each request resets the log: count from an empty one
