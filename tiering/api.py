@@ -9,6 +9,7 @@ from partnerportal.api import IsPartner, schema_only, staff_roles
 from programs.models import StaffRole
 
 from . import selectors
+from .ladder_rules import ResultWording
 from .models import RetierResult, RetierRun
 
 # --- Standings -------------------------------------------------------------------------------------
@@ -168,6 +169,7 @@ class RetierResultSerializer(serializers.ModelSerializer):
     ladder = serializers.CharField(source="ladder.name")
     current_tier = serializers.CharField(source="current_tier.name", allow_null=True, default=None)
     computed_tier = serializers.CharField(source="computed_tier.name", allow_null=True, default=None)
+    reason = serializers.SerializerMethodField()
     criteria = serializers.SerializerMethodField()
 
     class Meta:
@@ -186,6 +188,9 @@ class RetierResultSerializer(serializers.ModelSerializer):
             "reason",
             "criteria",
         ]
+
+    def get_reason(self, result) -> str:
+        return self.context["wording"].reason(result)
 
     @extend_schema_field(ResultCriterionSerializer(many=True))
     def get_criteria(self, result):
@@ -235,4 +240,5 @@ class RetierResultList(generics.ListAPIView):
         context = super().get_serializer_context()
         if schema_only(self):
             return context
-        return {**context, "run": self.run(), "criteria": selectors.run_criteria(self.run())}
+        run = self.run()
+        return {**context, "run": run, "criteria": selectors.run_criteria(run), "wording": ResultWording(run)}

@@ -14,6 +14,7 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from programs.models import User
 
+from .ladder_rules import result_reason
 from .models import DowngradeConversation, RetierResult, Standing, TierChange
 
 
@@ -63,11 +64,12 @@ def apply_due_downgrades(today: dt.date) -> int:
 
 
 def _apply_drop(standing: Standing, *, today: dt.date, by: User | None) -> None:
-    reason = (
+    result = (
         RetierResult.objects.filter(run=standing.pending_run_id, partner=standing.partner_id, ladder=standing.ladder_id)
-        .values_list("reason", flat=True)
+        .select_related("run")
         .first()
-    ) or "Below the tier's criteria at the last re-tier."
+    )
+    reason = (result_reason(result) if result else "") or "Below the tier's criteria at the last re-tier."
     talk = standing.conversations.order_by("-held_on", "-pk").first()
     assert talk is not None and standing.grandfathered_until is not None  # a drop applies only after both
     TierChange.objects.create(

@@ -182,8 +182,8 @@ def _compute_ladder(run: RetierRun, rules: LadderRules, ids: list[int]) -> None:
 
 
 # One result as a row of _RESULT_COLUMNS: run, partner, ladder, current and computed tier, move, gate,
-# exit candidate, values (JSON text), deciding, reason.
-ResultRow = tuple[int, int, int, int | None, int | None, str, bool | None, bool, str, str, str]
+# exit candidate, values (JSON text), deciding.
+ResultRow = tuple[int, int, int, int | None, int | None, str, bool | None, bool, str, str]
 
 
 class _LadderEvaluator:
@@ -204,7 +204,6 @@ class _LadderEvaluator:
         current_tier = self.current.get(partner_id)
         current_rank = self.rank_of.get(current_tier) if current_tier else None
         move = classify(current_rank, tier.rank if tier else None)
-        reason = self.ladder.explain(values, gate, tier, deciding, current_rank)
         # JSON by hand: decimal text needs no escaping, and this runs once per partner.
         stored_values = (
             "[" + ",".join(["null" if (value := values[key]) is None else f'"{value}"' for key in self.keys]) + "]"
@@ -220,7 +219,6 @@ class _LadderEvaluator:
             evaluation.is_exit_candidate(tier, gate),
             stored_values,
             deciding,
-            reason,
         )
 
 
@@ -235,7 +233,6 @@ _RESULT_COLUMNS = [
     "exit_candidate",
     "values",
     "deciding",
-    "reason",
 ]
 
 
@@ -255,7 +252,6 @@ def _write_results(rows: list[ResultRow]) -> None:
             **dict(zip(_RESULT_COLUMNS[:8], row[:8], strict=True)),
             values=json.loads(row[8]),
             deciding=row[9],
-            reason=row[10],
         )
         for row in rows
     )

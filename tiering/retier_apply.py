@@ -7,6 +7,7 @@ these bulk writes are in the trail too, labelled with the run and the person who
 """
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
@@ -14,8 +15,10 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from partnerportal.audit import audit_context
+from partnerportal.bulk import insert_returning
 from programs.models import User
 
+from .ladder_rules import ResultWording
 from .models import GRANDFATHERING, Ladder, RetierResult, RetierRun, Standing, TierChange
 
 Move = RetierResult.Move
@@ -39,12 +42,13 @@ def apply_retier(run: RetierRun, *, by: User | None) -> None:
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {quoted_table(Standing)} IN EXCLUSIVE MODE")
         # The ladders the run evaluated are those of its criteria snapshot.
+        wording = ResultWording(run)
         for ladder_id in Ladder.objects.filter(pk__in=[int(key) for key in run.criteria]).values_list("pk", flat=True):
-            _apply_ladder(run, ladder_id, by=by)
+            _apply_ladder(run, ladder_id, by=by, wording=wording)
 
 
-def _apply_ladder(run: RetierRun, ladder_id: int, *, by: User | None) -> None:
-    _insert_changes(run, ladder_id, by=by)
+def _apply_ladder(run: RetierRun, ladder_id: int, *, by: User | None, wording: ResultWording) -> None:
+    _insert_changes(run, ladder_id, by=by, wording=wording)
     # Back on the ladder after an exit: the standing exists without a tier.
     _update_standings(
         run, ladder_id, [Move.ENTRY], "tier_id = r.computed_tier_id, since = %s", [run.as_of],
@@ -101,35 +105,37 @@ def quoted_table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _insert_changes(run: RetierRun, ladder_id: int, *, by: User | None) -> None:
-    """Record entries and upgrades as history, in one INSERT … SELECT (before the standings move)."""
+def _insert_changes(run: RetierRun, ladder_id: int, *, by: User | None, wording: ResultWording) -> None:
+    """Record entries and upgrades as history (before the standings move), each with its reason in words."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {quoted_table(TierChange)}
-                (partner_id, ladder_id, kind, from_tier_id, to_tier_id, run_id, reason, effective_on,
-                 recorded_at, recorded_by_id)
-            SELECT r.partner_id, r.ladder_id,
-                   CASE WHEN r.move = %s THEN %s ELSE %s END,
-                   r.current_tier_id, r.computed_tier_id, r.run_id, r.reason, %s, %s, %s
+            SELECT r.partner_id, r.move, r.current_tier_id, r.computed_tier_id, r."values", r.gate_passed, r.deciding
             FROM {quoted_table(RetierResult)} r
             LEFT JOIN {quoted_table(Standing)} s ON s.partner_id = r.partner_id AND s.ladder_id = r.ladder_id
             WHERE r.run_id = %s AND r.ladder_id = %s
               AND ((r.move = %s AND s.tier_id IS NULL) OR (r.move = %s AND s.tier_id = r.current_tier_id))
             """,  # noqa: S608 (table names come from the models; values are parameters)
-            [
-                Move.ENTRY,
-                TierChange.Kind.ENTRY,
-                TierChange.Kind.UPGRADE,
-                run.as_of,
-                timezone.now(),
-                by.pk if by else None,
-                run.pk,
-                ladder_id,
-                Move.ENTRY,
-                Move.UP,
-            ],
+            [run.pk, ladder_id, Move.ENTRY, Move.UP],
         )
+        found = cursor.fetchall()
+    kinds = {Move.ENTRY: TierChange.Kind.ENTRY, Move.UP: TierChange.Kind.UPGRADE}
+    now, recorded_by = timezone.now(), by.pk if by else None
+    rows = []
+    for partner_id, move, current, computed, values, gate, deciding in found:
+        values = json.loads(values) if isinstance(values, str) else values  # raw SQL: JSON arrives as text
+        result = RetierResult(
+            ladder_id=ladder_id, current_tier_id=current, computed_tier_id=computed, values=values,
+            gate_passed=gate, deciding=deciding,
+        )  # fmt: skip
+        reason = wording.reason(result)
+        rows.append(
+            (partner_id, ladder_id, kinds[move], current, computed, run.pk, reason, run.as_of, now, recorded_by)
+        )
+    columns = [
+        "partner", "ladder", "kind", "from_tier", "to_tier", "run", "reason", "effective_on", "recorded_at", "recorded_by",
+    ]  # fmt: skip
+    insert_returning(TierChange, columns, rows)
 
 
 def _insert_entries(run: RetierRun, ladder_id: int) -> None:

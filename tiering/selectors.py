@@ -14,7 +14,15 @@ from programs.models import Partner
 from . import evaluation
 from .entitlements import Entitlement, entitlements_of
 from .evaluation import format_value
-from .ladder_rules import LadderRules, criterion_spec, ladder_rules, measure_of, result_values, specs_from_snapshot
+from .ladder_rules import (
+    LadderRules,
+    ResultWording,
+    criterion_spec,
+    ladder_rules,
+    measure_of,
+    result_values,
+    specs_from_snapshot,
+)
 from .measures import criterion_values
 from .models import (
     Criterion,
@@ -414,7 +422,7 @@ def result_attribution(
 
 def run_result_rows(run: RetierRun, move: str | None = None):
     """Yield one CSV row per partner × ladder of a run, with every criterion's value and threshold."""
-    criteria = run_criteria(run)
+    criteria, wording = run_criteria(run), ResultWording(run)
     results = RetierResult.objects.filter(run=run).select_related("partner", "ladder", "current_tier", "computed_tier")
     if move:
         results = results.filter(move=move)
@@ -435,6 +443,6 @@ def run_result_rows(run: RetierRun, move: str | None = None):
             "yes" if result.exit_candidate else "no",
             gate,
             result.deciding,
-            result.reason,
+            wording.reason(result),
             "; ".join(outcomes),
         ]

@@ -15,6 +15,7 @@ from programs.admin import PartnerAdmin
 from programs.models import Partner
 from tiering import retier, selectors, tasks
 from tiering.evaluation import format_value
+from tiering.ladder_rules import result_reason
 from tiering.models import (
     Ladder,
     Policy,
@@ -140,6 +141,10 @@ class RetierResultAdmin(ReadOnlyAdmin):
         "reason",
         "attribution",
     )
+
+    @admin.display(description="Reason")
+    def reason(self, result):
+        return result_reason(result)
 
     @admin.display(description="Attribution")
     def attribution(self, result):

@@ -118,10 +118,10 @@ class RetierResult(models.Model):
     gate_passed = models.BooleanField(null=True, help_text="4C gate: empty when never assessed.")
     exit_candidate = models.BooleanField(default=False)
     # Attribution: the value of every criterion, in the order of the run's criteria snapshot (which
-    # holds their thresholds and windows), the deciding criterion, and the reason in words.
+    # holds their thresholds and windows) and the deciding criterion; the reason is worded from
+    # them when it is read (tiering.ladder_rules.ResultWording).
     values = models.JSONField(default=list)
     deciding = models.CharField(max_length=200, blank=True)
-    reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["run", "ladder", "partner"]
