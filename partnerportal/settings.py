@@ -297,6 +297,8 @@ HEARTBEAT_SECONDS = _int("HEARTBEAT_SECONDS", 30, minimum=1)
 SLA_SWEEP_SECONDS = _int("SLA_SWEEP_SECONDS", 60, minimum=1)
 # Due tickets the sweep claims per transaction: a killed sweep loses at most one batch's work.
 SLA_SWEEP_BATCH_SIZE = _int("SLA_SWEEP_BATCH_SIZE", 2000, minimum=1)
+# How often the partners' "your support this quarter" figures are recomputed (the page reads them).
+QUARTER_FIGURES_SECONDS = _int("QUARTER_FIGURES_SECONDS", 300, minimum=10)
 # /healthz fails when the last beat is older than this: the detection-latency promise.
 HEALTHZ_MAX_BEAT_AGE = _int("HEALTHZ_MAX_BEAT_AGE", 120, minimum=1)
 
@@ -315,6 +317,7 @@ TIERING_UPKEEP_SECONDS = _int("TIERING_UPKEEP_SECONDS", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "partnerportal.tasks.heartbeat", "schedule": float(HEARTBEAT_SECONDS)},
     "sla-sweep": {"task": "support.tasks.sweep_slas", "schedule": float(SLA_SWEEP_SECONDS)},
+    "quarter-figures": {"task": "support.tasks.refresh_quarter_figures", "schedule": float(QUARTER_FIGURES_SECONDS)},
     # Policies taking effect, due downgrades, stale account claims, and the annual re-tier on its day.
     "tiering-upkeep": {"task": "tiering.tasks.upkeep", "schedule": float(TIERING_UPKEEP_SECONDS)},
 }

@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
+from support.insight.quarter import refresh_quarter_figures
 from support.tickets.sweep import sweep_slas
 
 
@@ -13,3 +14,8 @@ def sweep_slas_task() -> dict:
         "escalated": result.escalated,
         "mailed": result.mailed,
     }
+
+
+@shared_task(name="support.tasks.refresh_quarter_figures")
+def refresh_quarter_figures_task() -> int:
+    return refresh_quarter_figures()

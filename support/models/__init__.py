@@ -14,7 +14,7 @@ from .escalation import (
     OnCallRole,
     OnCallSchedule,
 )
-from .insight import ActionItem, ActionItemQuerySet, CsatResponse, CsatResponseQuerySet
+from .insight import ActionItem, ActionItemQuerySet, CsatResponse, CsatResponseQuerySet, QuarterFigures
 from .knowledge import Article, ArticleCategory, ArticleQuerySet, Deflection
 from .plans import (
     SEVERITY_GUIDE,
@@ -68,6 +68,7 @@ __all__ = [
     "OnCallOverride",
     "OnCallRole",
     "OnCallSchedule",
+    "QuarterFigures",
     "Severity",
     "SeverityTarget",
     "SlaTarget",

@@ -1,9 +1,7 @@
-from zoneinfo import ZoneInfo
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +15,7 @@ from programs.models import SUPPORT_ROLES
 from support import entitlement
 from support.escalation import services as escalations
 from support.escalation.routing import escalation_contacts, oncall_overview
-from support.insight import csat, metrics
+from support.insight import csat, quarter
 from support.models import (
     SEVERITY_GUIDE,
     CsatResponse,
@@ -44,13 +42,22 @@ from support.tickets import lifecycle
 
 @partner_required
 def ticket_list(request):
-    tickets = Ticket.objects.for_user(request.user)
-    page = Paginator(tickets.select_related("submitter").order_by("-received_at"), 25).get_page(request.GET.get("page"))
-    zone = ZoneInfo(request.membership.partner.time_zone)
-    start, end = metrics.quarter_bounds(timezone.localdate(timezone=zone), zone)
-    quarter = metrics.overall_figures(metrics.received_between(start, end, tickets))
-    context = {"page": page, "now": timezone.now(), "quarter": quarter, "quarter_start": start, "quarter_end": end}
+    tickets = Ticket.objects.for_user(request.user).select_related("submitter").order_by("-received_at", "-pk")
+    context = {
+        # Pages without a COUNT of all the partner's tickets: the page knows only whether one follows.
+        "page": lazy_page(LazyPaginator(tickets, 25), request.GET.get("page")),
+        "now": timezone.now(),
+        "quarter": quarter.partner_quarter(request.membership.partner),
+    }
     return render(request, "support/ticket_list.html", context)
+
+
+def lazy_page(paginator: LazyPaginator, number):
+    """Return page `number`, or the first page when it is not a page number or past the end."""
+    try:
+        return paginator.page(number)
+    except (PageNotAnInteger, EmptyPage):
+        return paginator.page(1)
 
 
 @partner_required

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from support.insight.quarter import refresh_quarter_figures
 from tests.factories import copy_ticket, file_ticket
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +120,7 @@ def test_the_queue_colours_rows_by_sla_state(client, plan, partner, partner_memb
 # the device the session passed; partners: whether they turned it on), then the page's own. The
 # queue's partner filter is a name to search, not a list of every partner.
 QUEUE_QUERIES = 8
-TICKET_LIST_QUERIES = 11  # + "your support this quarter": figures, two percentiles, CSAT
+TICKET_LIST_QUERIES = 7  # + the page of tickets (no COUNT) and the stored "your support this quarter" row
 
 
 def _many(partner, submitter, count):
@@ -142,9 +143,21 @@ def test_the_ticket_list_runs_the_same_number_of_queries_at_any_size(
     client, plan, partner, partner_member, count, django_assert_num_queries
 ):
     _many(partner, partner_member, count)
+    refresh_quarter_figures()
     client.force_login(partner_member)
     with django_assert_num_queries(TICKET_LIST_QUERIES):
         assert client.get(reverse("ticket_list")).status_code == 200
+
+
+def test_the_ticket_list_pages_without_counting_every_ticket(client, plan, partner, partner_member):
+    _many(partner, partner_member, 30)
+    client.force_login(partner_member)
+    first = client.get(reverse("ticket_list")).content.decode()
+    assert "Page 1" in first and "?page=2" in first and "Page 1 of" not in first
+    second = client.get(reverse("ticket_list"), {"page": "2"}).content.decode()
+    assert "Page 2" in second and "?page=1" in second and "?page=3" not in second
+    for beyond in ("99", "x", "-1"):
+        assert "Page 1" in client.get(reverse("ticket_list"), {"page": beyond}).content.decode()
 
 
 @pytest.mark.parametrize("params", [{"per_page": "-3"}, {"page": "4611686018427387904"}, {"status": "bogus"}])

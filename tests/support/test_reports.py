@@ -1,11 +1,14 @@
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from support.models import ActionItem
+from support.insight.quarter import refresh_quarter_figures
+from support.models import ActionItem, QuarterFigures
 from support.tickets import lifecycle
 from tests.factories import copy_ticket, file_ticket
 
@@ -104,6 +107,32 @@ def test_partners_see_their_own_support_this_quarter(client, answered, other_par
     page = client.get(reverse("ticket_list")).content.decode()
     assert "Your support this quarter" in page
     assert "<dt>Tickets</dt><dd>1</dd>" in page  # Northwind's one ticket, not Contoso's
+
+
+def test_the_quarter_figures_are_read_from_a_row_the_periodic_task_refreshes(client, answered, partner_member):
+    client.force_login(partner_member)
+    assert "<dt>Tickets</dt><dd>1</dd>" in client.get(reverse("ticket_list")).content.decode()
+    file_ticket(answered.partner, partner_member, title="Filed after the figures")
+    page = client.get(reverse("ticket_list")).content.decode()
+    assert "<dt>Tickets</dt><dd>1</dd>" in page and "Figures as of" in page  # the stored row, until the task runs
+    assert refresh_quarter_figures() == 1
+    assert "<dt>Tickets</dt><dd>2</dd>" in client.get(reverse("ticket_list")).content.decode()
+
+
+@time_machine.travel(datetime(2026, 11, 20, 12, tzinfo=UTC), tick=False)
+def test_the_quarter_reads_first_to_last_day_in_the_partners_zone(client, answered, partner_member):
+    partner = answered.partner
+    partner.time_zone = "America/Los_Angeles"
+    partner.save(update_fields=["time_zone"])
+    client.force_login(partner_member)
+    assert "Tickets received 1 Oct – 31 Dec 2026" in client.get(reverse("ticket_list")).content.decode()
+
+
+def test_rows_of_quarters_that_ended_are_dropped(answered):
+    refresh_quarter_figures()
+    later = timezone.now() + timedelta(days=200)
+    assert refresh_quarter_figures(now=later) == 0  # no tickets received in that quarter
+    assert not QuarterFigures.objects.exists()
 
 
 @pytest.mark.parametrize("month", ["0001-01", "9999-12", "1899-12", "2100-01", "2026-13", "soon"])
