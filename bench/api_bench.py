@@ -68,7 +68,9 @@ def main():
             median, queries = bench_page(people[who], url, args.runs, headers=headers)
             print(f"  10th page  as={who:<7}  tickets={size:>9,}  median={median * 1000:7.1f} ms  queries={queries}")
     small, large = min(args.sizes), max(args.sizes)
-    print(f"portal /tickets/ as=partner  ratio {large:,}/{small:,} = {results[('portal', large)] / results[('portal', small)]:.2f}")
+    print(
+        f"portal /tickets/ as=partner  ratio {large:,}/{small:,} = {results[('portal', large)] / results[('portal', small)]:.2f}"
+    )
     for who in tokens:
         print(
             f"api ticket list  as={who:<7}  ratio {large:,}/{small:,} = {results[(who, large)] / results[(who, small)]:.2f}"

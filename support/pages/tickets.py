@@ -310,7 +310,8 @@ def queue(request):
         return TableExport(export_format, table, exclude_columns=()).response(f"queue.{export_format}")
     paginate = {"per_page": 50, "paginator_class": LazyPaginator} if valid else False
     RequestConfig(request, paginate=paginate).configure(table)
-    return render(request, "support/queue.html", {"table": table, "filter": filterset}, status=status)
+    context = {"table": table, "filter": filterset, "queue_rows": table.page_rows(timezone.now()) if valid else []}
+    return render(request, "support/queue.html", context, status=status)
 
 
 @require_POST

@@ -27,6 +27,27 @@ def test_the_queue_lists_open_tickets_by_next_deadline(client, plan, partner, pa
     assert later.pk and sooner.pk
 
 
+def test_a_queue_row_shows_the_ticket_as_an_agent_reads_it(client, plan, partner, partner_member, support_l1):
+    ticket = file_ticket(partner, partner_member, title="Checkout <b>500</b>", severity="P1")
+    ticket.assignee = support_l1
+    ticket.save(update_fields=["assignee"])
+    support_l1.full_name = "Dana Agent"
+    support_l1.save(update_fields=["full_name"])
+    client.force_login(support_l1)
+    page = client.get(reverse("queue")).content.decode()
+    row = page[page.index(f'<td><a href="/tickets/{ticket.pk}/">') : page.index("</tr>", page.index("<tbody"))]
+    assert '<span class="sev sev-P1">P1' in row  # the class the severity colours are keyed on
+    assert "Checkout &lt;b&gt;500&lt;/b&gt;" in row  # what the partner typed is text, not markup
+    assert "Dana Agent" in row and support_l1.email not in row  # people by name
+    assert 'aria-label="Acknowledge #' in row and 'name="csrfmiddlewaretoken"' in row
+    assert ticket.next_due_at.strftime("%Y-%m-%d %H:%M UTC") in row
+
+
+def test_an_empty_queue_says_so(client, plan, support_l1):
+    client.force_login(support_l1)
+    assert "No tickets match these filters." in client.get(reverse("queue")).content.decode()
+
+
 def test_paused_tickets_come_last_in_the_queue(client, plan, partner, partner_member, support_l1):
     from support.tickets import lifecycle
 
