@@ -50,10 +50,10 @@ def support_plan_card(partner):
     """Render the partner's support plan: hours, channels, targets per severity, services."""
     from django.utils import timezone
 
-    from support.entitlement import plan_entitlement
+    from support.entitlement import shown_plan_entitlement
     from support.models import SEVERITY_GUIDE
 
-    plan, standing = plan_entitlement(partner)
+    plan, standing = shown_plan_entitlement(partner)
     targets = list(plan.targets.all()) if plan else []
     grandfathered = standing.is_grandfathered(timezone.localdate()) if standing else False
     return {
@@ -80,7 +80,7 @@ def partner_contacts_card(partner):
     """Render the escalation contacts of the partner's support plan."""
     from django.utils import timezone
 
-    from support.entitlement import plan_for_partner
+    from support.entitlement import shown_plan_entitlement
     from support.escalation.routing import escalation_contacts
 
-    return {"contacts": escalation_contacts(plan_for_partner(partner), timezone.now()), "wide": True}
+    return {"contacts": escalation_contacts(shown_plan_entitlement(partner)[0], timezone.now()), "wide": True}
