@@ -1,9 +1,12 @@
+from datetime import timedelta
+
 import django_filters
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 
 from programs.models import SUPPORT_ROLES, Partner, User
-from support.models import Severity, SupportPlan, Ticket
+from support.models import Escalation, Severity, SupportPlan, Ticket
 from support.pages.tables import SLA_LABELS
 from support.rules import sla
 
@@ -38,3 +41,38 @@ class TicketFilter(django_filters.FilterSet):
 
     def filter_sla_state(self, queryset, name, value):
         return queryset.in_sla_state(value, timezone.now())
+
+
+class QueueFilter(TicketFilter):
+    """The queue's filters: the ticket filters, a search box and an agent's saved views."""
+
+    VIEWS = {
+        "mine": "Assigned to me",
+        "unassigned": "Unassigned",
+        "breaching": "Breaching within the hour",
+        "escalated": "Escalated to me",
+    }
+    q = django_filters.CharFilter(label="Search", method="filter_search", max_length=200)
+    view = django_filters.ChoiceFilter(choices=list(VIEWS.items()), method="filter_view", widget=forms.HiddenInput)
+
+    class Meta(TicketFilter.Meta):
+        fields = ["q", *TicketFilter.Meta.fields, "view"]
+
+    def filter_search(self, queryset, name, value):
+        """A number finds that ticket ("#123" too); words find titles and partner names."""
+        text = value.strip()
+        number = text.removeprefix("#")
+        if number.isdigit() and len(number) < 19:
+            return queryset.filter(Q(pk=int(number)) | Q(title__icontains=text))
+        return queryset.filter(Q(title__icontains=text) | Q(partner__name__icontains=text)) if text else queryset
+
+    def filter_view(self, queryset, name, value):
+        user = self.request.user
+        if value == "mine":
+            return queryset.filter(assignee=user)
+        if value == "unassigned":
+            return queryset.filter(assignee__isnull=True)
+        if value == "escalated":
+            return queryset.filter(pk__in=Escalation.objects.filter(assignee=user).values("ticket"))
+        now = timezone.now()  # "breaching": a running deadline within the next hour, not yet passed
+        return queryset.filter(next_due_at__gt=now, next_due_at__lte=now + timedelta(hours=1))

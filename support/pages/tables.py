@@ -10,6 +10,7 @@ EXPORT_FORMATS = {"csv": True, "tsv": True, "json": False, "yaml": False}
 
 
 class QueueTable(tables.Table):
+    select = tables.Column(empty_values=(), orderable=False, verbose_name="Select", exclude_from_export=True)
     id = tables.Column(verbose_name="#")
     severity = tables.Column()
     title = tables.Column()
@@ -25,6 +26,7 @@ class QueueTable(tables.Table):
     class Meta:
         model = Ticket
         fields = [
+            "select",
             "id",
             "severity",
             "title",
