@@ -9,14 +9,17 @@ helpdesk_peer_bench; bench/peers/compare.py runs it):
 --size: open tickets behind the ticket list's JSON (0: skip). The JSON is what the staff ticket list
 page loads (`helpdesk:datatables_ticket_list`, the page's own default query: open and reopened
 tickets sorted by creation, a page of 25), fetched in process with Django's test client signed in
-as a staff user: the median of --runs requests after a warm-up, and the query count of one.
+as a staff user: the median of --runs requests after a warm-up, and the query count of one
+(BENCH_VERBOSE=1 prints that request's statements with their times on stderr).
 --escalations: a fresh database with that many tickets due for escalation, then
 `manage.py escalate_tickets` once, timed (0: skip).
 """
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
 from seed import fill, setup_django, world
@@ -62,6 +65,9 @@ def bench_list(agent, runs, size):
     with CaptureQueriesContext(connection) as queries:
         response = client.get(path, DATATABLES)
     page = response.json()
+    if os.environ.get("BENCH_VERBOSE"):
+        for query in queries.captured_queries:
+            print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:150]}", file=sys.stderr)
     assert response.status_code == 200 and page["recordsTotal"] == size, (response.status_code, page)
     assert len(page["data"]) == min(25, size), len(page["data"])
     timings = []

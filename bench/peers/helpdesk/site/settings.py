@@ -12,7 +12,7 @@ if _url.scheme not in {"postgres", "postgresql"} or not _url.path.strip("/"):
     raise RuntimeError(f"HELPDESK_DATABASE_URL must be postgres://user@host:port/name, not {_url.geturl()!r}")
 
 DEBUG = os.environ.get("DEBUG", "true").lower() in {"1", "true", "yes", "on"}
-SECRET_KEY = "helpdesk-peer-bench-only"  # noqa: S105 (a local benchmark, never served)
+SECRET_KEY = "helpdesk-peer-bench-only"  # a local benchmark, never served
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
 # docs/install.rst (django.contrib.* it needs, rest_framework for the API, django-cleanup), minus
