@@ -13,9 +13,10 @@ Each figure is the median of --runs requests after a warm-up, in process with Dj
 signed in as staff (ours through the second factor). Then escalations per second: our SLA sweep over
 --escalations tickets due for one escalation against `manage.py escalate_tickets` over as many tickets
 due (default 10,000; 100,000 took the peer 19 minutes on its own on this 2-CPU machine; 0 skips it).
-bench/peers/results/ keeps the output of full runs. Neither side sends mail: our sweep queues its notifications (rows the mail step
-sends later, left out as in support_bench); the peer's command renders its mails inline and hands
-them to Django's dummy backend. Prints each side's JSON line as it comes, then a Markdown table.
+Neither side sends mail: our sweep queues its notifications (rows the mail step sends later, left out
+as in support_bench); the peer's command renders its mails inline and hands them to Django's dummy
+backend. Prints each side's JSON line as it comes, then a Markdown table; bench/peers/results/ keeps
+the output of past runs. BENCH_VERBOSE=1 adds the peer's list statements with their times (stderr).
 DATABASE_URL and HELPDESK_DATABASE_URL override the two databases; both names must end in _bench.
 """
 
