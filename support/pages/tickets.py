@@ -38,7 +38,7 @@ from support.pages.forms import (
     TicketForm,
     TransitionForm,
 )
-from support.pages.tables import EXPORT_FORMATS, QueueTable
+from support.pages.tables import EXPORT_FORMATS, ROW_FIELDS, QueueTable
 from support.tickets import lifecycle
 
 
@@ -303,7 +303,7 @@ def _queue_page(request, *, bulk_form=None, status=200):
     """The queue as `request.GET` filters, orders and pages it (a bulk action posts with the same query)."""
     data = request.GET.copy()
     data.setdefault("status", OPEN)
-    tickets = Ticket.objects.for_user(request.user).for_queue()
+    tickets = Ticket.objects.for_user(request.user).select_related("partner", "assignee").only(*ROW_FIELDS)
     filterset = QueueFilter(data, queryset=tickets, request=request)
     valid = filterset.is_valid() and _valid_paging(request.GET)
     status = status if valid else 400  # an invalid filter or page shows its error and no rows
