@@ -1,8 +1,8 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from programs.models import SUPPORT_ROLES, Partner, User
@@ -67,12 +67,21 @@ class QueueFilter(TicketFilter):
         return queryset.filter(Q(title__icontains=text) | Q(partner__name__icontains=text)) if text else queryset
 
     def filter_view(self, queryset, name, value):
-        user = self.request.user
-        if value == "mine":
-            return queryset.filter(assignee=user)
-        if value == "unassigned":
-            return queryset.filter(assignee__isnull=True)
-        if value == "escalated":
-            return queryset.filter(pk__in=Escalation.objects.filter(assignee=user).values("ticket"))
-        now = timezone.now()  # "breaching": a running deadline within the next hour, not yet passed
-        return queryset.filter(next_due_at__gt=now, next_due_at__lte=now + timedelta(hours=1))
+        return in_view(queryset, value, self.request.user, timezone.now())
+
+
+# An agent's working sets: the queue's saved views and the staff home's cards.
+VIEWS = QueueFilter.VIEWS
+
+
+def in_view(tickets: QuerySet[Ticket], view: str, user: User, now: datetime) -> QuerySet[Ticket]:
+    """Return the tickets of one of an agent's working sets (`VIEWS`)."""
+    if view == "mine":
+        return tickets.filter(assignee=user)
+    if view == "unassigned":
+        return tickets.filter(assignee__isnull=True)
+    if view == "escalated":
+        return tickets.filter(pk__in=Escalation.objects.filter(assignee=user).values("ticket"))
+    if view == "breaching":  # a running deadline within the next hour, not yet passed
+        return tickets.filter(next_due_at__gt=now, next_due_at__lte=now + timedelta(hours=1))
+    raise ValueError(f"Unknown view {view!r}: one of {', '.join(VIEWS)}.")
