@@ -8,7 +8,7 @@ from django.utils import timezone
 from programs.models import SUPPORT_ROLES, Partner, User
 from support.models import Escalation, Severity, SupportPlan, Ticket
 from support.pages.tables import SLA_LABELS
-from support.rules import sla
+from support.rules import sla, ticket_states
 
 OPEN = "open"
 
@@ -59,15 +59,45 @@ class QueueFilter(TicketFilter):
         fields = ["q", *TicketFilter.Meta.fields, "view"]
 
     def filter_search(self, queryset, name, value):
-        """A number finds that ticket ("#123" too); words find titles and partner names."""
-        text = value.strip()
-        number = text.removeprefix("#")
-        if number.isdigit() and len(number) < 19:
-            return queryset.filter(Q(pk=int(number)) | Q(title__icontains=text))
-        return queryset.filter(Q(title__icontains=text) | Q(partner__name__icontains=text)) if text else queryset
+        return search(queryset, value, also=("partner__name",))
 
     def filter_view(self, queryset, name, value):
         return in_view(queryset, value, self.request.user, timezone.now())
+
+
+class PartnerTicketFilter(django_filters.FilterSet):
+    """A partner's own list: a search box, open or finished, severity."""
+
+    FINISHED = "finished"
+    q = django_filters.CharFilter(label="Search", method="filter_search", max_length=200)
+    status = django_filters.ChoiceFilter(
+        choices=[(OPEN, "Open"), (FINISHED, "Resolved or closed")], method="filter_status", empty_label="Any status"
+    )
+    severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
+
+    class Meta:
+        model = Ticket
+        fields = ["q", "status", "severity"]
+
+    def filter_search(self, queryset, name, value):
+        return search(queryset, value)
+
+    def filter_status(self, queryset, name, value):
+        return queryset.open() if value == OPEN else queryset.filter(status__in=ticket_states.FINISHED_STATUSES)
+
+
+def search(tickets: QuerySet[Ticket], text: str, also: tuple[str, ...] = ()) -> QuerySet[Ticket]:
+    """A number finds that ticket ("#123" too) and titles holding it; words find titles (and the `also` fields)."""
+    text = text.strip()
+    if not text:
+        return tickets
+    number = text.removeprefix("#")
+    if number.isdigit() and len(number) < 19:
+        return tickets.filter(Q(pk=int(number)) | Q(title__icontains=text))
+    matches = Q(title__icontains=text)
+    for field in also:
+        matches |= Q(**{f"{field}__icontains": text})
+    return tickets.filter(matches)
 
 
 # An agent's working sets: the queue's saved views and the staff home's cards.

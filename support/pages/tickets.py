@@ -26,7 +26,7 @@ from support.models import (
     TicketAttachment,
     TicketEvent,
 )
-from support.pages.filters import OPEN, QueueFilter
+from support.pages.filters import OPEN, PartnerTicketFilter, QueueFilter
 from support.pages.forms import (
     CommentForm,
     CsatForm,
@@ -45,13 +45,21 @@ from support.tickets import lifecycle
 @partner_required
 def ticket_list(request):
     tickets = Ticket.objects.for_user(request.user).select_related("submitter").order_by("-received_at", "-pk")
+    filterset = PartnerTicketFilter(request.GET, queryset=tickets)
+    valid = filterset.is_valid()
+    found = filterset.qs if valid else tickets.none()
+    params = request.GET.copy()
+    params.pop("page", None)
     context = {
+        "filter": filterset,
+        "filtered": valid and any(filterset.form.cleaned_data.values()),
+        "query": params.urlencode(),  # kept by the page links
         # Pages without a COUNT of all the partner's tickets: the page knows only whether one follows.
-        "page": lazy_page(LazyPaginator(tickets, 25), request.GET.get("page")),
+        "page": lazy_page(LazyPaginator(found, 25), request.GET.get("page")),
         "now": timezone.now(),
         "quarter": quarter.partner_quarter(request.membership.partner),
     }
-    return render(request, "support/ticket_list.html", context)
+    return render(request, "support/ticket_list.html", context, status=200 if valid else 400)
 
 
 def lazy_page(paginator: LazyPaginator, number):

@@ -315,3 +315,42 @@ def test_a_closed_ticket_cannot_be_acted_on_in_bulk(client, plan, partner, partn
     response = client.post(reverse("queue_bulk"), {"action": "assign_to_me", "tickets": [ticket.pk]})
     assert response.status_code == 400
     assert f"Ticket {ticket.pk} is not an open ticket of the queue." in response.content.decode()
+
+
+def test_partners_find_their_tickets_by_number_title_status_and_severity(
+    client, plan, partner, partner_member, other_partner, support_l1
+):
+    from support.tickets import lifecycle
+
+    checkout = file_ticket(partner, partner_member, title="Checkout returns 500", severity="P1")
+    avatar = file_ticket(partner, partner_member, title="Avatar upload fails", severity="P4")
+    lifecycle.transition_ticket(avatar, action="resolve", by=support_l1)
+    client.force_login(partner_member)
+
+    def listed(**params):
+        response = client.get(reverse("ticket_list"), params)
+        return response.status_code, response.content.decode()
+
+    _, page = listed(q="checkout")
+    assert "Checkout returns 500" in page and "Avatar upload fails" not in page
+    _, page = listed(q=f"#{avatar.pk}")
+    assert "Avatar upload fails" in page and "Checkout returns 500" not in page
+    _, page = listed(status="finished")
+    assert "Avatar upload fails" in page and "Checkout returns 500" not in page
+    _, page = listed(status="open", severity="P1")
+    assert "Checkout returns 500" in page
+    _, page = listed(q="nothing like this")
+    assert "No tickets match." in page and "No tickets yet" not in page
+    status, page = listed(severity="P9")
+    assert status == 400 and "Select a valid choice" in page and "Checkout returns 500" not in page
+    client.force_login(other_partner)  # another partner's search finds nothing of ours
+    _, page = listed(q=str(checkout.pk))
+    assert "Checkout returns 500" not in page
+
+
+def test_the_partner_list_pages_keep_the_search(client, plan, partner, partner_member):
+    template = file_ticket(partner, partner_member, title="Printer offline")
+    copy_ticket(template, 30)
+    client.force_login(partner_member)
+    page = client.get(reverse("ticket_list"), {"q": "printer"}).content.decode()
+    assert 'href="?q=printer&amp;page=2"' in page
