@@ -69,6 +69,7 @@ class Router:
             User.objects.with_staff_role(StaffRole.SUPPORT_MANAGER).order_by("pk").values_list("pk", flat=True)
         )
         self._people: dict[int, tuple[bool, str]] = {}  # id -> (active, name), read as needed
+        self._on_call: dict[tuple[int, str], int | None] = {}  # (schedule, role) -> who, at self.now
 
     def _person(self, person_id: int) -> tuple[bool, str]:
         if person_id not in self._people:
@@ -78,14 +79,16 @@ class Router:
 
     def on_call(self, schedule_id: int, role: str) -> int | None:
         """Return who is on call now for a schedule's role (an active person), or None."""
-        schedule = self._schedules.get(schedule_id)
-        if schedule is None:
-            return None
         key = (schedule_id, role)
-        if key not in self._pure:
-            self._pure[key] = pure_schedule(schedule, role)
-        person = on_call_at(self._pure[key], self.now)
-        return person if person is not None and self._person(person)[0] else None
+        if key not in self._on_call:  # one instant: a whole batch asks the same schedules
+            schedule = self._schedules.get(schedule_id)
+            if schedule is None:
+                return None
+            if key not in self._pure:
+                self._pure[key] = pure_schedule(schedule, role)
+            person = on_call_at(self._pure[key], self.now)
+            self._on_call[key] = person if person is not None and self._person(person)[0] else None
+        return self._on_call[key]
 
     def route(self, levels: list[dict[str, Any]], rank: int) -> Route:
         """Return who takes level `rank` of a ticket's escalation terms, falling through as needed."""

@@ -23,9 +23,10 @@ from django.utils.dateparse import parse_datetime
 
 from partnerportal.bulk import insert_returning, update_from_values
 from partnerportal.health import record_heartbeat
+from programs.models import Partner
 from support.escalation.routing import Router
 from support.escalation.services import EscalationOrder, escalate
-from support.models import Notification, SlaTarget, Ticket, TicketEvent
+from support.models import Notification, SlaTarget, SupportPlan, Ticket, TicketEvent
 from support.rules import escalation, sla, ticket_states
 
 SWEEP = "sla_sweep"
@@ -270,21 +271,14 @@ def _escalate_due(
     pending = [ticket_id for ticket_id, steps in steps_of.items() if any(step.at <= now for step in steps)]
     if not pending:
         return {}, 0
-    # Only what escalating needs: thousands of these may come due in one batch.
-    full = (
-        Ticket.objects.select_related("plan__calendar", "partner")
-        .only(
-            "id",
-            "title",
-            "severity",
-            "escalation_terms",
-            "escalation_level",
-            "plan__calendar",
-            "partner__name",
-            "plan__name",
-        )
-        .in_bulk(pending)
-    )
+    # Only what escalating needs: thousands of these may come due in one batch, under a few plans
+    # and partners, each read once and shared by its tickets.
+    fields = ("id", "title", "severity", "escalation_terms", "escalation_level", "plan_id", "partner_id")
+    full = Ticket.objects.only(*fields).in_bulk(pending)
+    plans = SupportPlan.objects.select_related("calendar").in_bulk({ticket.plan_id for ticket in full.values()})
+    partners = Partner.objects.only("name").in_bulk({ticket.partner_id for ticket in full.values()})
+    for ticket in full.values():
+        ticket.plan, ticket.partner = plans[ticket.plan_id], partners[ticket.partner_id]
     by_id = {ticket.id: ticket for ticket in tickets}
     due = {
         ticket_id: escalation.due(
