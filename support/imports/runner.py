@@ -1,0 +1,219 @@
+"""Import runs: check the source against the mapping, then write it in batches, resumably, and reconcile.
+
+Every batch is one transaction holding its objects, their identities, its report lines and the
+run's counts and position: a run killed (even with kill -9) loses only its open batch, and the
+next run of the same source and mapping picks up after the last committed one. Objects already
+imported are found by their identity (source system, type, id) and compared by fingerprint:
+unchanged ones are not written, changed ones are updated, new ones created — never duplicated.
+A dry run does the same inside one transaction that is rolled back: exact counts, nothing kept
+but the run and its report.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from programs.models import User
+from support.models import ImportFinding, ImportRun
+
+from . import records as r
+from . import report
+from .mapping import Mapping
+from .writers import Writer
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 200
+# A run still marked running that has not committed a batch for this long was cut off.
+RUN_STALE_AFTER = timedelta(minutes=10)
+Progress = Callable[[ImportRun], None]
+
+
+class _DryRunDone(Exception):
+    """Raised at the end of a dry run to roll back everything it wrote."""
+
+
+def preflight(source: r.SourceExport, mapping: Mapping) -> None:
+    """Refuse a source the mapping cannot take, before anything is written: one line says what and where."""
+    problems: list[str] = []
+    for ticket in source.tickets:
+        if mapping.severity(ticket.priority) is None:
+            problems.append(
+                f"ticket {ticket.source_id}: priority “{ticket.priority}” is not in the mapping's priorities "
+                "(add it, or set unknown_priority)"
+            )
+        for status in [ticket.status, *(change.new for change in ticket.status_changes)]:
+            if mapping.status(status) is None:
+                problems.append(
+                    f"ticket {ticket.source_id}: status “{status}” is not in the mapping's statuses "
+                    "(add it, or set unknown_status)"
+                )
+                break
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise r.SourceError(problems[0] + more + ".")
+
+
+def batches(source: r.SourceExport, size: int = BATCH_SIZE) -> list[tuple[str, list[Any]]]:
+    """Return the run's batches in order, the same for the same source (so a resumed run continues)."""
+    planned: list[tuple[str, list[Any]]] = []
+    for object_type, items in (
+        (r.ORGANIZATION, source.organizations),
+        (r.USER, source.people),
+        (r.GROUP, source.groups),
+        (r.TICKET_FIELD, source.ticket_fields),
+        (r.TICKET, source.tickets),
+        (r.COMMENT, source.orphan_comments),
+    ):
+        planned += [(object_type, list(items[i : i + size])) for i in range(0, len(items), size)]
+    return planned
+
+
+def start_import(
+    source: r.SourceExport,
+    mapping: Mapping,
+    *,
+    dry_run: bool,
+    since: datetime | None = None,
+    by: User | None = None,
+    now: datetime | None = None,
+) -> tuple[ImportRun, bool]:
+    """Return the run for this source: an unfinished one resumed, or a new one; and whether it is resumed.
+
+    Refuses a source while another process is importing it.
+    """
+    now = now or timezone.now()
+    preflight(source, mapping)
+    same_source = ImportRun.objects.filter(
+        source_system=source.system,
+        source_description=source.description,
+        dry_run=False,
+        state__in=[ImportRun.State.RUNNING, ImportRun.State.FAILED],
+    )
+    for earlier in same_source.order_by("-started_at"):
+        if earlier.state == ImportRun.State.RUNNING and not earlier.is_stale(now, RUN_STALE_AFTER):
+            raise ValidationError(
+                f"{earlier} of this source is still running (last batch at {earlier.heartbeat_at:%H:%M:%S}); "
+                "wait for it to finish."
+            )
+        resumable = earlier.source_fingerprint == source.fingerprint and earlier.mapping == mapping.values
+        if not dry_run and resumable and earlier.since == since:
+            ImportRun.objects.filter(pk=earlier.pk).update(state=ImportRun.State.RUNNING, heartbeat_at=now, error="")
+            earlier.refresh_from_db()
+            return earlier, True
+    counts = source.counts()
+    run = ImportRun.objects.create(
+        source_system=source.system,
+        source_description=source.description[:500],
+        source_fingerprint=source.fingerprint,
+        dry_run=dry_run,
+        since=since,
+        mapping=mapping.values,
+        total=sum(counts.values()),
+        counts={object_type: {"source": n} for object_type, n in counts.items()},
+        created_by=by,
+        started_at=now,
+        heartbeat_at=now,
+    )
+    return run, False
+
+
+def execute_import(
+    run: ImportRun,
+    source: r.SourceExport,
+    mapping: Mapping,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> ImportRun:
+    """Write the source in batches (from where the run stopped), then reconcile; return the finished run."""
+    writer = Writer(run, source, mapping, dry_run=run.dry_run)
+    planned = batches(source, batch_size)
+    if run.dry_run:
+        _dry_run(run, writer, planned, progress)
+    else:
+        for index, (object_type, items) in enumerate(planned):
+            if index >= run.batches_done:
+                _real_batch(run, writer, index, object_type, items)
+                if progress:
+                    progress(run)
+    return _reconcile(run)
+
+
+def _process(writer: Writer, object_type: str, items: list[Any]) -> report.Tally:
+    tally = report.Tally()
+    writer.begin_batch()
+    write: dict[str, Callable[[Any, report.Tally], None]] = {
+        r.ORGANIZATION: writer.organizations_batch,
+        r.USER: writer.people_batch,
+        r.GROUP: writer.groups_batch,
+        r.TICKET_FIELD: writer.ticket_fields_batch,
+        r.TICKET: writer.tickets_batch,
+        r.COMMENT: writer.orphans_batch,
+    }
+    write[object_type](items, tally)
+    return tally
+
+
+def _real_batch(run: ImportRun, writer: Writer, index: int, object_type: str, items: list[Any]) -> None:
+    try:
+        with transaction.atomic():
+            tally = _process(writer, object_type, items)
+            _commit_tally(run, tally, batches_done=index + 1)
+    except BaseException as error:
+        # The batch rolled back: its files go too. The run stays resumable from the batch before.
+        writer.discard_stored_files()
+        if isinstance(error, Exception):
+            log.exception("Import %s failed in batch %s", run.pk, index + 1)
+            ImportRun.objects.filter(pk=run.pk).update(
+                state=ImportRun.State.FAILED,
+                error=f"Batch {index + 1} ({object_type}): {type(error).__name__}: {error}",
+            )
+        raise
+
+
+def _commit_tally(run: ImportRun, tally: report.Tally, *, batches_done: int) -> None:
+    for finding in tally.findings:
+        finding.run = run
+    ImportFinding.objects.bulk_create(tally.findings)
+    run.counts = report.merged_counts(run.counts, tally)
+    run.processed += tally.objects
+    run.batches_done = batches_done
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["counts", "processed", "batches_done", "heartbeat_at"])
+
+
+def _dry_run(run: ImportRun, writer: Writer, planned: list[tuple[str, list[Any]]], progress: Progress | None) -> None:
+    tallies: list[report.Tally] = []
+    try:
+        with transaction.atomic():
+            for object_type, items in planned:
+                with transaction.atomic():
+                    tallies.append(_process(writer, object_type, items))
+            raise _DryRunDone
+    except _DryRunDone:
+        pass
+    for n, tally in enumerate(tallies, start=1):
+        _commit_tally(run, tally, batches_done=n)
+    if progress:
+        progress(run)
+
+
+def _reconcile(run: ImportRun) -> ImportRun:
+    """Finish the run: done when every source object is accounted for and none failed, else incomplete."""
+    run.refresh_from_db()
+    missing, failures = report.unaccounted(run), report.failed(run)
+    problems = []
+    if missing:
+        problems.append(f"{missing} source object(s) unaccounted for")
+    if failures:
+        problems.append(f"{failures} object(s) failed (listed in the report)")
+    run.state = ImportRun.State.INCOMPLETE if problems else ImportRun.State.DONE
+    run.error = "; ".join(problems)
+    run.finished_at = timezone.now()
+    run.save(update_fields=["state", "error", "finished_at"])
+    return run

@@ -1,0 +1,403 @@
+"""Importing a Zendesk export: a real import, a no-op second run, a delta, a dry run, bad sources, resuming."""
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+
+from programs.models import Partner, StaffRole, User
+from support.imports import report
+from support.imports.writers import Writer
+from support.models import (
+    Escalation,
+    ImportFinding,
+    ImportRun,
+    Notification,
+    SourceIdentity,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+)
+from support.tickets.sweep import sweep_slas
+from tests.factories import staff_user
+
+pytestmark = pytest.mark.django_db
+
+HERE = Path(__file__).parent
+EXPORT = HERE / "zendesk_export"
+MAPPING = HERE / "zendesk_mapping.yaml"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _world(settings, tmp_path, time_machine, plan):
+    """The portal before the import: Northwind on the Premier plan, Dana on our staff; files in a scratch folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def dana(db):
+    return staff_user(StaffRole.SUPPORT_L2, email="dana@vendor.test")
+
+
+@pytest.fixture
+def export(tmp_path):
+    """A copy of the Zendesk export the test may change."""
+    return Path(shutil.copytree(EXPORT, tmp_path / "export"))
+
+
+def run_import(export, *extra, mapping=MAPPING):
+    out = StringIO()
+    arguments = ["--from", "zendesk", "--source-dir", str(export), *extra]
+    if mapping:
+        arguments += ["--mapping", str(mapping)]
+    call_command("import_tickets", *arguments, stdout=out)
+    return ImportRun.objects.order_by("-pk").first(), out.getvalue()
+
+
+def counts(run, object_type):
+    row = run.counts[object_type]
+    return {outcome: n for outcome, n in row.items() if n}
+
+
+def edit(path, change):
+    content = json.loads(path.read_text())
+    change(content)
+    path.write_text(json.dumps(content))
+
+
+def ticket_of(source_id):
+    identity = SourceIdentity.objects.get(source_system="zendesk", object_type="ticket", source_id=str(source_id))
+    return Ticket.objects.get(pk=identity.object_id)
+
+
+def test_a_zendesk_export_becomes_tickets_with_their_history_and_original_times(export, partner, dana):
+    run, output = run_import(export)
+
+    assert run.state == ImportRun.State.DONE, output
+    solved = ticket_of(101)
+    assert (solved.partner, solved.severity, solved.status) == (partner, "P2", "resolved")
+    assert solved.received_at == datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+    assert solved.resolved_at == datetime(2026, 10, 6, 15, 0, tzinfo=UTC)
+    assert solved.first_response_at == datetime(2026, 10, 5, 9, 20, tzinfo=UTC)
+    assert (solved.customer_name, solved.environment, solved.category) == ("Acme Retail", "production", "defect")
+    assert solved.assignee == dana and solved.submitter.email == "ana@northwind.test"
+    kinds = list(solved.events.values_list("kind", "public"))
+    assert kinds == [
+        ("received", True),
+        ("attachment", True),
+        ("started", True),
+        ("comment", True),
+        ("waiting", True),
+        ("note", False),
+        ("resumed", True),
+        ("comment", True),
+        ("resolved", True),
+    ]
+    # The paused time (waiting on the partner) is left out of the resolution time, as for our own tickets.
+    assert solved.paused_seconds == int(timedelta(hours=24, minutes=20).total_seconds())
+    [log] = TicketAttachment.objects.filter(ticket=solved)
+    assert (log.original_name, log.content_type, log.uploaded_at) == ("checkout.log", "text/plain", solved.received_at)
+    assert log.file.read().startswith(b"2026-10-05 08:59:58 ERROR")
+
+
+def test_unmatched_organisations_and_agents_get_the_holding_partner_and_placeholders(export, partner, dana):
+    run, _ = run_import(export)
+
+    closed = ticket_of(103)
+    holding = Partner.objects.get(name="Imported tickets without a partner")
+    assert closed.partner == holding and closed.plan.name == "Premier"
+    assert (closed.severity, closed.status, closed.category, closed.environment) == ("P3", "closed", "other", "staging")
+    placeholder = closed.assignee
+    assert placeholder.email == "gone@vendor.test" and not placeholder.is_active
+    assert not placeholder.has_usable_password()
+    felix = User.objects.get(email="felix@fabrikam.test")
+    assert felix.membership.partner == holding
+    placeholders = run.findings.filter(kind=ImportFinding.Kind.PLACEHOLDER).values_list("source_id", flat=True)
+    assert sorted(placeholders) == ["504", "505"]
+    reasons = dict(run.findings.filter(object_type="attachment").values_list("source_id", "reason"))
+    assert "not accepted" in reasons["9002"] and "not in the export" in reasons["9003"]
+
+
+def test_the_report_accounts_for_every_source_object(export, partner, dana):
+    run, output = run_import(export)
+
+    assert counts(run, "organization") == {"source": 2, "unchanged": 1, "skipped": 1}
+    assert counts(run, "user") == {"source": 5, "created": 4, "unchanged": 1}
+    assert counts(run, "group") == {"source": 1, "skipped": 1}
+    assert counts(run, "ticket_field") == {"source": 2, "skipped": 2}
+    assert counts(run, "ticket") == {"source": 3, "created": 3}
+    assert counts(run, "comment") == {"source": 7, "created": 7}
+    assert counts(run, "attachment") == {"source": 3, "created": 1, "skipped": 2}
+    total = report.rows(run)[-1]
+    assert total[1] == run.total == 23 and total[-1] == 0
+    assert sum(total[2:7]) == total[1]
+    assert "Every source object is accounted for." in output
+    assert "Skipped: attachment 9002:" in output
+
+
+def test_imported_tickets_send_no_mail_and_start_no_escalation_for_the_past(export, partner, dana):
+    run_import(export)
+
+    urgent = ticket_of(102)
+    assert (urgent.severity, urgent.status, urgent.first_response_at) == ("P1", "in_progress", None)
+    # Its first response was due long ago: the breach is recorded as history, not sent as an alert.
+    assert urgent.events.filter(kind="sla_breach", sla_target="first_response").exists()
+    assert all(datetime.fromisoformat(step[0]) >= NOW for step in urgent.escalation_steps)
+    sweep_slas(now=NOW + timedelta(seconds=30))
+    assert mail.outbox == []
+    assert not Notification.objects.exists()
+    assert not Escalation.objects.exists()
+    assert not TicketEvent.objects.filter(kind__in=["auto_ack", "escalated"]).exists()
+
+
+def test_a_second_run_of_the_same_export_changes_nothing(export, partner, dana):
+    run_import(export)
+    before = (Ticket.objects.count(), TicketEvent.objects.count(), User.objects.count(), Partner.objects.count())
+
+    run, _ = run_import(export)
+
+    assert run.state == ImportRun.State.DONE
+    for object_type, row in run.counts.items():
+        assert row.get("created", 0) == row.get("updated", 0) == 0, object_type
+    assert counts(run, "ticket") == {"source": 3, "unchanged": 3}
+    after = (Ticket.objects.count(), TicketEvent.objects.count(), User.objects.count(), Partner.objects.count())
+    assert after == before
+
+
+def test_a_delta_run_adds_what_is_new_and_updates_what_changed(export, partner, dana):
+    run_import(export)
+
+    def answer_and_add(content):
+        urgent = next(t for t in content["tickets"] if t["id"] == 102)
+        urgent.update(status="pending", assignee_id=503, updated_at="2026-11-20T11:00:00Z")
+        content["tickets"].append({**urgent, "id": 104, "subject": "Refunds stuck", "status": "new", "priority": "low"})
+
+    edit(export / "tickets.json", answer_and_add)
+    edit(
+        export / "ticket_comments" / "102.json",
+        lambda c: c["comments"].append(
+            {
+                "id": 2002,
+                "author_id": 503,
+                "body": "Which stores?",
+                "public": True,
+                "created_at": "2026-11-20T10:30:00Z",
+            }
+        ),
+    )
+
+    run, _ = run_import(export)
+
+    assert counts(run, "ticket") == {"source": 4, "created": 1, "updated": 1, "unchanged": 2}
+    assert counts(run, "comment") == {"source": 8, "created": 1, "unchanged": 7}
+    urgent = ticket_of(102)
+    assert urgent.status == "waiting_on_partner" and urgent.assignee == dana
+    assert urgent.first_response_at == datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
+    assert urgent.events.filter(kind="waiting").count() == 1
+    assert ticket_of(104).severity == "P4"
+    assert Ticket.objects.count() == 4
+    assert mail.outbox == []
+
+
+def test_a_second_run_brings_back_no_status_event_twice(export, partner, dana):
+    run_import(export)
+    edit(export / "tickets.json", lambda c: c["tickets"][0].update(subject="Checkout 500 (renamed)"))
+
+    run, _ = run_import(export)
+
+    solved = ticket_of(101)
+    assert counts(run, "ticket")["updated"] == 1 and solved.title == "Checkout 500 (renamed)"
+    assert solved.events.filter(kind="resolved").count() == 1 and solved.events.filter(kind="started").count() == 1
+
+
+def test_a_dry_run_counts_everything_and_writes_nothing(export, partner, dana, settings):
+    before = (Ticket.objects.count(), User.objects.count(), Partner.objects.count(), SourceIdentity.objects.count())
+
+    run, output = run_import(export, "--dry-run")
+
+    assert run.dry_run and run.state == ImportRun.State.DONE
+    assert counts(run, "ticket") == {"source": 3, "created": 3}
+    assert counts(run, "attachment") == {"source": 3, "created": 1, "skipped": 2}
+    assert (Ticket.objects.count(), User.objects.count(), Partner.objects.count()) == before[:3]
+    assert SourceIdentity.objects.count() == before[3] == 0
+    assert not Path(settings.MEDIA_ROOT).exists() or not any(Path(settings.MEDIA_ROOT).rglob("*.log"))
+    assert "Dry run: nothing was written." in output
+
+
+def _broken_json(export):
+    (export / "users.json").write_text('{"users": [{"id": 501,}]}')
+
+
+def _latin1(export):
+    (export / "organizations.json").write_bytes('{"organizations": [{"id": 1, "name": "Müller"}]}'.encode("latin-1"))
+
+
+def _duplicate(export):
+    edit(export / "tickets.json", lambda c: c["tickets"].append(dict(c["tickets"][0])))
+
+
+def _unknown_status(export):
+    edit(export / "tickets.json", lambda c: c["tickets"][1].update(status="escalated"))
+
+
+def _unknown_priority(export):
+    edit(export / "tickets.json", lambda c: c["tickets"][1].update(priority="blocker"))
+
+
+def _nul_text(export):
+    edit(export / "ticket_comments" / "102.json", lambda c: c["comments"][0].update(body="bad\u0000byte"))
+
+
+def _no_tickets(export):
+    (export / "tickets.json").unlink()
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (_broken_json, "users.json: broken JSON at line 1 column 23"),
+        (_latin1, "organizations.json: not UTF-8 text (byte 0xfc"),
+        (_duplicate, "tickets.json: tickets id 101 appears twice"),
+        (_unknown_status, "ticket 102: status “escalated” is not in the mapping's statuses"),
+        (_unknown_priority, "ticket 102: priority “blocker” is not in the mapping's priorities"),
+        (_nul_text, "102.json: text with a NUL character"),
+        (_no_tickets, "no tickets found"),
+    ],
+)
+def test_a_bad_source_is_refused_in_one_line_before_anything_is_written(export, partner, dana, spoil, message):
+    spoil(export)
+
+    with pytest.raises(CommandError) as refused:
+        run_import(export)
+
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+    assert not Ticket.objects.exists() and not SourceIdentity.objects.exists() and not ImportRun.objects.exists()
+
+
+def test_a_missing_directory_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="no such directory"):
+        run_import(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("priorities: [1, 2]", "“priorities” must be a table"),
+        ("colours: {}", "unknown key “colours”"),
+        ("priorities: {urgent: P0}", "priority “urgent” maps to “P0”"),
+        ("statuses: {open: doing}", "status “open” maps to “doing”"),
+        ("plan: [unclosed", "not valid YAML"),
+    ],
+)
+def test_a_bad_mapping_is_refused_in_one_line(export, tmp_path, text, message):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(text)
+
+    with pytest.raises(CommandError, match=message):
+        run_import(export, mapping=mapping)
+
+
+def test_a_toml_mapping_works_like_yaml(export, partner, dana, tmp_path):
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('plan = "Premier"\n[priorities]\nnormal = "P2"\nnone = "P4"\n')
+
+    run, _ = run_import(export, mapping=mapping)
+
+    assert run.state == ImportRun.State.DONE and ticket_of(103).severity == "P4"
+
+
+def test_refusing_unmatched_organisations_fails_their_tickets_and_the_run(export, partner, dana, tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("plan: Premier\npartners: {unmatched: refuse}\n")
+
+    with pytest.raises(CommandError, match=r"incomplete: .*failed"):
+        run_import(export, mapping=mapping)
+
+    run = ImportRun.objects.get()
+    assert run.state == ImportRun.State.INCOMPLETE
+    assert counts(run, "ticket") == {"source": 3, "created": 2, "failed": 1}
+    [failure] = run.findings.filter(kind="failed")
+    assert failure.source_id == "103" and "no partner matches" in failure.reason
+    assert not Partner.objects.filter(name="Imported tickets without a partner").exists()
+
+
+def test_a_failure_inside_a_batch_leaves_nothing_of_it_and_the_next_run_resumes(export, partner, dana, monkeypatch):
+    real = Writer._finish_ticket
+
+    def crash_on_the_urgent_ticket(self, ticket):
+        real(self, ticket)
+        if ticket.title.startswith("Gateway"):
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Writer, "_finish_ticket", crash_on_the_urgent_ticket)
+    with pytest.raises(CommandError, match=r"stopped: RuntimeError: disk full\. Run the same command to resume\."):
+        run_import(export, "--batch-size", "1")
+
+    run = ImportRun.objects.get()
+    assert run.state == ImportRun.State.FAILED
+    assert list(Ticket.objects.values_list("title", flat=True)) == ["Checkout returns HTTP 500"]
+    assert not SourceIdentity.objects.filter(object_type__in=["ticket", "comment"], source_id__in=["102", "2001"])
+    monkeypatch.setattr(Writer, "_finish_ticket", real)
+
+    resumed, output = run_import(export, "--batch-size", "1")
+
+    assert resumed.pk == run.pk and resumed.state == ImportRun.State.DONE
+    assert f"Resuming {run} after batch" in output
+    assert Ticket.objects.count() == 3 and counts(resumed, "ticket") == {"source": 3, "created": 3}
+    assert report.rows(resumed)[-1][-1] == 0
+
+
+class Killed(BaseException):
+    """The process dies: no except clause of the import runs (kill -9)."""
+
+
+def test_a_killed_run_is_resumed_once_it_is_stale_and_not_while_it_may_be_alive(export, partner, dana, monkeypatch):
+    real = Writer._finish_ticket
+
+    def killed_at_the_second_ticket(self, ticket):
+        real(self, ticket)
+        if ticket.title.startswith("Gateway"):
+            raise Killed
+
+    monkeypatch.setattr(Writer, "_finish_ticket", killed_at_the_second_ticket)
+    with pytest.raises(Killed):
+        run_import(export, "--batch-size", "1")
+    monkeypatch.setattr(Writer, "_finish_ticket", real)
+    run = ImportRun.objects.get()
+    assert run.state == ImportRun.State.RUNNING
+
+    with pytest.raises(CommandError, match="is still running"):
+        run_import(export, "--batch-size", "1")
+    ImportRun.objects.filter(pk=run.pk).update(heartbeat_at=NOW - timedelta(minutes=11))
+
+    resumed, _ = run_import(export, "--batch-size", "1")
+
+    assert resumed.pk == run.pk and resumed.state == ImportRun.State.DONE
+    assert Ticket.objects.count() == 3
+    assert counts(resumed, "comment") == {"source": 7, "created": 7}
+
+
+def test_a_run_with_objects_unaccounted_for_does_not_finish_as_a_success(export, partner, dana, monkeypatch):
+    monkeypatch.setattr(Writer, "groups_batch", lambda self, batch, tally: None)
+
+    with pytest.raises(CommandError, match="incomplete: 1 source object\\(s\\) unaccounted for"):
+        run_import(export)
+
+    assert ImportRun.objects.get().state == ImportRun.State.INCOMPLETE
+
+
+def test_since_imports_only_the_tickets_updated_since_then(export, partner, dana):
+    run, _ = run_import(export, "--since", "2026-10-01")
+
+    assert counts(run, "ticket") == {"source": 2, "created": 2}
+    assert sorted(Ticket.objects.values_list("title", flat=True)) == [
+        "Checkout returns HTTP 500",
+        "Gateway down for every store",
+    ]
