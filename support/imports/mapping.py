@@ -151,31 +151,33 @@ def load_mapping(path: Path | None) -> Mapping:
         raw = path.read_bytes()
     except OSError as error:
         raise MappingError(f"--mapping {path}: cannot read it ({error.strerror}).") from None
+    return parse_mapping(raw, f"--mapping {path}", toml=path.suffix.lower() == ".toml")
+
+
+def parse_mapping(raw: bytes, name: str, *, toml: bool = False) -> Mapping:
+    """Return the mapping in `raw` (YAML, or TOML); `name` says where it comes from in messages."""
+    kind = "TOML" if toml else "YAML"
     try:
         text = raw.decode("utf-8")
-        loaded = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
+        loaded = tomllib.loads(text) if toml else yaml.safe_load(text)
     except UnicodeDecodeError:
-        raise MappingError(f"--mapping {path}: not UTF-8 text.") from None
+        raise MappingError(f"{name}: not UTF-8 text.") from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise MappingError(
-            f"--mapping {path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {first}"
-        ) from None
-    return Mapping(_merged(loaded or {}, path))
+        raise MappingError(f"{name}: not valid {kind}: {first}") from None
+    return Mapping(_merged(loaded or {}, name))
 
 
-def _merged(loaded: Any, path: Path) -> dict[str, Any]:
+def _merged(loaded: Any, name: str) -> dict[str, Any]:
     if not isinstance(loaded, dict):
-        raise MappingError(
-            f"--mapping {path}: expected keys such as priorities: and statuses:, found a list or a value."
-        )
+        raise MappingError(f"{name}: expected keys such as priorities: and statuses:, found a list or a value.")
     values: dict[str, Any] = json.loads(json.dumps(DEFAULTS))
     for key, value in loaded.items():
         if key not in DEFAULTS:
-            raise MappingError(f"--mapping {path}: unknown key “{key}” (known: {', '.join(DEFAULTS)}).")
+            raise MappingError(f"{name}: unknown key “{key}” (known: {', '.join(DEFAULTS)}).")
         if isinstance(DEFAULTS[key], dict):
             if not isinstance(value, dict):
-                raise MappingError(f"--mapping {path}: “{key}” must be a table of keys and values.")
+                raise MappingError(f"{name}: “{key}” must be a table of keys and values.")
             # The maps of values replace the defaults' entries one by one; the tables of options likewise.
             values[key] = {
                 **values[key],
@@ -183,16 +185,16 @@ def _merged(loaded: Any, path: Path) -> dict[str, Any]:
             }
         else:
             values[key] = value
-    _validate(values, path)
+    _validate(values, name)
     return values
 
 
 _LOWERED = {"priorities", "statuses", "categories", "environments"}
 
 
-def _validate(values: dict[str, Any], path: Path) -> None:
+def _validate(values: dict[str, Any], name: str) -> None:
     def refuse(message: str) -> None:
-        raise MappingError(f"--mapping {path}: {message}")
+        raise MappingError(f"{name}: {message}")
 
     for priority, severity in values["priorities"].items():
         if severity not in SEVERITIES:

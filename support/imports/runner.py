@@ -24,6 +24,7 @@ from support.models import ImportFinding, ImportRun
 from . import records as r
 from . import report
 from .mapping import Mapping
+from .sources import read_source
 from .writers import Writer
 
 log = logging.getLogger(__name__)
@@ -216,4 +217,24 @@ def _reconcile(run: ImportRun) -> ImportRun:
     run.error = "; ".join(problems)
     run.finished_at = timezone.now()
     run.save(update_fields=["state", "error", "finished_at"])
+    return run
+
+
+def execute_import_run(run: ImportRun, *, progress: Progress | None = None) -> ImportRun:
+    """Read the run's source again and execute the run: how a worker runs (or resumes) one started elsewhere.
+
+    A source that changed since the run started is not imported under the old run: it fails, saying so.
+    """
+    try:
+        source = read_source(run.source_system, run.source_description, since=run.since)
+    except r.SourceError as error:
+        return _fail(run, str(error))
+    if source.fingerprint != run.source_fingerprint:
+        return _fail(run, "The source changed after the run started: start a new run to import it as it is now.")
+    return execute_import(run, source, Mapping(run.mapping), progress=progress)
+
+
+def _fail(run: ImportRun, message: str) -> ImportRun:
+    ImportRun.objects.filter(pk=run.pk).update(state=ImportRun.State.FAILED, error=message, finished_at=timezone.now())
+    run.refresh_from_db()
     return run

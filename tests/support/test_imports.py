@@ -401,3 +401,66 @@ def test_since_imports_only_the_tickets_updated_since_then(export, partner, dana
         "Checkout returns HTTP 500",
         "Gateway down for every store",
     ]
+
+
+@pytest.fixture
+def imports_dir(settings, tmp_path, export):
+    settings.IMPORTS_DIR = tmp_path / "imports"
+    settings.IMPORTS_DIR.mkdir()
+    return Path(shutil.copytree(export, settings.IMPORTS_DIR / "zendesk-2026-12"))
+
+
+def test_a_manager_dry_runs_an_export_in_the_admin_reads_the_report_and_runs_it(
+    client, support_manager, partner, dana, imports_dir, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    client.force_login(support_manager)
+    assert client.get(reverse("admin:support_importrun_start")).status_code == 200
+    mapping = SimpleUploadedFile("mapping.yaml", MAPPING.read_bytes())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:support_importrun_start"),
+            {"source_system": "zendesk", "source_dir": str(imports_dir), "mapping": mapping, "dry_run": "on"},
+        )
+    dry = ImportRun.objects.get()
+    assert response.status_code == 302 and dry.dry_run and dry.created_by == support_manager
+    dry.refresh_from_db()
+    assert dry.state == ImportRun.State.DONE and not Ticket.objects.exists()
+    page = client.get(reverse("admin:support_importrun_change", args=[dry.pk])).content.decode()
+    assert "Reconciliation (dry run: nothing was written)" in page and "Run this import for real" in page
+    csv = b"".join(client.get(reverse("admin:support_importrun_csv", args=[dry.pk])).streaming_content).decode()
+    assert csv.splitlines()[0] == "object type,source,created,updated,unchanged,skipped,failed,unaccounted"
+    assert "ticket,3,3,0,0,0,0,0" in csv and "Skipped,attachment,9003," in csv
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:support_importrun_run", args=[dry.pk]))
+
+    real = ImportRun.objects.exclude(pk=dry.pk).get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/{real.pk}/change/")
+    real.refresh_from_db()
+    assert not real.dry_run and real.state == ImportRun.State.DONE and real.mapping == dry.mapping
+    assert Ticket.objects.count() == 3 and mail.outbox == []
+
+
+def test_the_admin_refuses_a_bad_export_in_one_line(client, support_manager, imports_dir):
+    from django.urls import reverse
+
+    (imports_dir / "tickets.json").write_text("{")
+    client.force_login(support_manager)
+
+    response = client.post(
+        reverse("admin:support_importrun_start"), {"source_system": "zendesk", "source_dir": str(imports_dir)}
+    )
+
+    assert response.status_code == 400
+    assert "tickets.json: broken JSON at line 1 column 2" in response.content.decode()
+    assert not ImportRun.objects.exists()
+
+
+def test_support_desk_staff_cannot_reach_the_import_page(client, support_l1):
+    from django.urls import reverse
+
+    client.force_login(support_l1)
+    assert client.get(reverse("admin:support_importrun_start")).status_code == 302

@@ -9,7 +9,7 @@ from support.imports import report
 from support.imports.mapping import MappingError, load_mapping
 from support.imports.records import SourceError
 from support.imports.runner import execute_import, start_import
-from support.imports.zendesk import read_zendesk
+from support.imports.sources import read_source
 from support.models import ImportRun
 
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         since_at = self._since(since)
         try:
             rules = load_mapping(Path(mapping) if mapping else None)
-            export = read_zendesk(Path(source_dir), since=since_at)
+            export = read_source(source, source_dir, since=since_at)
             run, resumed = start_import(export, rules, dry_run=dry_run, since=since_at)
         except (SourceError, MappingError) as error:
             raise CommandError(str(error)) from None
