@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from programs.models import User
@@ -85,7 +85,7 @@ def start_import(
 ) -> tuple[ImportRun, bool]:
     """Return the run for this source: an unfinished one resumed, or a new one; and whether it is resumed.
 
-    Refuses a source while another process is importing it.
+    Refuses a source while another process is importing it. A dry run is always new: it writes nothing to resume.
     """
     now = now or timezone.now()
     preflight(source, mapping)
@@ -95,19 +95,33 @@ def start_import(
         dry_run=False,
         state__in=[ImportRun.State.RUNNING, ImportRun.State.FAILED],
     )
-    for earlier in same_source.order_by("-started_at"):
+    for earlier in same_source.order_by("-started_at") if not dry_run else ():
         if earlier.state == ImportRun.State.RUNNING and not earlier.is_stale(now, RUN_STALE_AFTER):
             raise ValidationError(
                 f"{earlier} of this source is still running (last batch at {earlier.heartbeat_at:%H:%M:%S}); "
                 "wait for it to finish."
             )
         resumable = earlier.source_fingerprint == source.fingerprint and earlier.mapping == mapping.values
-        if not dry_run and resumable and earlier.since == since:
+        if resumable and earlier.since == since:
             ImportRun.objects.filter(pk=earlier.pk).update(state=ImportRun.State.RUNNING, heartbeat_at=now, error="")
             earlier.refresh_from_db()
             return earlier, True
+        if earlier.state == ImportRun.State.RUNNING:  # cut off, and not resumable with this source or mapping
+            ImportRun.objects.filter(pk=earlier.pk).update(
+                state=ImportRun.State.FAILED, error="Cut off: no batch committed for a long time.", finished_at=now
+            )
+    try:
+        with transaction.atomic():
+            return _new_run(source, mapping, dry_run=dry_run, since=since, by=by, now=now), False
+    except IntegrityError:
+        raise ValidationError("Another import of this source has just started; wait for it to finish.") from None
+
+
+def _new_run(
+    source: r.SourceExport, mapping: Mapping, *, dry_run: bool, since: datetime | None, by: User | None, now: datetime
+) -> ImportRun:
     counts = source.counts()
-    run = ImportRun.objects.create(
+    return ImportRun.objects.create(
         source_system=source.system,
         source_description=source.description[:500],
         source_fingerprint=source.fingerprint,
@@ -120,7 +134,6 @@ def start_import(
         started_at=now,
         heartbeat_at=now,
     )
-    return run, False
 
 
 def execute_import(

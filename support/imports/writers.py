@@ -33,8 +33,9 @@ from .mapping import Mapping
 from .report import Tally
 from .timeline import Change, status_events
 
-# Internal identity type: the status events derived from a ticket's history, replaced when it changes.
-STATUS_EVENT = "status_event"
+# Internal identity type: the events derived from a ticket's history (its status changes, a note of
+# its CCs), replaced when the ticket changes. Not a source object: not in the report.
+DERIVED_EVENT = "derived_event"
 PLACEHOLDER_DOMAIN = "placeholder.invalid"
 Kind = TicketEvent.Kind
 
@@ -56,6 +57,8 @@ class Writer:
         self.plan_of_partner: dict[int, SupportPlan | None] = {}
         self.calendars: CalendarCache = {}
         self.stored_files: list[str] = []  # stored by the current batch: deleted if it rolls back
+        self.written_tickets: dict[str, Ticket] = {}  # by source id, written in the current batch
+        self.tickets_with_new_events: set[int] = set()  # whose clocks the current batch must recompute
         self.escalates_from = run.started_at.isoformat()
         self._holding: Partner | None = None
 
@@ -356,7 +359,7 @@ class Writer:
             ticket = self._ticket_of(known.get(source.source_id), source)
             for position, comment in enumerate(source.comments):
                 self._comment_with_files(ticket, source, position, comment, known_comments, known_files, tally)
-            if outcome != "unchanged" or ticket.pk in self._tickets_with_new_events:
+            if outcome != "unchanged" or ticket.pk in self.tickets_with_new_events:
                 self._finish_ticket(ticket)
 
     def orphans_batch(self, batch: list[r.Comment], tally: Tally) -> None:
@@ -368,20 +371,16 @@ class Writer:
             for attachment in comment.attachments:
                 tally.count(r.ATTACHMENT, "skipped", attachment.source_id, f"its comment {comment.source_id}: {reason}")
 
-    _tickets_with_new_events: set[int]
-
     def _ticket_of(self, identity: SourceIdentity | None, source: r.Ticket) -> Ticket:
-        if source.source_id in self._written_tickets:
-            return self._written_tickets[source.source_id]
+        if source.source_id in self.written_tickets:
+            return self.written_tickets[source.source_id]
         assert identity is not None  # an unchanged ticket has its identity
         return Ticket.objects.select_related("plan__calendar").get(pk=identity.object_id)
 
-    _written_tickets: dict[str, Ticket]
-
     def begin_batch(self) -> None:
         self.stored_files = []
-        self._written_tickets = {}
-        self._tickets_with_new_events = set()
+        self.written_tickets = {}
+        self.tickets_with_new_events = set()
 
     def _ticket(self, source: r.Ticket, identity: SourceIdentity | None) -> tuple[str, str]:
         fingerprint = self.fingerprint(source.fingerprint_source)
@@ -405,11 +404,11 @@ class Writer:
                 setattr(ticket, name, value)
             ticket.save()
             ticket.events.filter(kind=Kind.RECEIVED).update(at=source.created_at, actor=submitter)
-            self._drop_status_events(source)
+            self._drop_derived_events(source)
             outcome = "updated"
-        self._write_status_events(ticket, source)
+        self._write_derived_events(ticket, source)
         self.remember(r.TICKET, source.source_id, ticket, fingerprint, identity)
-        self._written_tickets[source.source_id] = ticket
+        self.written_tickets[source.source_id] = ticket
         return outcome, ""
 
     def partner_of_ticket(self, source: r.Ticket) -> Partner:
@@ -485,7 +484,7 @@ class Writer:
             raise ObjectFailed(f"status “{source_status}” is not in the mapping")
         return status
 
-    def _write_status_events(self, ticket: Ticket, source: r.Ticket) -> None:
+    def _write_derived_events(self, ticket: Ticket, source: r.Ticket) -> None:
         changes = [Change(c.at, c.author_id, self._status(c.new)) for c in source.status_changes]
         events = status_events(
             changes, final=ticket.status, final_at=source.updated_at, final_actor_id=source.assignee_id
@@ -501,7 +500,19 @@ class Writer:
                 from_value=event.old,
                 to_value=event.new,
             )
-            self.remember(STATUS_EVENT, f"{source.source_id}:{n}", row, "", None)
+            self.remember(DERIVED_EVENT, f"{source.source_id}:{n}", row, "", None)
+        copied = sorted({self.people[i].email or self.people[i].name for i in source.cc_ids if i in self.people})
+        if copied:
+            # The portal has no ticket participants yet: the CCs are kept where staff see them.
+            note = TicketEvent.objects.create(
+                ticket=ticket,
+                kind=Kind.NOTE,
+                at=source.created_at,
+                public=False,
+                body=f"Copied on this ticket in {self.system.title()} (CC): {', '.join(copied)}. "
+                "They get no mail from the portal.",
+            )
+            self.remember(DERIVED_EVENT, f"{source.source_id}:cc", note, "", None)
         resolved = [e.at for e in events if e.kind == Kind.RESOLVED]
         closed = [e.at for e in events if e.kind == Kind.CLOSED]
         finished = ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
@@ -509,9 +520,9 @@ class Writer:
         ticket.closed_at = max(closed) if closed and ticket.status == Ticket.Status.CLOSED else None
         ticket.save(update_fields=["resolved_at", "closed_at", "updated_at"])
 
-    def _drop_status_events(self, source: r.Ticket) -> None:
+    def _drop_derived_events(self, source: r.Ticket) -> None:
         derived = SourceIdentity.objects.filter(
-            source_system=self.system, object_type=STATUS_EVENT, source_id__startswith=f"{source.source_id}:"
+            source_system=self.system, object_type=DERIVED_EVENT, source_id__startswith=f"{source.source_id}:"
         )
         TicketEvent.objects.filter(pk__in=list(derived.values_list("object_id", flat=True))).delete()
         derived.delete()
@@ -553,7 +564,7 @@ class Writer:
             for attachment in comment.attachments:
                 tally.count(r.ATTACHMENT, "skipped", attachment.source_id, f"its comment {comment.source_id} failed")
             return
-        event = self._comment_event(ticket, position, comment)
+        event = self._comment_event(comment)
         for attachment in comment.attachments:
             self.each(
                 tally,
@@ -590,11 +601,11 @@ class Writer:
         else:
             TicketEvent.objects.filter(pk=existing.pk).update(**fields)
             event, outcome = existing, "updated"
-        self._tickets_with_new_events.add(ticket.pk)
+        self.tickets_with_new_events.add(ticket.pk)
         self.remember(r.COMMENT, comment.source_id, event, fingerprint, identity)
         return outcome, ""
 
-    def _comment_event(self, ticket: Ticket, position: int, comment: r.Comment) -> TicketEvent:
+    def _comment_event(self, comment: r.Comment) -> TicketEvent:
         identity = self.identities(r.COMMENT, [comment.source_id])[comment.source_id]
         return TicketEvent.objects.get(pk=identity.object_id)
 
@@ -642,7 +653,7 @@ class Writer:
             public=event.public,
             body=attachment.file_name,
         )
-        self._tickets_with_new_events.add(ticket.pk)
+        self.tickets_with_new_events.add(ticket.pk)
         self.remember(r.ATTACHMENT, attachment.source_id, stored, self.fingerprint(attachment.raw), identity)
         return "created", ""
 

@@ -64,7 +64,7 @@ def read_zendesk(directory: Path, *, since: datetime | None = None) -> SourceExp
     ]
     export = SourceExport(
         system="zendesk",
-        description=str(directory),
+        description=str(directory.resolve()),
         fingerprint="",
         organizations=[_organization(i, raw) for i, (raw, _) in _sorted(lists["organizations"])],
         people=[_person(i, raw) for i, (raw, _) in _sorted(lists["users"])],

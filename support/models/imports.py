@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -46,6 +47,14 @@ class ImportRun(models.Model):
     class Meta:
         ordering = ["-started_at"]
         verbose_name = "ticket import"
+        constraints = [
+            # Two processes importing one source at once would both create what is new.
+            models.UniqueConstraint(
+                fields=["source_system", "source_description"],
+                condition=Q(state="running", dry_run=False),
+                name="import_one_running_per_source",
+            )
+        ]
 
     def __str__(self):
         what = "Dry run" if self.dry_run else "Import"

@@ -91,6 +91,7 @@ def test_a_zendesk_export_becomes_tickets_with_their_history_and_original_times(
     kinds = list(solved.events.values_list("kind", "public"))
     assert kinds == [
         ("received", True),
+        ("note", False),
         ("attachment", True),
         ("started", True),
         ("comment", True),
@@ -100,6 +101,8 @@ def test_a_zendesk_export_becomes_tickets_with_their_history_and_original_times(
         ("comment", True),
         ("resolved", True),
     ]
+    copied = solved.events.get(kind="note", at=solved.received_at)
+    assert copied.body.startswith("Copied on this ticket in Zendesk (CC): felix@fabrikam.test.")
     # The paused time (waiting on the partner) is left out of the resolution time, as for our own tickets.
     assert solved.paused_seconds == int(timedelta(hours=24, minutes=20).total_seconds())
     [log] = TicketAttachment.objects.filter(ticket=solved)
@@ -382,6 +385,32 @@ def test_a_killed_run_is_resumed_once_it_is_stale_and_not_while_it_may_be_alive(
     assert resumed.pk == run.pk and resumed.state == ImportRun.State.DONE
     assert Ticket.objects.count() == 3
     assert counts(resumed, "comment") == {"source": 7, "created": 7}
+
+
+def test_a_cut_off_run_of_a_source_that_changed_since_is_replaced_by_a_new_run_without_duplicates(
+    export, partner, dana, monkeypatch
+):
+    real = Writer._finish_ticket
+
+    def killed_at_the_second_ticket(self, ticket):
+        real(self, ticket)
+        if ticket.title.startswith("Gateway"):
+            raise Killed
+
+    monkeypatch.setattr(Writer, "_finish_ticket", killed_at_the_second_ticket)
+    with pytest.raises(Killed):
+        run_import(export, "--batch-size", "1")
+    monkeypatch.setattr(Writer, "_finish_ticket", real)
+    cut_off = ImportRun.objects.get()
+    ImportRun.objects.filter(pk=cut_off.pk).update(heartbeat_at=NOW - timedelta(hours=1))
+    edit(export / "tickets.json", lambda c: c["tickets"][0].update(subject="Checkout 500 (renamed)"))
+
+    run, _ = run_import(export, "--batch-size", "1")
+
+    cut_off.refresh_from_db()
+    assert run.pk != cut_off.pk and cut_off.state == ImportRun.State.FAILED
+    assert run.state == ImportRun.State.DONE and Ticket.objects.count() == 3
+    assert counts(run, "ticket") == {"source": 3, "updated": 1, "created": 2}
 
 
 def test_a_run_with_objects_unaccounted_for_does_not_finish_as_a_success(export, partner, dana, monkeypatch):
