@@ -8,9 +8,10 @@ from the original reception under the partner's plan, but nothing is mailed, no 
 no notification is queued, and their escalation counts from the import on (past steps are history).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -38,6 +39,7 @@ from .timeline import Change, status_events
 DERIVED_EVENT = "derived_event"
 PLACEHOLDER_DOMAIN = "placeholder.invalid"
 Kind = TicketEvent.Kind
+T = TypeVar("T")
 
 
 class ObjectFailed(Exception):
@@ -59,6 +61,7 @@ class Writer:
         self.stored_files: list[str] = []  # stored by the current batch: deleted if it rolls back
         self.written_tickets: dict[str, Ticket] = {}  # by source id, written in the current batch
         self.tickets_with_new_events: set[int] = set()  # whose clocks the current batch must recompute
+        self.comment_events: dict[str, TicketEvent] = {}  # by source id, written in the current batch
         self.escalates_from = run.started_at.isoformat()
         self._holding: Partner | None = None
 
@@ -348,19 +351,29 @@ class Writer:
         known_files = self.identities(
             r.ATTACHMENT, (a.source_id for t in batch for c in t.comments for a in c.attachments)
         )
+        # Identities of tickets deleted here since: those tickets are imported again, with their comments.
+        alive = set(Ticket.objects.filter(pk__in=[i.object_id for i in known.values()]).values_list("pk", flat=True))
         for source in batch:
-            outcome = self.each(
-                tally, r.TICKET, source.source_id, lambda t=source: self._ticket(t, known.get(t.source_id))
-            )
+            identity = known.get(source.source_id)
+            present = identity is not None and identity.object_id in alive
+            if present and identity is not None and identity.fingerprint == self.fingerprint(source.fingerprint_source):
+                tally.count(r.TICKET, "unchanged", source.source_id)
+                outcome: str | None = "unchanged"
+            else:
+                outcome = self.each(
+                    tally, r.TICKET, source.source_id, lambda t=source, i=identity, p=present: self._ticket(t, i, p)
+                )
             if outcome is None:
                 reason = f"its ticket {source.source_id} failed"
                 self.skip_comments(source.comments, tally, reason)
                 continue
-            ticket = self._ticket_of(known.get(source.source_id), source)
+            # An unchanged ticket is read only if one of its comments or files has to be written.
+            ticket = _Lazy(partial(self._ticket_of, identity, source))
+            fresh = outcome == "created"
             for position, comment in enumerate(source.comments):
-                self._comment_with_files(ticket, source, position, comment, known_comments, known_files, tally)
-            if outcome != "unchanged" or ticket.pk in self.tickets_with_new_events:
-                self._finish_ticket(ticket)
+                self._comment_with_files(ticket, position, comment, known_comments, known_files, tally, fresh=fresh)
+            if outcome != "unchanged" or (ticket.loaded and ticket().pk in self.tickets_with_new_events):
+                self._finish_ticket(ticket())
 
     def orphans_batch(self, batch: list[r.Comment], tally: Tally) -> None:
         self.skip_comments(batch, tally, "its ticket is not in the export")
@@ -381,12 +394,11 @@ class Writer:
         self.stored_files = []
         self.written_tickets = {}
         self.tickets_with_new_events = set()
+        self.comment_events = {}
 
-    def _ticket(self, source: r.Ticket, identity: SourceIdentity | None) -> tuple[str, str]:
+    def _ticket(self, source: r.Ticket, identity: SourceIdentity | None, present: bool) -> tuple[str, str]:
         fingerprint = self.fingerprint(source.fingerprint_source)
-        ticket = Ticket.objects.filter(pk=identity.object_id).first() if identity is not None else None
-        if ticket is not None and identity is not None and identity.fingerprint == fingerprint:
-            return "unchanged", ""
+        ticket = Ticket.objects.get(pk=identity.object_id) if identity is not None and present else None
         partner = self.partner_of_ticket(source)
         plan = self.plan_of(partner)
         submitter = self.user_of(source.requester_id) or self._unknown_requester(source, partner)
@@ -404,8 +416,8 @@ class Writer:
                 setattr(ticket, name, value)
             ticket.save()
             ticket.events.filter(kind=Kind.RECEIVED).update(at=source.created_at, actor=submitter)
-            self._drop_derived_events(source)
             outcome = "updated"
+        self._drop_derived_events(source)
         self._write_derived_events(ticket, source)
         self.remember(r.TICKET, source.source_id, ticket, fingerprint, identity)
         self.written_tickets[source.source_id] = ticket
@@ -546,45 +558,48 @@ class Writer:
 
     def _comment_with_files(
         self,
-        ticket: Ticket,
-        source: r.Ticket,
+        ticket: "_Lazy[Ticket]",
         position: int,
         comment: r.Comment,
         known: dict[str, SourceIdentity],
         known_files: dict[str, SourceIdentity],
         tally: Tally,
+        *,
+        fresh: bool,
     ) -> None:
-        outcome = self.each(
-            tally,
-            r.COMMENT,
-            comment.source_id,
-            lambda: self._comment(ticket, position, comment, known.get(comment.source_id)),
-        )
+        """Import a comment and its files; on a ticket just (re)created every one is written anew."""
+        identity = known.get(comment.source_id)
+        if not fresh and identity is not None and identity.fingerprint == self.fingerprint(comment.raw):
+            tally.count(r.COMMENT, "unchanged", comment.source_id)
+            outcome: str | None = "unchanged"
+        else:
+            outcome = self.each(
+                tally, r.COMMENT, comment.source_id, lambda: self._comment(ticket, position, comment, identity, fresh)
+            )
         if outcome is None:
             for attachment in comment.attachments:
                 tally.count(r.ATTACHMENT, "skipped", attachment.source_id, f"its comment {comment.source_id} failed")
             return
-        event = self._comment_event(comment)
+        event = _Lazy(lambda: self.comment_events.get(comment.source_id) or self._event_of(comment.source_id, identity))
         for attachment in comment.attachments:
             self.each(
                 tally,
                 r.ATTACHMENT,
                 attachment.source_id,
-                lambda a=attachment: self._attachment(ticket, event, comment, a, known_files.get(a.source_id)),
+                lambda a=attachment: self._attachment(ticket, event, comment, a, known_files.get(a.source_id), fresh),
             )
 
     def _comment(
-        self, ticket: Ticket, position: int, comment: r.Comment, identity: SourceIdentity | None
+        self, ticket: "_Lazy[Ticket]", position: int, comment: r.Comment, identity: SourceIdentity | None, fresh: bool
     ) -> tuple[str, str]:
         fingerprint = self.fingerprint(comment.raw)
-        if identity is not None and identity.fingerprint == fingerprint:
-            return "unchanged", ""
         if position == 0:
             # The first comment is the ticket's description: the reception of the ticket, here.
-            event = ticket.events.filter(kind=Kind.RECEIVED).first()
+            event = ticket().events.filter(kind=Kind.RECEIVED).first()
             assert event is not None  # written with the ticket
             self.remember(r.COMMENT, comment.source_id, event, fingerprint, identity)
-            return ("updated" if identity is not None else "created"), ""
+            self.comment_events[comment.source_id] = event
+            return ("updated" if identity is not None and not fresh else "created"), ""
         public = self.mapping.comment_is_public(comment.public)
         fields = {
             "kind": Kind.COMMENT if public else Kind.NOTE,
@@ -594,66 +609,76 @@ class Writer:
             "actor": self.user_of(comment.author_id),
             "by_staff": self.is_agent(comment.author_id),
         }
-        existing = TicketEvent.objects.filter(pk=identity.object_id).first() if identity is not None else None
+        existing = TicketEvent.objects.filter(pk=identity.object_id).first() if identity and not fresh else None
         if existing is None:
-            event = TicketEvent.objects.create(ticket=ticket, **fields)
+            event = TicketEvent.objects.create(ticket=ticket(), **fields)
             outcome = "created"
         else:
             TicketEvent.objects.filter(pk=existing.pk).update(**fields)
             event, outcome = existing, "updated"
-        self.tickets_with_new_events.add(ticket.pk)
+            for name, value in fields.items():
+                setattr(event, name, value)
+        self.tickets_with_new_events.add(ticket().pk)
         self.remember(r.COMMENT, comment.source_id, event, fingerprint, identity)
+        self.comment_events[comment.source_id] = event
         return outcome, ""
 
-    def _comment_event(self, comment: r.Comment) -> TicketEvent:
-        identity = self.identities(r.COMMENT, [comment.source_id])[comment.source_id]
+    def _event_of(self, comment_id: str, identity: SourceIdentity | None) -> TicketEvent:
+        identity = identity or self.identities(r.COMMENT, [comment_id])[comment_id]
         return TicketEvent.objects.get(pk=identity.object_id)
+
+    def refusal(self, attachment: r.Attachment) -> str | None:
+        """Return why the portal's checks refuse the file of `attachment` (missing, too big, wrong type), or None."""
+        if attachment.path is None:
+            return f"“{attachment.file_name}”: the file is not in the export (attachments/{attachment.source_id}/)"
+        with attachment.path.open("rb") as handle:
+            try:
+                check_upload(File(handle, name=attachment.file_name))
+            except ValidationError as error:
+                return " ".join(error.messages)
+        return None
 
     def _attachment(
         self,
-        ticket: Ticket,
-        event: TicketEvent,
+        ticket: "_Lazy[Ticket]",
+        event: "_Lazy[TicketEvent]",
         comment: r.Comment,
         attachment: r.Attachment,
         identity: SourceIdentity | None,
+        fresh: bool,
     ) -> tuple[str, str]:
-        if identity is not None and TicketAttachment.objects.filter(pk=identity.object_id).exists():
-            return "unchanged", ""
-        if attachment.path is None:
-            return (
-                "skipped",
-                f"“{attachment.file_name}”: the file is not in the export (attachments/{attachment.source_id}/)",
-            )
+        if identity is not None and not fresh:
+            return "unchanged", ""  # files do not change once attached
+        refused = self.refusal(attachment)
+        if refused:
+            return "skipped", refused
+        if self.dry_run:
+            return "created", ""
+        assert attachment.path is not None  # refused otherwise
         with attachment.path.open("rb") as handle:
-            upload = File(handle, name=attachment.file_name)
-            try:
-                check_upload(upload)
-            except ValidationError as error:
-                return "skipped", " ".join(error.messages)
-            if self.dry_run:
-                return "created", ""
+            upload = check_upload(File(handle, name=attachment.file_name))
             stored = TicketAttachment(
-                ticket=ticket,
+                ticket=ticket(),
                 original_name=attachment.file_name[:200],
-                content_type=upload.checked_content_type,  # type: ignore[attr-defined]  # set by check_upload
+                content_type=upload.checked_content_type,
                 size=upload.size,
-                uploaded_by=event.actor,
+                uploaded_by=event().actor,
                 uploaded_at=comment.created_at,
-                public=event.public,
+                public=event().public,
             )
             stored.file.save(attachment.file_name, upload, save=False)
             self.stored_files.append(str(stored.file.name))
         stored.save()
         TicketEvent.objects.create(
-            ticket=ticket,
+            ticket=ticket(),
             kind=Kind.ATTACHMENT,
             at=comment.created_at,
-            actor=event.actor,
-            by_staff=event.by_staff,
-            public=event.public,
+            actor=event().actor,
+            by_staff=event().by_staff,
+            public=event().public,
             body=attachment.file_name,
         )
-        self.tickets_with_new_events.add(ticket.pk)
+        self.tickets_with_new_events.add(ticket().pk)
         self.remember(r.ATTACHMENT, attachment.source_id, stored, self.fingerprint(attachment.raw), identity)
         return "created", ""
 
@@ -662,6 +687,18 @@ class Writer:
         for name in self.stored_files:
             default_storage.delete(name)
         self.stored_files = []
+
+
+class _Lazy(Generic[T]):
+    """A value computed when first asked for (a ticket or event an unchanged object never needs)."""
+
+    def __init__(self, compute: Callable[[], T]) -> None:
+        self.compute, self.loaded = compute, False
+
+    def __call__(self) -> T:
+        if not self.loaded:
+            self.value, self.loaded = self.compute(), True
+        return self.value
 
 
 def _text(value: Any) -> str | None:

@@ -220,6 +220,19 @@ def test_a_second_run_brings_back_no_status_event_twice(export, partner, dana):
     assert solved.events.filter(kind="resolved").count() == 1 and solved.events.filter(kind="started").count() == 1
 
 
+def test_a_ticket_deleted_here_since_is_imported_again_with_its_comments_and_files(export, partner, dana):
+    run_import(export)
+    ticket_of(101).delete()
+
+    run, _ = run_import(export)
+
+    again = ticket_of(101)
+    assert counts(run, "ticket") == {"source": 3, "created": 1, "unchanged": 2}
+    assert counts(run, "comment") == {"source": 7, "created": 4, "unchanged": 3}
+    assert again.events.filter(kind="comment").count() == 2 and again.attachments.count() == 1
+    assert again.status == "resolved" and again.events.filter(kind="resolved").count() == 1
+
+
 def test_a_dry_run_counts_everything_and_writes_nothing(export, partner, dana, settings):
     before = (Ticket.objects.count(), User.objects.count(), Partner.objects.count(), SourceIdentity.objects.count())
 
