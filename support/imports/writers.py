@@ -8,6 +8,7 @@ from the original reception under the partner's plan, but nothing is mailed, no 
 no notification is queued, and their escalation counts from the import on (past steps are history).
 """
 
+import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
@@ -80,7 +81,10 @@ class Writer:
         target: models.Model,
         fingerprint: str,
         identity: SourceIdentity | None,
+        *,
+        made_here: bool = True,
     ) -> None:
+        """Record (or move) what the source object became; `made_here`: the import made it (not a match)."""
         now = timezone.now()
         content_type = ContentType.objects.get_for_model(target)
         if identity is None:
@@ -91,6 +95,7 @@ class Writer:
                 content_type=content_type,
                 object_id=target.pk,
                 fingerprint=fingerprint,
+                made_here=made_here,
                 first_run=self.run,
                 last_run=self.run,
                 imported_at=now,
@@ -147,7 +152,7 @@ class Writer:
             self.partner_of_org[org.source_id] = self.holding_partner()
             return "skipped", f"no partner matches “{org.name}”: its tickets go to {self.mapping.holding_partner}"
         self.partner_of_org[org.source_id] = partner
-        self.remember(r.ORGANIZATION, org.source_id, partner, fingerprint, identity)
+        self.remember(r.ORGANIZATION, org.source_id, partner, fingerprint, identity, made_here=created)
         if created:
             return "created", ""
         return ("updated" if identity is not None and identity.object_id != partner.pk else "unchanged"), ""
@@ -246,7 +251,7 @@ class Writer:
         if existing is not None:
             self.user_of_person[person.source_id] = existing
             changed = self._update_person(existing, person, identity)
-            self.remember(r.USER, person.source_id, existing, fingerprint, identity)
+            self.remember(r.USER, person.source_id, existing, fingerprint, identity, made_here=False)
             return ("updated" if changed else "unchanged"), ""
         user = self._new_person(person, email)
         self.user_of_person[person.source_id] = user
@@ -255,8 +260,10 @@ class Writer:
 
     def _update_person(self, user: User, person: r.Person, identity: SourceIdentity | None) -> bool:
         """Bring a person the import made up to date (name, partner); one we had already is left as it is."""
+        if identity is None or not identity.made_here:
+            return False
         changed = False
-        if self._made_by_import(user) and person.name and user.full_name != person.name[:150]:
+        if person.name and user.full_name != person.name[:150]:
             user.full_name = person.name[:150]
             user.save(update_fields=["full_name"])
             changed = True
@@ -266,9 +273,6 @@ class Writer:
                 Membership.objects.create(partner=partner, user=user, joined_at=_joined(person))
                 changed = True
         return changed
-
-    def _made_by_import(self, user: User) -> bool:
-        return not user.has_usable_password() and user.last_login is None
 
     def _new_person(self, person: r.Person, email: str) -> User:
         if not email or person.is_agent:
@@ -280,7 +284,11 @@ class Writer:
         )
         if person.raw.get("created_at"):
             user.date_joined = _parsed(person.raw["created_at"]) or user.date_joined
-        user.set_unusable_password()
+        if user.is_active:
+            # A password nobody knows: the person signs in by resetting it (Django serves no unusable one).
+            user.set_password(secrets.token_urlsafe(32))
+        else:
+            user.set_unusable_password()
         user.save()
         partner = None if person.is_agent else self.partner_of_person(person)
         if partner is not None:

@@ -109,6 +109,9 @@ class SourceIdentity(models.Model):
     target = GenericForeignKey("content_type", "object_id")
     # A digest of the source object (and the mapping it went through) when last imported.
     fingerprint = models.CharField(max_length=64)
+    made_here = models.BooleanField(
+        default=False, help_text="The import made the record (not a match to one we had): only those it updates."
+    )
     first_run = models.ForeignKey(ImportRun, null=True, on_delete=models.SET_NULL, related_name="+")
     last_run = models.ForeignKey(ImportRun, null=True, on_delete=models.SET_NULL, related_name="+")
     imported_at = models.DateTimeField(default=timezone.now)

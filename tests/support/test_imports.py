@@ -7,6 +7,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.forms import PasswordResetForm
 from django.core import mail
 from django.core.management import CommandError, call_command
 
@@ -122,6 +123,8 @@ def test_unmatched_organisations_and_agents_get_the_holding_partner_and_placehol
     assert not placeholder.has_usable_password()
     felix = User.objects.get(email="felix@fabrikam.test")
     assert felix.membership.partner == holding
+    # An imported requester signs in by resetting a password nobody knows.
+    assert list(PasswordResetForm().get_users("felix@fabrikam.test")) == [felix]
     placeholders = run.findings.filter(kind=ImportFinding.Kind.PLACEHOLDER).values_list("source_id", flat=True)
     assert sorted(placeholders) == ["504", "505"]
     reasons = dict(run.findings.filter(object_type="attachment").values_list("source_id", "reason"))
