@@ -18,7 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, IntegrityError, models, transaction
+from django.db import DataError, IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -53,6 +53,7 @@ class Writer:
         self.system = source.system
         self.people = {person.source_id: person for person in source.people}
         self.organizations = {org.source_id: org for org in source.organizations}
+        self.organization_of_domain = {domain: org.source_id for org in source.organizations for domain in org.domains}
         self.groups = {group.source_id: group for group in source.groups}
         self.field_ids = self._field_ids()
         self.partner_of_org: dict[str, Partner | None] = {}
@@ -118,7 +119,7 @@ class Writer:
         try:
             with transaction.atomic():
                 outcome, reason = write()
-        except (ObjectFailed, ValidationError, IntegrityError, DatabaseError) as error:
+        except (ObjectFailed, ValidationError, IntegrityError, DataError) as error:
             message = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             tally.count(
                 object_type, "failed", source_id, message.strip().splitlines()[0] if message else type(error).__name__
@@ -151,8 +152,8 @@ class Writer:
         if partner is None:
             self.partner_of_org[org.source_id] = self.holding_partner()
             return "skipped", f"no partner matches “{org.name}”: its tickets go to {self.mapping.holding_partner}"
-        self.partner_of_org[org.source_id] = partner
         self.remember(r.ORGANIZATION, org.source_id, partner, fingerprint, identity, made_here=created)
+        self.partner_of_org[org.source_id] = partner
         if created:
             return "created", ""
         return ("updated" if identity is not None and identity.object_id != partner.pk else "unchanged"), ""
@@ -213,10 +214,7 @@ class Writer:
         slug = self.mapping.partner_for_domain(domain)
         if slug:
             return self._partner_by_slug(slug, f"domain {domain}")
-        for org in self.source.organizations:
-            if domain in org.domains:
-                return self.partner_of_organization(org.source_id)
-        return None
+        return self.partner_of_organization(self.organization_of_domain.get(domain, ""))
 
     # --- people ---------------------------------------------------------------------------------
 

@@ -131,6 +131,18 @@ def test_unmatched_organisations_and_agents_get_the_holding_partner_and_placehol
     assert "not accepted" in reasons["9002"] and "not in the export" in reasons["9003"]
 
 
+def test_a_50_mb_attachment_is_refused_by_the_portal_s_size_check_and_its_comment_kept(export, partner, dana):
+    with (export / "attachments" / "9001" / "checkout.log").open("r+b") as big:
+        big.truncate(50 * 1024 * 1024)  # sparse: 50 MB on paper, nothing on disk
+
+    run, _ = run_import(export)
+
+    [refused] = run.findings.filter(object_type="attachment", source_id="9001")
+    assert refused.kind == "skipped" and "files can be at most 10" in refused.reason
+    assert ticket_of(101).events.filter(kind="comment").count() == 2
+    assert not TicketAttachment.objects.filter(ticket=ticket_of(101)).exists()
+
+
 def test_the_report_accounts_for_every_source_object(export, partner, dana):
     run, output = run_import(export)
 
