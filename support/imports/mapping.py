@@ -69,13 +69,13 @@ class Mapping:
         return hashlib.sha256(json.dumps(self.values, sort_keys=True).encode()).hexdigest()
 
     def partner_for_organization(self, org_id: str, name: str) -> str | None:
-        return _lookup(self.values["partners"]["organizations"], org_id, name)
+        return _slug(_lookup(self.values["partners"]["organizations"], org_id, name))
 
     def partner_for_group(self, group_id: str, name: str) -> str | None:
-        return _lookup(self.values["partners"]["groups"], group_id, name)
+        return _slug(_lookup(self.values["partners"]["groups"], group_id, name))
 
     def partner_for_domain(self, domain: str) -> str | None:
-        return _lookup(self.values["partners"]["domains"], domain.lower())
+        return _slug(_lookup(self.values["partners"]["domains"], domain.lower()))
 
     @property
     def unmatched(self) -> str:
@@ -130,7 +130,11 @@ class Mapping:
 
     def comment_is_public(self, public: bool) -> bool:
         """Return whether a source comment (public there or not) becomes a public reply here."""
-        return self.values["comments"]["public" if public else "private"] == "reply"
+        return bool(self.values["comments"]["public" if public else "private"] == "reply")
+
+
+def _slug(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
 
 
 def _lookup(table: dict[str, Any], *keys: str) -> Any:
