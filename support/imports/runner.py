@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from partnerportal.audit import audit_context
 from programs.models import User
 from support.models import ImportFinding, ImportRun
 
@@ -161,6 +162,13 @@ def execute_import(
 def _process(writer: Writer, object_type: str, items: list[Any]) -> report.Tally:
     tally = report.Tally()
     writer.begin_batch()
+    # The audit trail names the run behind every row it writes (bulk writes included).
+    with audit_context(action="import_tickets", import_run=writer.run.pk, actor=writer.run.created_by_id):
+        _write(writer, object_type, items, tally)
+    return tally
+
+
+def _write(writer: Writer, object_type: str, items: list[Any], tally: report.Tally) -> None:
     write: dict[str, Callable[[Any, report.Tally], None]] = {
         r.ORGANIZATION: writer.organizations_batch,
         r.USER: writer.people_batch,
@@ -170,7 +178,6 @@ def _process(writer: Writer, object_type: str, items: list[Any]) -> report.Tally
         r.COMMENT: writer.orphans_batch,
     }
     write[object_type](items, tally)
-    return tally
 
 
 def _real_batch(run: ImportRun, writer: Writer, index: int, object_type: str, items: list[Any]) -> None:

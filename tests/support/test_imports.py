@@ -157,6 +157,7 @@ def test_the_report_accounts_for_every_source_object(export, partner, dana):
     assert total[1] == run.total == 23 and total[-1] == 0
     assert sum(total[2:7]) == total[1]
     assert "Every source object is accounted for." in output
+    assert "[####################] 100%  23/23 objects" in output
     assert "Skipped: attachment 9002:" in output
 
 
@@ -286,6 +287,18 @@ def _nul_text(export):
     edit(export / "ticket_comments" / "102.json", lambda c: c["comments"][0].update(body="bad\u0000byte"))
 
 
+def _no_requester(export):
+    edit(export / "tickets.json", lambda c: c["tickets"][2].pop("requester_id"))
+
+
+def _tickets_not_a_list(export):
+    (export / "tickets.json").write_text('{"tickets": {"101": {}}}')
+
+
+def _bad_date(export):
+    edit(export / "tickets.json", lambda c: c["tickets"][0].update(created_at="05/10/2026"))
+
+
 def _no_tickets(export):
     (export / "tickets.json").unlink()
 
@@ -300,6 +313,9 @@ def _no_tickets(export):
         (_unknown_priority, "ticket 102: priority “blocker” is not in the mapping's priorities"),
         (_nul_text, "102.json: text with a NUL character"),
         (_no_tickets, "no tickets found"),
+        (_no_requester, "tickets.json: ticket 103 has no requester_id"),
+        (_tickets_not_a_list, "tickets.json: “tickets” should be a list"),
+        (_bad_date, "ticket 101 has the date '05/10/2026', not ISO 8601"),
     ],
 )
 def test_a_bad_source_is_refused_in_one_line_before_anything_is_written(export, partner, dana, spoil, message):

@@ -62,7 +62,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{run} done. {done}"))
 
     def _progress(self, run: ImportRun) -> None:
-        self.stdout.write(f"{run}: {run.processed}/{run.total} objects ({run.progress_percent()}%)")
+        done = run.progress_percent()
+        bar = "#" * (done // 5) + "." * (20 - done // 5)
+        self.stdout.write(f"[{bar}] {done:3}%  {run.processed}/{run.total} objects  ({run})")
 
     def _since(self, raw: str | None) -> dt.datetime | None:
         if raw is None:
