@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
         "closed": "closed",
     },
     "unknown_status": REFUSE,
+    # Tickets in these source statuses are not imported (Zendesk's incremental export lists deleted ones).
+    "skip_statuses": ["deleted"],
     "categories": {"problem": "defect", "incident": "defect", "question": "how_to", "task": "other", NONE: "other"},
     "fields": {"customer_name": "", "environment": "", "environment_details": "", "business_impact": ""},
     "environments": {},
@@ -110,6 +112,10 @@ class Mapping:
         if found is None and self.values["unknown_status"] != REFUSE:
             return str(self.values["unknown_status"])
         return None if found is None else str(found)
+
+    def skips(self, source_status: str) -> bool:
+        """Return True for a ticket whose source status says it is not to be imported (deleted there)."""
+        return source_status.lower() in {str(status).lower() for status in self.values["skip_statuses"]}
 
     def category(self, source_type: str | None) -> str:
         categories = self.values["categories"]
@@ -208,6 +214,8 @@ def _validate(values: dict[str, Any], name: str) -> None:
     for source, status in values["statuses"].items():
         if status not in STATUSES:
             refuse(f"status “{source}” maps to “{status}”; statuses are {', '.join(STATUSES)}.")
+    if not isinstance(values["skip_statuses"], list):
+        refuse("skip_statuses is a list of source statuses, such as [deleted].")
     if values["unknown_status"] not in (REFUSE, *STATUSES):
         refuse(f"unknown_status is “refuse” or one of {', '.join(STATUSES)}.")
     for source, category in values["categories"].items():

@@ -43,6 +43,8 @@ def preflight(source: r.SourceExport, mapping: Mapping) -> None:
     """Refuse a source the mapping cannot take, before anything is written: one line says what and where."""
     problems: list[str] = []
     for ticket in source.tickets:
+        if mapping.skips(ticket.status):
+            continue
         if mapping.severity(ticket.priority) is None:
             problems.append(
                 f"ticket {ticket.source_id}: priority “{ticket.priority}” is not in the mapping's priorities "

@@ -360,6 +360,11 @@ class Writer:
         # Identities of tickets deleted here since: those tickets are imported again, with their comments.
         alive = set(Ticket.objects.filter(pk__in=[i.object_id for i in known.values()]).values_list("pk", flat=True))
         for source in batch:
+            if self.mapping.skips(source.status):
+                reason = f"“{source.status}” in {self.system.title()} (the mapping's skip_statuses)"
+                tally.count(r.TICKET, "skipped", source.source_id, reason)
+                self.skip_comments(source.comments, tally, f"its ticket {source.source_id} is {reason}")
+                continue
             identity = known.get(source.source_id)
             present = identity is not None and identity.object_id in alive
             if present and identity is not None and identity.fingerprint == self.fingerprint(source.fingerprint_source):

@@ -128,9 +128,13 @@ def _collect(into: dict[str, tuple[dict[str, Any], str]], items: Any, name: str,
         if not isinstance(item, dict) or item.get("id") in (None, ""):
             raise SourceError(f"{page}: an entry of “{name}” has no id.")
         key = str(item["id"])
-        if key in into:
-            raise SourceError(f"{page}: {name} id {key} appears twice (also in {into[key][1]}).")
-        into[key] = (item, page)
+        if key in into and into[key][0] != item:
+            # The same record side-loaded twice (include=users…) is one; two versions of it are not.
+            raise SourceError(
+                f"{page}: {name} id {key} appears twice with different contents (also in {into[key][1]}); "
+                "export again, or keep one."
+            )
+        into.setdefault(key, (item, page))
 
 
 def _sorted(items: dict[str, tuple[dict[str, Any], str]]) -> list[tuple[str, tuple[dict[str, Any], str]]]:

@@ -249,6 +249,33 @@ def test_a_ticket_deleted_here_since_is_imported_again_with_its_comments_and_fil
     assert again.status == "resolved" and again.events.filter(kind="resolved").count() == 1
 
 
+def test_comments_come_from_the_audits_when_the_export_has_no_comments_file(export, partner, dana):
+    (export / "ticket_comments" / "101.json").unlink()
+
+    run, _ = run_import(export)
+
+    solved = ticket_of(101)
+    assert counts(run, "comment") == {"source": 4, "created": 4}
+    assert solved.status == "resolved" and solved.events.filter(kind="waiting").count() == 1
+    assert solved.received_at == datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+
+
+def test_deleted_tickets_are_skipped_and_side_loaded_records_read_once(export, partner, dana):
+    def side_load_and_delete(content):
+        content["tickets"][2]["status"] = "deleted"
+        content["users"] = json.loads((EXPORT / "users.json").read_text())["users"][:2]  # include=users
+
+    edit(export / "tickets.json", side_load_and_delete)
+
+    run, _ = run_import(export)
+
+    assert run.state == ImportRun.State.DONE
+    assert counts(run, "user") == {"source": 5, "created": 4, "unchanged": 1}
+    assert counts(run, "ticket") == {"source": 3, "created": 2, "skipped": 1}
+    assert counts(run, "comment") == {"source": 7, "created": 5, "skipped": 2}
+    assert "“deleted” in Zendesk" in run.findings.get(object_type="ticket").reason
+
+
 def test_a_dry_run_counts_everything_and_writes_nothing(export, partner, dana, settings):
     before = (Ticket.objects.count(), User.objects.count(), Partner.objects.count(), SourceIdentity.objects.count())
 
@@ -272,7 +299,7 @@ def _latin1(export):
 
 
 def _duplicate(export):
-    edit(export / "tickets.json", lambda c: c["tickets"].append(dict(c["tickets"][0])))
+    edit(export / "tickets.json", lambda c: c["tickets"].append({**c["tickets"][0], "status": "closed"}))
 
 
 def _unknown_status(export):
@@ -308,7 +335,7 @@ def _no_tickets(export):
     [
         (_broken_json, "users.json: broken JSON at line 1 column 23"),
         (_latin1, "organizations.json: not UTF-8 text (byte 0xfc"),
-        (_duplicate, "tickets.json: tickets id 101 appears twice"),
+        (_duplicate, "tickets.json: tickets id 101 appears twice with different contents"),
         (_unknown_status, "ticket 102: status “escalated” is not in the mapping's statuses"),
         (_unknown_priority, "ticket 102: priority “blocker” is not in the mapping's priorities"),
         (_nul_text, "102.json: text with a NUL character"),
