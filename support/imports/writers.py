@@ -146,11 +146,14 @@ class Writer:
         created = False
         if partner is None and self.mapping.unmatched == "create":
             partner, created = self._new_partner(org.name), True
-        if partner is None and self.mapping.unmatched == "refuse":
-            self.partner_of_org[org.source_id] = None
-            return "skipped", f"no partner matches “{org.name}”: its tickets are refused (partners.unmatched: refuse)"
         if partner is None:
-            self.partner_of_org[org.source_id] = self.holding_partner()
+            # Its tickets and people may still be matched by group or domain; else the unmatched rule applies.
+            self.partner_of_org[org.source_id] = None
+            if self.mapping.unmatched == "refuse":
+                return (
+                    "skipped",
+                    f"no partner matches “{org.name}”: its tickets are refused (partners.unmatched: refuse)",
+                )
             return "skipped", f"no partner matches “{org.name}”: its tickets go to {self.mapping.holding_partner}"
         self.remember(r.ORGANIZATION, org.source_id, partner, fingerprint, identity, made_here=created)
         self.partner_of_org[org.source_id] = partner
@@ -191,7 +194,7 @@ class Writer:
         return self._holding
 
     def partner_of_organization(self, org_id: str) -> Partner | None:
-        """Return the partner an organisation went to (this run or an earlier one), or None."""
+        """Return the partner an organisation matched (this run or an earlier one), or None."""
         if not org_id:
             return None
         if org_id not in self.partner_of_org:
@@ -199,10 +202,8 @@ class Writer:
             if identity is not None:
                 self.partner_of_org[org_id] = Partner.objects.filter(pk=identity.object_id).first()
             elif org_id in self.organizations:
-                # Unmatched (holding) organisations keep no identity: found again the same way.
-                self.partner_of_org[org_id] = self.matching_partner(self.organizations[org_id]) or (
-                    self.holding_partner() if self.mapping.unmatched != "refuse" else None
-                )
+                # Unmatched organisations keep no identity: a resumed run looks again the same way.
+                self.partner_of_org[org_id] = self.matching_partner(self.organizations[org_id])
             else:
                 self.partner_of_org[org_id] = None
         return self.partner_of_org[org_id]

@@ -387,6 +387,18 @@ def test_a_toml_mapping_works_like_yaml(export, partner, dana, tmp_path):
     assert run.state == ImportRun.State.DONE and ticket_of(103).severity == "P4"
 
 
+def test_a_group_mapped_to_a_partner_takes_the_tickets_no_organisation_matches(
+    export, partner, other_partner_org, dana, tmp_path
+):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("partners:\n  groups: {Tier 2 support: contoso}\n")
+
+    run, _ = run_import(export, mapping=mapping)
+
+    assert run.state == ImportRun.State.DONE
+    assert ticket_of(103).partner == other_partner_org and ticket_of(101).partner == partner
+
+
 def test_refusing_unmatched_organisations_fails_their_tickets_and_the_run(export, partner, dana, tmp_path):
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text("plan: Premier\npartners: {unmatched: refuse}\n")
