@@ -20,7 +20,10 @@ from support.imports.mapping import Mapping, MappingError, parse_mapping
 from support.imports.records import SourceError
 from support.imports.runner import start_import
 from support.imports.sources import read_source
-from support.models import ImportFinding, ImportRun, SourceIdentity
+from support.models import ImportRun, SourceIdentity
+
+# Report lines shown on the run's page; the CSV has them all.
+FINDINGS_SHOWN = 200
 
 
 def export_choices() -> list[tuple[str, str]]:
@@ -55,21 +58,6 @@ class StartImportForm(forms.Form):
             raise ValidationError(str(error)) from None
 
 
-class ImportFindingInline(admin.TabularInline):
-    model = ImportFinding
-    fields = readonly_fields = ("kind", "object_type", "source_id", "reason")
-    extra = 0
-    can_delete = False
-    max_num = 0
-    verbose_name_plural = "report lines (skipped, failed, stand-ins)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ImportRun)
 class ImportRunAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "source_description", "state", "progress", "started_at", "finished_at"]
@@ -88,7 +76,6 @@ class ImportRunAdmin(ReadOnlyAdmin):
         "heartbeat_at",
         "finished_at",
     )
-    inlines = [ImportFindingInline]
     change_form_template = "admin/support/importrun/change_form.html"
     change_list_template = "admin/support/importrun/change_list.html"
 
@@ -112,7 +99,14 @@ class ImportRunAdmin(ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = get_object_or_404(ImportRun, pk=object_id)
-        extra = {"run": run, "header": report.HEADER, "rows": report.rows(run)}
+        findings = run.findings.order_by("pk")
+        extra = {
+            "run": run,
+            "header": report.HEADER,
+            "rows": report.rows(run),
+            "findings": findings[:FINDINGS_SHOWN],
+            "findings_count": findings.count(),
+        }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def start_view(self, request):

@@ -542,6 +542,7 @@ def test_a_manager_dry_runs_an_export_in_the_admin_reads_the_report_and_runs_it(
     assert dry.state == ImportRun.State.DONE and not Ticket.objects.exists()
     page = client.get(reverse("admin:support_importrun_change", args=[dry.pk])).content.decode()
     assert "Reconciliation (dry run: nothing was written)" in page and "Run this import for real" in page
+    assert "Skipped, failed and stand-ins (8)" in page and "the file is not in the export" in page
     csv = b"".join(client.get(reverse("admin:support_importrun_csv", args=[dry.pk])).streaming_content).decode()
     assert csv.splitlines()[0] == "object type,source,created,updated,unchanged,skipped,failed,unaccounted"
     assert "ticket,3,3,0,0,0,0,0" in csv and "Skipped,attachment,9003," in csv
