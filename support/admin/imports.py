@@ -26,6 +26,12 @@ from support.models import ImportRun, SourceIdentity
 FINDINGS_SHOWN = 200
 
 
+def options(data: dict) -> dict:
+    """Return the run's options from the start form: since (the day's start, UTC) and dry run."""
+    since = data.get("since")
+    return {"since": datetime.combine(since, time(), tzinfo=UTC) if since else None, "dry_run": data["dry_run"]}
+
+
 def export_choices() -> list[tuple[str, str]]:
     """Return the exports put in IMPORTS_DIR, one directory each."""
     root = Path(settings.IMPORTS_DIR)
@@ -115,8 +121,11 @@ class ImportRunAdmin(ReadOnlyAdmin):
         form = StartImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            run = self._start(request, form, data["source_system"], data["source_dir"], data["mapping"], data)
-            if run is not None:
+            try:
+                run = self._start(request, data["source_system"], data["source_dir"], data["mapping"], **options(data))
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
                 return redirect("admin:support_importrun_change", run.pk)
         context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "title": "Import tickets"}
         return TemplateResponse(
@@ -130,28 +139,22 @@ class ImportRunAdmin(ReadOnlyAdmin):
         if not request.user.has_perm("support.add_importrun"):
             raise PermissionDenied
         dry = get_object_or_404(ImportRun, pk=object_id, dry_run=True, state=ImportRun.State.DONE)
-        form = StartImportForm()
-        options = {"since": dry.since.date() if dry.since else None, "dry_run": False}
-        run = self._start(request, form, dry.source_system, dry.source_description, Mapping(dry.mapping), options)
-        if run is None:
-            self.message_user(request, " ".join(str(e) for e in form.non_field_errors()), level="error")
+        try:
+            run = self._start(
+                request, dry.source_system, dry.source_description, Mapping(dry.mapping), since=dry.since, dry_run=False
+            )
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), level="error")
             return redirect("admin:support_importrun_change", dry.pk)
         return redirect("admin:support_importrun_change", run.pk)
 
-    def _start(self, request, form, system, source_dir, mapping, options):
-        since = options.get("since")
-        since_at = datetime.combine(since, time(), tzinfo=UTC) if since else None
+    def _start(self, request, system, source_dir, mapping, *, since, dry_run):
+        """Read and check the source, start (or resume) its run and hand it to a worker; ValidationError says why not."""
         try:
-            source = read_source(system, source_dir, since=since_at)
-            run, resumed = start_import(
-                source, mapping, dry_run=options.get("dry_run", False), since=since_at, by=request.user
-            )
+            source = read_source(system, source_dir, since=since)
+            run, resumed = start_import(source, mapping, dry_run=dry_run, since=since, by=request.user)
         except SourceError as error:
-            form.add_error(None, str(error))
-            return None
-        except ValidationError as error:
-            form.add_error(None, error)
-            return None
+            raise ValidationError(str(error)) from None
         tasks.enqueue_import(run)
         self.message_user(request, f"{run} {'resumed' if resumed else 'started'}.")
         return run

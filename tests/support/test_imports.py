@@ -577,3 +577,28 @@ def test_support_desk_staff_cannot_reach_the_import_page(client, support_l1):
 
     client.force_login(support_l1)
     assert client.get(reverse("admin:support_importrun_start")).status_code == 302
+
+
+def test_running_a_dry_run_for_real_after_its_export_broke_says_why_and_starts_nothing(
+    client, support_manager, partner, dana, imports_dir, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    client.force_login(support_manager)
+    mapping = SimpleUploadedFile("mapping.yaml", MAPPING.read_bytes())
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:support_importrun_start"),
+            {"source_system": "zendesk", "source_dir": str(imports_dir), "mapping": mapping, "dry_run": "on"},
+        )
+    dry = ImportRun.objects.get()
+    assert dry.state == ImportRun.State.DONE
+    (imports_dir / "users.json").write_text("[")
+
+    response = client.post(reverse("admin:support_importrun_run", args=[dry.pk]), follow=True)
+
+    assert ImportRun.objects.get() == dry
+    assert "users.json: broken JSON at line 1 column 2: Expecting value." in [
+        str(m) for m in response.context["messages"]
+    ]
