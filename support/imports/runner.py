@@ -190,7 +190,8 @@ def _real_batch(run: ImportRun, writer: Writer, index: int, object_type: str, it
     except BaseException as error:
         # The batch rolled back: its files go too. The run stays resumable from the batch before.
         writer.discard_stored_files()
-        if isinstance(error, Exception):
+        # A process that dies without a word (SIGKILL) cannot say so: its run is found stale later.
+        if isinstance(error, Exception | KeyboardInterrupt):
             log.exception("Import %s failed in batch %s", run.pk, index + 1)
             ImportRun.objects.filter(pk=run.pk).update(
                 state=ImportRun.State.FAILED,
