@@ -167,6 +167,7 @@ def _process(writer: Writer, object_type: str, items: list[Any]) -> report.Tally
     # The audit trail names the run behind every row it writes (bulk writes included).
     with audit_context(action="import_tickets", import_run=writer.run.pk, actor=writer.run.created_by_id):
         _write(writer, object_type, items, tally)
+        writer.end_batch()
     return tally
 
 

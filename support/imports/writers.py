@@ -33,7 +33,7 @@ from support.tickets.uploads import check_upload
 from . import records as r
 from .mapping import Mapping
 from .report import Tally
-from .timeline import Change, status_events
+from .timeline import Change, StatusEvent, status_events
 
 # Internal identity type: the events derived from a ticket's history (its status changes, a note of
 # its CCs), replaced when the ticket changes. Not a source object: not in the report.
@@ -64,6 +64,8 @@ class Writer:
         self.written_tickets: dict[str, Ticket] = {}  # by source id, written in the current batch
         self.tickets_with_new_events: set[int] = set()  # whose clocks the current batch must recompute
         self.comment_events: dict[str, TicketEvent] = {}  # by source id, written in the current batch
+        self.new_identities: list[SourceIdentity] = []  # of the batch's objects, written at its end
+        self.object_identities: list[SourceIdentity] = []  # of the object being written
         self.escalates_from = run.started_at.isoformat()
         self._holding: Partner | None = None
 
@@ -89,18 +91,21 @@ class Writer:
         now = timezone.now()
         content_type = ContentType.objects.get_for_model(target)
         if identity is None:
-            SourceIdentity.objects.create(
-                source_system=self.system,
-                object_type=object_type,
-                source_id=source_id,
-                content_type=content_type,
-                object_id=target.pk,
-                fingerprint=fingerprint,
-                made_here=made_here,
-                first_run=self.run,
-                last_run=self.run,
-                imported_at=now,
-                updated_at=now,
+            # Written with the batch (one INSERT), kept only if the object's savepoint commits.
+            self.object_identities.append(
+                SourceIdentity(
+                    source_system=self.system,
+                    object_type=object_type,
+                    source_id=source_id,
+                    content_type=content_type,
+                    object_id=target.pk,
+                    fingerprint=fingerprint,
+                    made_here=made_here,
+                    first_run=self.run,
+                    last_run=self.run,
+                    imported_at=now,
+                    updated_at=now,
+                )
             )
         else:
             SourceIdentity.objects.filter(pk=identity.pk).update(
@@ -116,6 +121,7 @@ class Writer:
 
     def each(self, tally: Tally, object_type: str, source_id: str, write: Any) -> str | None:
         """Write one object in a savepoint; count it; return its outcome (None when it failed)."""
+        self.object_identities = []
         try:
             with transaction.atomic():
                 outcome, reason = write()
@@ -125,8 +131,14 @@ class Writer:
                 object_type, "failed", source_id, message.strip().splitlines()[0] if message else type(error).__name__
             )
             return None
+        self.new_identities += self.object_identities
         tally.count(object_type, outcome, source_id, reason)
         return str(outcome)
+
+    def end_batch(self) -> None:
+        """Write the identities of the objects the batch made (in its transaction)."""
+        SourceIdentity.objects.bulk_create(self.new_identities)
+        self.new_identities = []
 
     # --- organisations ----------------------------------------------------------------------------
 
@@ -407,6 +419,7 @@ class Writer:
         self.written_tickets = {}
         self.tickets_with_new_events = set()
         self.comment_events = {}
+        self.new_identities = []
 
     def _ticket(self, source: r.Ticket, identity: SourceIdentity | None, present: bool) -> tuple[str, str]:
         fingerprint = self.fingerprint(source.fingerprint_source)
@@ -415,6 +428,12 @@ class Writer:
         plan = self.plan_of(partner)
         submitter = self.user_of(source.requester_id) or self._unknown_requester(source, partner)
         values = self._ticket_values(source, partner, plan, submitter)
+        history = self._status_history(source, values["status"])
+        resolved = [e.at for e in history if e.kind == Kind.RESOLVED]
+        closed = [e.at for e in history if e.kind == Kind.CLOSED]
+        finished = values["status"] in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
+        values["resolved_at"] = max(resolved) if resolved and finished else None
+        values["closed_at"] = max(closed) if closed and values["status"] == Ticket.Status.CLOSED else None
         if ticket is None:
             ticket = Ticket.objects.create(
                 **values, escalation_terms={**escalation_snapshot(plan), ESCALATES_FROM: self.escalates_from}
@@ -430,7 +449,7 @@ class Writer:
             ticket.events.filter(kind=Kind.RECEIVED).update(at=source.created_at, actor=submitter)
             outcome = "updated"
         self._drop_derived_events(source)
-        self._write_derived_events(ticket, source)
+        self._write_derived_events(ticket, source, history)
         self.remember(r.TICKET, source.source_id, ticket, fingerprint, identity)
         self.written_tickets[source.source_id] = ticket
         return outcome, ""
@@ -508,41 +527,41 @@ class Writer:
             raise ObjectFailed(f"status “{source_status}” is not in the mapping")
         return status
 
-    def _write_derived_events(self, ticket: Ticket, source: r.Ticket) -> None:
+    def _status_history(self, source: r.Ticket, status: str) -> list[StatusEvent]:
+        """Return the ticket's status events, ending in `status` (ours)."""
         changes = [Change(c.at, c.author_id, self._status(c.new)) for c in source.status_changes]
-        events = status_events(
-            changes, final=ticket.status, final_at=source.updated_at, final_actor_id=source.assignee_id
-        )
-        for n, event in enumerate(events):
-            actor = self.user_of(event.actor_id)
-            row = TicketEvent.objects.create(
+        return status_events(changes, final=status, final_at=source.updated_at, final_actor_id=source.assignee_id)
+
+    def _write_derived_events(self, ticket: Ticket, source: r.Ticket, history: list[StatusEvent]) -> None:
+        rows = [
+            TicketEvent(
                 ticket=ticket,
                 kind=event.kind,
                 at=event.at,
-                actor=actor,
+                actor=self.user_of(event.actor_id),
                 by_staff=self.is_agent(event.actor_id),
                 from_value=event.old,
                 to_value=event.new,
             )
-            self.remember(DERIVED_EVENT, f"{source.source_id}:{n}", row, "", None)
+            for event in history
+        ]
+        keys = [f"{source.source_id}:{n}" for n in range(len(rows))]
         copied = sorted({self.people[i].email or self.people[i].name for i in source.cc_ids if i in self.people})
         if copied:
             # The portal has no ticket participants yet: the CCs are kept where staff see them.
-            note = TicketEvent.objects.create(
-                ticket=ticket,
-                kind=Kind.NOTE,
-                at=source.created_at,
-                public=False,
-                body=f"Copied on this ticket in {self.system.title()} (CC): {', '.join(copied)}. "
-                "They get no mail from the portal.",
+            body = f"Copied on this ticket in {self.system.title()} (CC): {', '.join(copied)}. "
+            rows.append(
+                TicketEvent(
+                    ticket=ticket,
+                    kind=Kind.NOTE,
+                    at=source.created_at,
+                    public=False,
+                    body=body + "They get no mail from the portal.",
+                )
             )
-            self.remember(DERIVED_EVENT, f"{source.source_id}:cc", note, "", None)
-        resolved = [e.at for e in events if e.kind == Kind.RESOLVED]
-        closed = [e.at for e in events if e.kind == Kind.CLOSED]
-        finished = ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
-        ticket.resolved_at = max(resolved) if resolved and finished else None
-        ticket.closed_at = max(closed) if closed and ticket.status == Ticket.Status.CLOSED else None
-        ticket.save(update_fields=["resolved_at", "closed_at", "updated_at"])
+            keys.append(f"{source.source_id}:cc")
+        for key, row in zip(keys, TicketEvent.objects.bulk_create(rows), strict=True):
+            self.remember(DERIVED_EVENT, key, row, "", None)
 
     def _drop_derived_events(self, source: r.Ticket) -> None:
         derived = SourceIdentity.objects.filter(
