@@ -59,6 +59,8 @@ class Writer:
         self.partner_of_org: dict[str, Partner | None] = {}
         self.user_of_person: dict[str, User] = {}
         self.plan_of_partner: dict[int, SupportPlan | None] = {}
+        self.terms_of_plan: dict[int, dict[str, Any]] = {}
+        self.received_events: dict[int, TicketEvent] = {}  # by ticket, written in the current batch
         self.calendars: CalendarCache = {}
         self.stored_files: list[str] = []  # stored by the current batch: deleted if it rolls back
         self.written_tickets: dict[str, Ticket] = {}  # by source id, written in the current batch
@@ -419,6 +421,7 @@ class Writer:
         self.written_tickets = {}
         self.tickets_with_new_events = set()
         self.comment_events = {}
+        self.received_events = {}
         self.new_identities = []
 
     def _ticket(self, source: r.Ticket, identity: SourceIdentity | None, present: bool) -> tuple[str, str]:
@@ -436,9 +439,9 @@ class Writer:
         values["closed_at"] = max(closed) if closed and values["status"] == Ticket.Status.CLOSED else None
         if ticket is None:
             ticket = Ticket.objects.create(
-                **values, escalation_terms={**escalation_snapshot(plan), ESCALATES_FROM: self.escalates_from}
+                **values, escalation_terms={**self._escalation_terms(plan), ESCALATES_FROM: self.escalates_from}
             )
-            TicketEvent.objects.create(
+            self.received_events[ticket.pk] = TicketEvent.objects.create(
                 ticket=ticket, kind=Kind.RECEIVED, at=source.created_at, actor=submitter, to_value=ticket.severity
             )
             outcome = "created"
@@ -453,6 +456,12 @@ class Writer:
         self.remember(r.TICKET, source.source_id, ticket, fingerprint, identity)
         self.written_tickets[source.source_id] = ticket
         return outcome, ""
+
+    def _escalation_terms(self, plan: SupportPlan) -> dict[str, Any]:
+        """Return the plan's escalation snapshot, read once per run and plan."""
+        if plan.pk not in self.terms_of_plan:
+            self.terms_of_plan[plan.pk] = escalation_snapshot(plan)
+        return self.terms_of_plan[plan.pk]
 
     def partner_of_ticket(self, source: r.Ticket) -> Partner:
         """Return the ticket's partner: its organisation, its group, its requester's, the requester's domain, or holding."""
@@ -626,7 +635,7 @@ class Writer:
         fingerprint = self.fingerprint(comment.raw)
         if position == 0:
             # The first comment is the ticket's description: the reception of the ticket, here.
-            event = ticket().events.filter(kind=Kind.RECEIVED).first()
+            event = self.received_events.get(ticket().pk) or ticket().events.filter(kind=Kind.RECEIVED).first()
             assert event is not None  # written with the ticket
             self.remember(r.COMMENT, comment.source_id, event, fingerprint, identity)
             self.comment_events[comment.source_id] = event
