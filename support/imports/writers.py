@@ -41,13 +41,40 @@ DERIVED_EVENT = "derived_event"
 PLACEHOLDER_DOMAIN = "placeholder.invalid"
 Kind = TicketEvent.Kind
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class ObjectFailed(Exception):
     """This one source object cannot be imported; the message says why."""
 
 
+class _Journaled(dict[str, V]):
+    """A cache whose entries made while an object is written are undone if that object's savepoint rolls back."""
+
+    def __init__(self, journal: "Journal") -> None:
+        super().__init__()
+        self.journal = journal
+
+    def __setitem__(self, key: str, value: V) -> None:
+        self.journal.append((self, key, key in self, self.get(key)))
+        super().__setitem__(key, value)
+
+
+Journal = list[tuple[_Journaled[Any], str, bool, Any]]
+
+
+def _undo(journal: Journal) -> None:
+    for cache, key, existed, old in reversed(journal):
+        if existed:
+            dict.__setitem__(cache, key, old)
+        else:
+            cache.pop(key, None)
+    journal.clear()
+
+
 class Writer:
+    """Writes one run's source records, batch by batch, remembering what each became."""
+
     def __init__(self, run: ImportRun, source: r.SourceExport, mapping: Mapping, *, dry_run: bool) -> None:
         self.run, self.source, self.mapping, self.dry_run = run, source, mapping, dry_run
         self.system = source.system
@@ -56,8 +83,10 @@ class Writer:
         self.organization_of_domain = {domain: org.source_id for org in source.organizations for domain in org.domains}
         self.groups = {group.source_id: group for group in source.groups}
         self.field_ids = self._field_ids()
-        self.partner_of_org: dict[str, Partner | None] = {}
-        self.user_of_person: dict[str, User] = {}
+        # Who each organisation and person became: entries of an object that fails are undone.
+        self.journal: Journal = []
+        self.partner_of_org: _Journaled[Partner | None] = _Journaled(self.journal)
+        self.user_of_person: _Journaled[User] = _Journaled(self.journal)
         self.plan_of_partner: dict[int, SupportPlan | None] = {}
         self.terms_of_plan: dict[int, dict[str, Any]] = {}
         self.received_events: dict[int, TicketEvent] = {}  # by ticket, written in the current batch
@@ -124,10 +153,12 @@ class Writer:
     def each(self, tally: Tally, object_type: str, source_id: str, write: Any) -> str | None:
         """Write one object in a savepoint; count it; return its outcome (None when it failed)."""
         self.object_identities = []
+        self.journal.clear()
         try:
             with transaction.atomic():
                 outcome, reason = write()
         except (ObjectFailed, ValidationError, IntegrityError, DataError) as error:
+            _undo(self.journal)  # the rows it made are gone: so must be what the caches say of them
             message = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             tally.count(
                 object_type, "failed", source_id, message.strip().splitlines()[0] if message else type(error).__name__

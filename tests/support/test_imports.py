@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from programs.models import Partner, StaffRole, User
 from support.imports import report
-from support.imports.writers import Writer
+from support.imports.writers import ObjectFailed, Writer
 from support.models import (
     Escalation,
     ImportFinding,
@@ -602,3 +602,27 @@ def test_running_a_dry_run_for_real_after_its_export_broke_says_why_and_starts_n
     assert "users.json: broken JSON at line 1 column 2: Expecting value." in [
         str(m) for m in response.context["messages"]
     ]
+
+
+def test_an_object_that_fails_takes_back_what_the_run_remembered_of_it(export, partner, dana, monkeypatch):
+    def two_tickets_of_a_stranger(content):
+        stranger = {**content["tickets"][1], "requester_id": 999}
+        content["tickets"] += [{**stranger, "id": 105}, {**stranger, "id": 106}]
+
+    edit(export / "tickets.json", two_tickets_of_a_stranger)
+    real = Writer._ticket_values
+
+    def fail_the_first(self, source, *args):
+        values = real(self, source, *args)  # after the stranger's placeholder was made
+        if source.source_id == "105":
+            raise ObjectFailed("the disk said no")
+        return values
+
+    monkeypatch.setattr(Writer, "_ticket_values", fail_the_first)
+
+    with pytest.raises(CommandError, match="1 object\\(s\\) failed"):
+        run_import(export)
+
+    stranger = ticket_of(106).submitter
+    assert stranger.email == "zendesk-user-999@placeholder.invalid" and User.objects.filter(pk=stranger.pk).exists()
+    assert counts(ImportRun.objects.get(), "ticket") == {"source": 5, "created": 4, "failed": 1}
