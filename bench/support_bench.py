@@ -20,6 +20,7 @@ from common import setup_database, signed_in_client
 from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from floor import FLOOR_URL, install_floor
 
 from programs.models import Membership, StaffRole, User
 from support.escalation.terms import escalation_snapshot
@@ -232,6 +233,7 @@ def main():
     parser.add_argument("--scoreboard-sizes", type=int, nargs="*", default=[])
     args = parser.parse_args()
     setup_database()
+    install_floor()
     agent, template = world()
     if args.scoreboard_sizes:
         manager = staff_user(StaffRole.SUPPORT_MANAGER, email="manager@example.test")
@@ -249,8 +251,17 @@ def main():
     for size in sorted(args.queue_sizes):
         fill(template, size - have)
         have = size
-        median, queries = bench_page(agent, "/queue/", runs=25)
-        print(f"queue  open_tickets={size:>9,}  median={median * 1000:7.1f} ms  queries={queries}")
+        # The page and its floor, in turns, so both see the same machine.
+        queue, floor = [], []
+        for _ in range(5):
+            queue.append(bench_page(agent, "/queue/", runs=5))
+            floor.append(bench_page(agent, FLOOR_URL, runs=5))
+        (median, queries), (floor_median, floor_queries) = min(queue), min(floor)
+        print(
+            f"queue  open_tickets={size:>9,}  median={median * 1000:7.1f} ms  queries={queries}  "
+            f"floor(plain view, same rows)={floor_median * 1000:.1f} ms  queries={floor_queries}  "
+            f"ratio={median / floor_median:.2f}"
+        )
     if args.sweep_size:
         with connection.cursor() as cursor:
             cursor.execute("SET session_replication_role = replica")

@@ -26,6 +26,18 @@ def plan_entitlement(partner: Partner) -> tuple[SupportPlan | None, Standing | N
     return standing.tier.support_plan_entitlement.plan, standing
 
 
+def shown_plan_entitlement(partner: Partner) -> tuple[SupportPlan | None, Standing | None]:
+    """`plan_entitlement` for a page that shows it in several places: asked once per partner instance.
+
+    The page's partner object lives as long as the request; code that changes standings and asks
+    again (ticket filing, the re-tier) calls `plan_entitlement` itself.
+    """
+    cached = partner.__dict__.get("_shown_plan_entitlement")
+    if cached is None:
+        cached = partner.__dict__["_shown_plan_entitlement"] = plan_entitlement(partner)
+    return cached
+
+
 def plan_entitlements(tiers: Sequence[Tier]) -> dict[int, list[Entitlement]]:
     """Return the support plan of each of `tiers` as tiering's pages list it (one query)."""
     entitled = TierSupportPlan.objects.filter(tier__in=tiers).select_related("plan")

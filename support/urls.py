@@ -27,5 +27,6 @@ urlpatterns = [
     path("scoreboard/review/<int:partner_pk>/actions/", report_views.add_action_item, name="add_action_item"),
     path("scoreboard/actions/<int:pk>/close/", report_views.close_action_item, name="close_action_item"),
     path("queue/", views.queue, name="queue"),
+    path("queue/bulk/", views.queue_bulk, name="queue_bulk"),
     path("oncall/", views.oncall, name="oncall"),
 ]

@@ -69,7 +69,7 @@ class Rule:
     get: dict | None
     post: dict | None = None
     kwargs: object = None  # callable(world) -> dict of URL kwargs
-    post_data: object = field(default_factory=dict)  # or callable() -> dict, for files
+    post_data: object = field(default_factory=dict)  # or callable(world) -> dict, for files and objects
     query: str = ""  # appended to the URL of GET requests
 
 
@@ -81,7 +81,7 @@ def api(value, **overrides) -> dict:
 PARTNERS_ONLY = {"partner_admin": 200, "partner_member": 200, "other_partner": 200}
 
 
-def _upload():
+def _upload(world):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return {"file": SimpleUploadedFile("matrix.log", b"GET /checkout 500\n", content_type="text/plain")}
@@ -195,6 +195,11 @@ RULES = {
         kwargs=lambda world: {"pk": world["ticket"].pk, "attachment_pk": world["attachment"].pk},
     ),
     "queue": Rule(get=expect(403, anonymous=LOGIN, **support(200))),
+    "queue_bulk": Rule(
+        get=expect(405),
+        post=expect(403, anonymous=LOGIN, **support(Redirect("/queue/"))),
+        post_data=lambda world: {"action": "assign_to_me", "tickets": [world["ticket"].pk]},
+    ),
     "oncall": Rule(get=expect(403, anonymous=LOGIN, **support(200))),
     # The world's plan has no escalation policy: staff get the form back (no level to choose), and
     # partners are told their plan does not include escalation requests.
@@ -510,7 +515,7 @@ def test_every_api_route_and_method_has_a_rule():
     assert not missing, f"API methods without an access rule: {missing}"
 
 
-def _requests(key, url, rule, user, client_for):
+def _requests(key, url, rule, user, client_for, world):
     """Yield (what, response) for each request of the rule, as `user` would send it."""
     from django.test import Client
 
@@ -526,7 +531,7 @@ def _requests(key, url, rule, user, client_for):
     if rule.get is not None:
         yield "GET", client.get(url + rule.query, headers=headers)
     if rule.post is not None:
-        data = rule.post_data() if callable(rule.post_data) else rule.post_data
+        data = rule.post_data(world) if callable(rule.post_data) else rule.post_data
         yield "POST", client.post(url, data, headers=headers)
 
 
@@ -539,7 +544,7 @@ def test_access(key, route, pattern, world, request, client_for):
     failures = []
     for persona, user in users.items():
         with transaction.atomic():
-            for method, response in _requests(key, url, rule, user, client_for):
+            for method, response in _requests(key, url, rule, user, client_for, world):
                 expected = getattr(rule, method.lower())[persona]
                 failures += _outcome(response, expected, f"{method} {url} as {persona}")
             transaction.set_rollback(True)

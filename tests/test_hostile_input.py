@@ -191,8 +191,20 @@ TARGETS = [
         "queue filters",
         "support_l1",
         lambda w: reverse("queue"),
-        {"status": "open", "severity": "P1", "sla_state": "breached", "page": "1", "per_page": "50", "_export": "csv"},
+        {
+            "status": "open",
+            "severity": "P1",
+            "sla_state": "breached",
+            "page": "1",
+            "per_page": "50",
+            "_export": "csv",
+            "q": "#1 checkout",
+            "view": "breaching",
+        },
         method="get",
+    ),
+    Target(
+        "queue bulk action", "support_l1", lambda w: reverse("queue_bulk"), {"action": "assign_to_me", "tickets": "1"}
     ),
     Target("knowledge base search", "partner_member", lambda w: reverse("kb_index"), {"q": "checkout"}, method="get"),
     Target("suggest", "partner_member", lambda w: reverse("kb_suggest"), {"q": "checkout"}, method="get"),

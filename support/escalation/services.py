@@ -104,36 +104,35 @@ def _routed(orders: list[EscalationOrder], router: Router) -> dict[tuple[int, in
     return planned
 
 
+_EVENT_COLUMNS = ["ticket", "kind", "at", "actor", "by_staff", "public", "body", "from_value", "to_value", "sla_target"]
+_MAIL_COLUMNS = ["recipient", "ticket", "subject", "body", "send_after", "sent_at", "created_at"]
+
+
 def _escalation_effects(
     done: list[Planned], *, by: User | None, now: datetime, router: Router, calendar_cache: CalendarCache
 ) -> None:
+    # Rows, not model instances: a sweep batch writes thousands of events and mails at once.
     staff = bool(by and by.is_support_staff)
-    events: list[TicketEvent] = []
-    notes: list[Notification] = []
+    actor = by.pk if by else None
+    events: list[tuple[Any, ...]] = []
+    mails: list[tuple[Any, ...]] = []
     moves: dict[int, tuple[int, int]] = {}  # ticket id -> (assignee id, working level)
+    created = timezone.now()
     for order, level, route in done:
         ticket = order.ticket
         who = router.name(route.person_id)
         verb = "informed" if not level["assigns"] else "now with"
-        events.append(
-            TicketEvent(
-                ticket=ticket,
-                kind=TicketEvent.Kind.ESCALATED,
-                at=now,
-                actor=by,
-                by_staff=staff,
-                public=True,
-                body=f"{order.reason} {level['name']} {verb} {who}.",
-                to_value=level["name"],
-            )
-        )
+        body = f"{order.reason} {level['name']} {verb} {who}."
+        events.append((ticket.pk, TicketEvent.Kind.ESCALATED, now, actor, staff, True, body, "", level["name"], ""))
         if level["assigns"] and route.person_id:
             level_now = max(moves.get(ticket.pk, (None, ticket.escalation_level))[1], order.rank)
             moves[ticket.pk] = (route.person_id, level_now)
         if route.person_id:
-            notes.append(_escalation_mail(order, level, route, now=now, calendar_cache=calendar_cache))
-    TicketEvent.objects.bulk_create(events)
-    Notification.objects.bulk_create(notes)
+            mails.append(
+                (*_escalation_mail(order, level, route, now=now, calendar_cache=calendar_cache), None, created)
+            )
+    insert_returning(TicketEvent, _EVENT_COLUMNS, events)
+    insert_returning(Notification, _MAIL_COLUMNS, mails)
     update_from_values(Ticket, "pk", ["assignee", "escalation_level"], [(pk, *move) for pk, move in moves.items()])
     for order, _, _ in done:  # keep the callers' instances in step with the rows
         if order.ticket.pk in moves:
@@ -142,25 +141,24 @@ def _escalation_effects(
 
 def _escalation_mail(
     order: EscalationOrder, level: dict[str, Any], route: Route, *, now: datetime, calendar_cache: CalendarCache
-) -> Notification:
-    """Return the mail telling the routed person that the ticket is theirs now (or that they are informed)."""
+) -> tuple[Any, ...]:
+    """Return the mail telling the routed person the ticket is theirs now (or that they are informed).
+
+    As the first five values of a row of `_MAIL_COLUMNS`: recipient, ticket, subject, body, send_after.
+    """
     ticket = order.ticket
     assert route.person_id is not None  # only routed escalations are mailed
-    return Notification(
-        recipient_id=route.person_id,
+    subject = f"[#{ticket.pk}] {ticket.severity} escalated to {level['name']}: {ticket.title}"[:200]
+    body = ESCALATION_MAIL.format(
         ticket=ticket,
-        subject=f"[#{ticket.pk}] {ticket.severity} escalated to {level['name']}: {ticket.title}"[:200],
-        body=ESCALATION_MAIL.format(
-            ticket=ticket,
-            partner=ticket.partner.name,
-            what="you are informed" if not level["assigns"] else "it is yours now",
-            level=level["name"],
-            reason=order.reason,
-            via=route.via,
-            url=settings.PORTAL_URL + ticket.get_absolute_url(),
-        ),
-        send_after=notify_at(ticket, now, calendar_cache),
+        partner=ticket.partner.name,
+        what="you are informed" if not level["assigns"] else "it is yours now",
+        level=level["name"],
+        reason=order.reason,
+        via=route.via,
+        url=settings.PORTAL_URL + ticket.get_absolute_url(),
     )
+    return (route.person_id, ticket.pk, subject, body, notify_at(ticket, now, calendar_cache))
 
 
 def _escalate_one(ticket: Ticket, *, rank: int, cause: str, reason: str, by: User) -> Ticket:

@@ -140,3 +140,35 @@ class CloseActionItemForm(forms.Form):
     outcome = forms.CharField(
         label="What was done", max_length=2000, error_messages={"required": "Say what was done before closing it."}
     )
+
+
+class QueueBulkForm(forms.Form):
+    """An action on the tickets ticked in the queue."""
+
+    ACTIONS = {"acknowledge": "Acknowledge", "assign_to_me": "Assign to me"}
+    MAX_TICKETS = 200
+
+    action = forms.ChoiceField(
+        choices=[("", "Choose an action"), *ACTIONS.items()],
+        error_messages={"required": "Choose what to do with the ticked tickets."},
+    )
+    tickets = forms.ModelMultipleChoiceField(
+        queryset=Ticket.objects.none(),
+        error_messages={
+            "required": "Tick at least one ticket first.",
+            "invalid_choice": "Ticket %(value)s is not an open ticket of the queue.",
+            "invalid_pk_value": "“%(pk)s” is not a ticket number.",
+        },
+    )
+
+    def __init__(self, *args, user: "User", **kwargs):
+        super().__init__(*args, **kwargs)
+        tickets = self.fields["tickets"]
+        assert isinstance(tickets, forms.ModelMultipleChoiceField)
+        tickets.queryset = Ticket.objects.for_user(user).open().order_by("pk")
+
+    def clean_tickets(self):
+        tickets = self.cleaned_data["tickets"]
+        if len(tickets) > self.MAX_TICKETS:
+            raise forms.ValidationError(f"Act on at most {self.MAX_TICKETS} tickets at once.")
+        return tickets

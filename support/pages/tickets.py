@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
@@ -25,31 +26,40 @@ from support.models import (
     TicketAttachment,
     TicketEvent,
 )
-from support.pages.filters import OPEN, TicketFilter
+from support.pages.filters import OPEN, PartnerTicketFilter, QueueFilter
 from support.pages.forms import (
     CommentForm,
     CsatForm,
     EscalateForm,
     EscalationRequestForm,
+    QueueBulkForm,
     SeverityForm,
     StaffCommentForm,
     TicketForm,
     TransitionForm,
 )
-from support.pages.tables import EXPORT_FORMATS, QueueTable
+from support.pages.tables import EXPORT_FORMATS, ROW_FIELDS, QueueTable
 from support.tickets import lifecycle
 
 
 @partner_required
 def ticket_list(request):
     tickets = Ticket.objects.for_user(request.user).select_related("submitter").order_by("-received_at", "-pk")
+    filterset = PartnerTicketFilter(request.GET, queryset=tickets)
+    valid = filterset.is_valid()
+    found = filterset.qs if valid else tickets.none()
+    params = request.GET.copy()
+    params.pop("page", None)
     context = {
+        "filter": filterset,
+        "filtered": valid and any(filterset.form.cleaned_data.values()),
+        "query": params.urlencode(),  # kept by the page links
         # Pages without a COUNT of all the partner's tickets: the page knows only whether one follows.
-        "page": lazy_page(LazyPaginator(tickets, 25), request.GET.get("page")),
+        "page": lazy_page(LazyPaginator(found, 25), request.GET.get("page")),
         "now": timezone.now(),
         "quarter": quarter.partner_quarter(request.membership.partner),
     }
-    return render(request, "support/ticket_list.html", context)
+    return render(request, "support/ticket_list.html", context, status=200 if valid else 400)
 
 
 def lazy_page(paginator: LazyPaginator, number):
@@ -294,12 +304,17 @@ def _valid_paging(params) -> bool:
 
 @staff_role_required(*SUPPORT_ROLES)
 def queue(request):
+    return _queue_page(request)
+
+
+def _queue_page(request, *, bulk_form=None, status=200):
+    """The queue as `request.GET` filters, orders and pages it (a bulk action posts with the same query)."""
     data = request.GET.copy()
     data.setdefault("status", OPEN)
-    tickets = Ticket.objects.for_user(request.user).for_queue()
-    filterset = TicketFilter(data, queryset=tickets)
+    tickets = Ticket.objects.for_user(request.user).select_related("partner", "assignee").only(*ROW_FIELDS)
+    filterset = QueueFilter(data, queryset=tickets, request=request)
     valid = filterset.is_valid() and _valid_paging(request.GET)
-    status = 200 if valid else 400  # an invalid filter or page shows its error and no rows
+    status = status if valid else 400  # an invalid filter or page shows its error and no rows
     export_format = request.GET.get("_export", "")
     if export_format and export_format not in EXPORT_FORMATS:
         offered = ", ".join(EXPORT_FORMATS)
@@ -310,7 +325,46 @@ def queue(request):
         return TableExport(export_format, table, exclude_columns=()).response(f"queue.{export_format}")
     paginate = {"per_page": 50, "paginator_class": LazyPaginator} if valid else False
     RequestConfig(request, paginate=paginate).configure(table)
-    return render(request, "support/queue.html", {"table": table, "filter": filterset}, status=status)
+    views = [(key, label, {**request.GET.dict(), "view": key}) for key, label in QueueFilter.VIEWS.items()]
+    context = {
+        "table": table,
+        "filter": filterset,
+        "queue_rows": table.page_rows(timezone.now()) if valid else [],
+        "views": views,
+        "current_view": request.GET.get("view", ""),
+        "bulk_form": bulk_form or QueueBulkForm(user=request.user),
+        "ticked": request.POST.getlist("tickets") if bulk_form is not None else [],  # kept through an error
+    }
+    return render(request, "support/queue.html", context, status=status)
+
+
+@require_POST
+@staff_role_required(*SUPPORT_ROLES)
+def queue_bulk(request):
+    """Acknowledge or take the ticked tickets, each through the lifecycle; say what was done and what was not."""
+    form = QueueBulkForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _queue_page(request, bulk_form=form, status=400)
+    action, done, refused = form.cleaned_data["action"], [], []
+    for ticket in form.cleaned_data["tickets"]:
+        try:
+            if action == "acknowledge":
+                lifecycle.transition_ticket(ticket, action="acknowledge", by=request.user)
+            elif ticket.assignee_id == request.user.pk:
+                raise ValidationError("it is yours already.")
+            else:
+                lifecycle.assign_ticket(ticket, assignee=request.user, by=request.user)
+        except ValidationError as error:
+            refused.append(f"#{ticket.pk}: {' '.join(error.messages)}")
+        else:
+            done.append(f"#{ticket.pk}")
+    if done:
+        what = "acknowledged" if action == "acknowledge" else "assigned to you"
+        messages.success(request, f"{len(done)} ticket(s) {what}: {', '.join(done)}.")
+    if refused:
+        messages.error(request, "Not changed: " + "; ".join(refused))
+    query = request.GET.urlencode()
+    return redirect(reverse("queue") + (f"?{query}" if query else ""))
 
 
 @require_POST

@@ -50,10 +50,10 @@ def support_plan_card(partner):
     """Render the partner's support plan: hours, channels, targets per severity, services."""
     from django.utils import timezone
 
-    from support.entitlement import plan_entitlement
+    from support.entitlement import shown_plan_entitlement
     from support.models import SEVERITY_GUIDE
 
-    plan, standing = plan_entitlement(partner)
+    plan, standing = shown_plan_entitlement(partner)
     targets = list(plan.targets.all()) if plan else []
     grandfathered = standing.is_grandfathered(timezone.localdate()) if standing else False
     return {
@@ -80,7 +80,38 @@ def partner_contacts_card(partner):
     """Render the escalation contacts of the partner's support plan."""
     from django.utils import timezone
 
-    from support.entitlement import plan_for_partner
+    from support.entitlement import shown_plan_entitlement
     from support.escalation.routing import escalation_contacts
 
-    return {"contacts": escalation_contacts(plan_for_partner(partner), timezone.now()), "wide": True}
+    return {"contacts": escalation_contacts(shown_plan_entitlement(partner)[0], timezone.now()), "wide": True}
+
+
+@register.inclusion_tag("support/_partials/working_set.html")
+def staff_working_set(user):
+    """Render a support person's working day: their tickets, what breaches soon, escalations, on call, action items."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    from support.escalation.routing import oncall_overview
+    from support.models import ActionItem, Ticket
+    from support.pages.filters import in_view
+
+    now = timezone.now()
+    open_tickets = (
+        Ticket.objects.for_user(user)
+        .open()
+        .select_related("partner")
+        .only("id", "title", "severity", "next_due_at", "partner__name")
+        .order_by(F("next_due_at").asc(nulls_last=True), "id")
+    )
+    sets = []
+    for view, title in (("mine", "My open tickets"), ("breaching", "Breaching within the hour"), ("escalated", "Escalated to me")):  # fmt: skip
+        tickets = in_view(open_tickets, view, user, now)
+        sets.append({"view": view, "title": title, "count": tickets.count(), "tickets": list(tickets[:5])})
+    items = ActionItem.objects.filter(owner=user, closed_at__isnull=True).select_related("partner")
+    return {
+        "sets": sets,
+        "on_call": oncall_overview(now, days=1),
+        "action_items": list(items.order_by(F("due_on").asc(nulls_last=True), "id")[:10]),
+        "today": timezone.localdate(),
+    }

@@ -335,3 +335,15 @@ def test_partners_see_the_contacts_their_plan_includes_with_the_engineer_on_call
     plan.includes_executive_escalation = True
     plan.save()
     assert "vp@provider.test" in client.get(reverse("home")).content.decode()
+
+
+def test_the_partner_home_looks_up_the_support_plan_once_for_its_two_cards(client, desk, plan, partner_admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(partner_admin)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("home")).content.decode()
+    assert plan.name in page and "Escalation contacts" in page  # both cards show it
+    lookups = [q["sql"] for q in queries.captured_queries if "support_tiersupportplan" in q["sql"]]
+    assert len(lookups) == 1, lookups

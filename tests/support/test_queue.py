@@ -27,6 +27,27 @@ def test_the_queue_lists_open_tickets_by_next_deadline(client, plan, partner, pa
     assert later.pk and sooner.pk
 
 
+def test_a_queue_row_shows_the_ticket_as_an_agent_reads_it(client, plan, partner, partner_member, support_l1):
+    ticket = file_ticket(partner, partner_member, title="Checkout <b>500</b>", severity="P1")
+    ticket.assignee = support_l1
+    ticket.save(update_fields=["assignee"])
+    support_l1.full_name = "Dana Agent"
+    support_l1.save(update_fields=["full_name"])
+    client.force_login(support_l1)
+    page = client.get(reverse("queue")).content.decode()
+    row = page[page.index(f'<td><a href="/tickets/{ticket.pk}/">') : page.index("</tr>", page.index("<tbody"))]
+    assert '<span class="sev sev-P1">P1' in row  # the class the severity colours are keyed on
+    assert "Checkout &lt;b&gt;500&lt;/b&gt;" in row  # what the partner typed is text, not markup
+    assert "Dana Agent" in row and support_l1.email not in row  # people by name
+    assert 'aria-label="Acknowledge #' in row and 'name="csrfmiddlewaretoken"' in row
+    assert ticket.next_due_at.strftime("%Y-%m-%d %H:%M UTC") in row
+
+
+def test_an_empty_queue_says_so(client, plan, support_l1):
+    client.force_login(support_l1)
+    assert "No tickets match these filters." in client.get(reverse("queue")).content.decode()
+
+
 def test_paused_tickets_come_last_in_the_queue(client, plan, partner, partner_member, support_l1):
     from support.tickets import lifecycle
 
@@ -177,3 +198,159 @@ def test_a_ticket_answered_late_counts_as_breached_in_the_filter(client, plan, p
     client.force_login(support_l1)
     assert "Answered late" in client.get(reverse("queue"), {"sla_state": "breached"}).content.decode()
     assert "Answered late" not in client.get(reverse("queue"), {"sla_state": "ok"}).content.decode()
+
+
+def _titles(client, **params):
+    return client.get(reverse("queue"), params).content.decode()
+
+
+def test_saved_views_show_an_agents_working_sets(
+    client, plan, partner, partner_member, support_l1, support_l2, time_machine
+):
+    from support.models import Escalation
+
+    now = timezone.now()
+    time_machine.move_to(now, tick=False)
+    mine = file_ticket(partner, partner_member, title="Mine to do", severity="P4")
+    theirs = file_ticket(partner, partner_member, title="Someone else's", severity="P4")
+    nobody = file_ticket(partner, partner_member, title="Nobody's yet", severity="P4")
+    soon = file_ticket(partner, partner_member, title="Due within the hour", severity="P4")
+    Ticket = type(mine)
+    Ticket.objects.filter(pk=mine.pk).update(assignee=support_l1, next_due_at=now + timedelta(days=2))
+    Ticket.objects.filter(pk=theirs.pk).update(assignee=support_l2, next_due_at=now + timedelta(days=2))
+    Ticket.objects.filter(pk=nobody.pk).update(next_due_at=now + timedelta(days=2))
+    Ticket.objects.filter(pk=soon.pk).update(assignee=support_l2, next_due_at=now + timedelta(minutes=40))
+    Escalation.objects.create(ticket=theirs, level=2, level_name="L2", cause="manual", reason="Stuck", at=now,
+                              assignee=support_l1, routed_via="test")  # fmt: skip
+    client.force_login(support_l1)
+    page = _titles(client, view="mine")
+    assert "Mine to do" in page and "Someone else&#x27;s" not in page and "Nobody&#x27;s yet" not in page
+    page = _titles(client, view="unassigned")
+    assert "Nobody&#x27;s yet" in page and "Mine to do" not in page
+    page = _titles(client, view="breaching")
+    assert "Due within the hour" in page and "Mine to do" not in page
+    page = _titles(client, view="escalated")
+    assert "Someone else&#x27;s" in page and "Mine to do" not in page
+    assert 'aria-current="page">Escalated to me</a>' in page
+    response = client.get(reverse("queue"), {"view": "everything"})
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+
+
+def test_the_queue_searches_by_number_title_and_partner(client, plan, partner, partner_member, support_l1):
+    checkout = file_ticket(partner, partner_member, title="Checkout returns 500")
+    file_ticket(partner, partner_member, title="Avatar upload fails")
+    client.force_login(support_l1)
+    assert "Avatar upload" not in _titles(client, q="checkout") and "Checkout returns 500" in _titles(
+        client, q="checkout"
+    )
+    by_number = _titles(client, q=f"#{checkout.pk}")
+    assert "Checkout returns 500" in by_number and "Avatar upload" not in by_number
+    assert "Avatar upload" in _titles(client, q=partner.name[:5])
+    assert "No tickets match these filters." in _titles(client, q="nothing like this")
+
+
+def test_bulk_acknowledge_changes_the_ticked_tickets_and_says_which_could_not(
+    client, plan, partner, partner_member, support_l1
+):
+    from support.tickets import lifecycle
+
+    first = file_ticket(partner, partner_member, title="First")
+    second = file_ticket(partner, partner_member, title="Second")
+    done = file_ticket(partner, partner_member, title="Already acknowledged")
+    lifecycle.transition_ticket(done, action="acknowledge", by=support_l1)
+    client.force_login(support_l1)
+    response = client.post(
+        reverse("queue_bulk") + "?severity=P2",
+        {"action": "acknowledge", "tickets": [first.pk, second.pk, done.pk]},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("queue") + "?severity=P2"  # back to the same view
+    page = response.content.decode()
+    assert f"2 ticket(s) acknowledged: #{first.pk}, #{second.pk}." in page
+    assert f"Not changed: #{done.pk}:" in page
+    first.refresh_from_db(), second.refresh_from_db()
+    assert first.status == second.status == "acknowledged"
+
+
+def test_bulk_assign_gives_the_tickets_to_the_agent(client, plan, partner, partner_member, support_l1):
+    tickets = [file_ticket(partner, partner_member, title=f"Ticket {n}") for n in range(3)]
+    client.force_login(support_l1)
+    client.post(reverse("queue_bulk"), {"action": "assign_to_me", "tickets": [t.pk for t in tickets]})
+    assert {type(t).objects.get(pk=t.pk).assignee_id for t in tickets} == {support_l1.pk}
+    page = client.get(reverse("queue"), {"view": "mine"}).content.decode()
+    assert all(f"Ticket {n}" in page for n in range(3))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"action": "acknowledge"}, "Tick at least one ticket first."),
+        ({"tickets": ["TICKET"]}, "Choose what to do with the ticked tickets."),
+        ({"action": "delete", "TICKET": ""}, "Select a valid choice. delete is not one of the available choices."),
+        ({"action": "acknowledge", "tickets": ["999999"]}, "Ticket 999999 is not an open ticket of the queue."),
+        ({"action": "acknowledge", "tickets": ["abc"]}, "“abc” is not a ticket number."),
+    ],
+)
+def test_a_bad_bulk_action_changes_nothing_and_says_why(
+    client, plan, partner, partner_member, support_l1, data, message
+):
+    ticket = file_ticket(partner, partner_member, title="Untouched")
+    data = {key: ([str(ticket.pk)] if value == ["TICKET"] else value) for key, value in data.items() if key != "TICKET"}
+    if "tickets" not in data and "action" in data and data["action"] == "delete":
+        data["tickets"] = [str(ticket.pk)]
+    client.force_login(support_l1)
+    response = client.post(reverse("queue_bulk"), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.status == "received" and ticket.assignee_id is None
+
+
+def test_a_closed_ticket_cannot_be_acted_on_in_bulk(client, plan, partner, partner_member, support_l1):
+    from support.tickets import lifecycle
+
+    ticket = file_ticket(partner, partner_member, title="Done")
+    lifecycle.transition_ticket(ticket, action="resolve", by=support_l1)
+    client.force_login(support_l1)
+    response = client.post(reverse("queue_bulk"), {"action": "assign_to_me", "tickets": [ticket.pk]})
+    assert response.status_code == 400
+    assert f"Ticket {ticket.pk} is not an open ticket of the queue." in response.content.decode()
+
+
+def test_partners_find_their_tickets_by_number_title_status_and_severity(
+    client, plan, partner, partner_member, other_partner, support_l1
+):
+    from support.tickets import lifecycle
+
+    checkout = file_ticket(partner, partner_member, title="Checkout returns 500", severity="P1")
+    avatar = file_ticket(partner, partner_member, title="Avatar upload fails", severity="P4")
+    lifecycle.transition_ticket(avatar, action="resolve", by=support_l1)
+    client.force_login(partner_member)
+
+    def listed(**params):
+        response = client.get(reverse("ticket_list"), params)
+        return response.status_code, response.content.decode()
+
+    _, page = listed(q="checkout")
+    assert "Checkout returns 500" in page and "Avatar upload fails" not in page
+    _, page = listed(q=f"#{avatar.pk}")
+    assert "Avatar upload fails" in page and "Checkout returns 500" not in page
+    _, page = listed(status="finished")
+    assert "Avatar upload fails" in page and "Checkout returns 500" not in page
+    _, page = listed(status="open", severity="P1")
+    assert "Checkout returns 500" in page
+    _, page = listed(q="nothing like this")
+    assert "No tickets match." in page and "No tickets yet" not in page
+    status, page = listed(severity="P9")
+    assert status == 400 and "Select a valid choice" in page and "Checkout returns 500" not in page
+    client.force_login(other_partner)  # another partner's search finds nothing of ours
+    _, page = listed(q=str(checkout.pk))
+    assert "Checkout returns 500" not in page
+
+
+def test_the_partner_list_pages_keep_the_search(client, plan, partner, partner_member):
+    template = file_ticket(partner, partner_member, title="Printer offline")
+    copy_ticket(template, 30)
+    client.force_login(partner_member)
+    page = client.get(reverse("ticket_list"), {"q": "printer"}).content.decode()
+    assert 'href="?q=printer&amp;page=2"' in page
