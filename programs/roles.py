@@ -82,6 +82,14 @@ _SUPPORT_READ = [
     "support.view_supportplan",
     "support.view_businesscalendar",
 ]
+# Both managers import tickets from another helpdesk (partners and people come with them); runs
+# are started from the import page, never edited; identities and report lines are only read.
+_IMPORTS = [
+    "support.view_importrun",
+    "support.add_importrun",
+    "support.view_importfinding",
+    "support.view_sourceidentity",
+]
 
 ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
     StaffRole.SUPPORT_L1: _VIEW_DIRECTORY,
@@ -95,6 +103,7 @@ ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
         *_SUPPORT_READ,
         *_TIERING_READ,
         *_KNOWLEDGE_BASE,
+        *_IMPORTS,
     ],
     StaffRole.PROGRAM_MANAGER: [
         *(
@@ -114,6 +123,7 @@ ROLE_PERMISSIONS: dict[StaffRole, list[str]] = {
         "tiering.add_downgradeconversation",
         "tiering.add_retierrun",
         "tiering.change_accountclaim",
+        *_IMPORTS,
     ],
 }
 

@@ -11,9 +11,10 @@ from programs.api import PartnerSummarySerializer
 from support.insight import metrics
 from support.knowledge import articles
 from support.models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
-from support.pages.forms import BINARY_TYPES, TEXT_TYPES, TicketForm, check_upload
+from support.pages.forms import TicketForm
 from support.rules import sla
 from support.tickets import lifecycle
+from support.tickets.uploads import BINARY_TYPES, TEXT_TYPES, check_upload
 
 
 def absolute(serializer, url: str) -> str:

@@ -14,6 +14,7 @@ from .escalation import (
     OnCallRole,
     OnCallSchedule,
 )
+from .imports import ImportFinding, ImportRun, SourceIdentity
 from .insight import ActionItem, ActionItemQuerySet, CsatResponse, CsatResponseQuerySet, QuarterFigures
 from .knowledge import Article, ArticleCategory, ArticleQuerySet, Deflection
 from .plans import (
@@ -61,6 +62,8 @@ __all__ = [
     "EscalationQuerySet",
     "EscalationTrigger",
     "IdempotencyKey",
+    "ImportFinding",
+    "ImportRun",
     "Notification",
     "NotificationQuerySet",
     "OnCallLayer",
@@ -72,6 +75,7 @@ __all__ = [
     "Severity",
     "SeverityTarget",
     "SlaTarget",
+    "SourceIdentity",
     "SupportPlan",
     "Ticket",
     "TicketAttachment",

@@ -1,67 +1,13 @@
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import filetype
 from django import forms
-from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from support.models import SEVERITY_GUIDE, Severity, Ticket
+from support.tickets.uploads import check_upload
 
 if TYPE_CHECKING:
     from programs.models import User
-
-# Extension -> the content type we serve it as. Binary kinds are checked by their magic bytes;
-# text kinds must be UTF-8 without NUL bytes. Nothing is ever served inline as HTML.
-BINARY_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".pdf": "application/pdf",
-    ".zip": "application/zip",
-    ".gz": "application/gzip",
-}
-TEXT_TYPES = {
-    ".txt": "text/plain",
-    ".log": "text/plain",
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".har": "application/json",
-}
-
-
-def check_upload(upload):
-    """Return the upload with `checked_content_type` set, or raise a ValidationError saying why not."""
-    extension = Path(upload.name).suffix.lower()
-    if upload.size > settings.ATTACHMENT_MAX_BYTES:
-        raise forms.ValidationError(
-            f"“{upload.name}” is {filesizeformat(upload.size)}; files can be at most {filesizeformat(settings.ATTACHMENT_MAX_BYTES)}."
-        )
-    head = upload.read(8192)
-    upload.seek(0)
-    if extension in BINARY_TYPES:
-        guessed = filetype.guess_mime(head)
-        if guessed != BINARY_TYPES[extension]:
-            raise forms.ValidationError(f"“{upload.name}” is not really a {extension} file.")
-        upload.checked_content_type = guessed
-    elif extension in TEXT_TYPES:
-        try:
-            head.decode("utf-8")
-        except UnicodeDecodeError:
-            # A multi-byte character cut at the 8 KiB boundary is fine; anything else is not text.
-            try:
-                head[:-4].decode("utf-8")
-            except UnicodeDecodeError:
-                raise forms.ValidationError(f"“{upload.name}” is not a UTF-8 text file.") from None
-        if b"\x00" in head:
-            raise forms.ValidationError(f"“{upload.name}” is not a text file.")
-        upload.checked_content_type = TEXT_TYPES[extension]
-    else:
-        allowed = ", ".join(sorted({*BINARY_TYPES, *TEXT_TYPES}))
-        raise forms.ValidationError(f"“{upload.name}”: this kind of file is not accepted. Allowed: {allowed}.")
-    return upload
 
 
 class MultipleFileInput(forms.ClearableFileInput):

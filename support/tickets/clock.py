@@ -8,6 +8,9 @@ from django.core.exceptions import ValidationError
 from support.models import SeverityTarget, SupportPlan, Ticket, TicketEvent
 from support.rules import businesstime, escalation, sla
 
+# The key of a ticket's escalation terms saying from when its escalation steps count (imports).
+ESCALATES_FROM = "escalates_from"
+
 # The pure calendars already built, by (calendar id, year): a sweep batch builds each once.
 CalendarCache = dict[tuple[int, int], businesstime.BusinessCalendar]
 
@@ -83,7 +86,7 @@ def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Ste
             (entry.at, entry.value) for entry in inputs.timeline if entry.kind == TicketEvent.Kind.SEVERITY
         ),
     )
-    return escalation.steps(
+    steps = escalation.steps(
         terms,
         snapshot,
         clock=inputs.clock,
@@ -92,6 +95,13 @@ def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Ste
         reached=ticket.escalations.values_list("level", flat=True),
         working_level=ticket.escalation_level,
     )
+    # A ticket imported from another helpdesk escalates from its import on: the steps its past
+    # would have taken there are history, not pages to send now (support.imports).
+    escalates_from = ticket.escalation_terms.get(ESCALATES_FROM)
+    if escalates_from:
+        start = datetime.fromisoformat(escalates_from)
+        steps = [step for step in steps if step.at >= start]
+    return steps
 
 
 def refresh_clock(ticket: Ticket, calendar_cache: CalendarCache | None = None) -> dict[str, tuple[object, object]]:

@@ -351,3 +351,7 @@ class TierWithSupportPlanAdmin(TierAdmin):
     def support_plan(self, tier):
         entitlement = getattr(tier, "support_plan_entitlement", None)
         return entitlement.plan if entitlement else "—"
+
+
+# The import pages, in their own module (registered on import).
+from . import imports  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Imports from another helpdesk: source readers, the mapping, the runner and the reconciliation report."""

@@ -1,0 +1,26 @@
+"""The source systems an import reads, by name: each reader turns a source into a checked SourceExport."""
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from support.models import ImportRun
+
+from .records import SourceError, SourceExport
+from .zendesk import read_zendesk
+
+Reader = Callable[[str, datetime | None], SourceExport]
+
+
+def _zendesk(description: str, since: datetime | None) -> SourceExport:
+    return read_zendesk(Path(description), since=since)
+
+
+READERS: dict[str, Reader] = {ImportRun.Source.ZENDESK: _zendesk}
+
+
+def read_source(system: str, description: str, *, since: datetime | None = None) -> SourceExport:
+    """Return the checked contents of the source `description` (a directory, a database URL) of `system`."""
+    if system not in READERS:
+        raise SourceError(f"No reader for {system!r} yet; sources: {', '.join(READERS)}.")
+    return READERS[system](description, since)
