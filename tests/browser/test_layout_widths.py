@@ -1,0 +1,44 @@
+"""Every page a partner and an agent open first fits a laptop (1366 px) and a phone (390 px) without
+scrolling sideways; a screenshot of each page at each width is saved under test-artifacts/."""
+
+import pytest
+
+from tests.browser.conftest import sign_in
+
+WIDTHS = {"laptop": (1366, 900), "phone": (390, 844)}
+OVERFLOW = "document.scrollingElement.scrollWidth > window.innerWidth"
+WIDEST = """() => {
+  const width = window.innerWidth;
+  return [...document.querySelectorAll('body *')]
+    .filter(el => el.getBoundingClientRect().right > width + 1)
+    .slice(0, 5).map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+                           + ' ' + Math.round(el.getBoundingClientRect().right) + 'px');
+}"""
+
+
+def _pages(email):
+    from support.models import Ticket
+
+    if email.startswith("partner"):
+        ticket = Ticket.objects.filter(partner__memberships__user__email=email).order_by("pk").first()
+        return ["/", "/tickets/", f"/tickets/{ticket.pk}/", "/tickets/new/", "/tiers/", "/kb/"]
+    ticket = Ticket.objects.order_by("pk").first()
+    return ["/", "/queue/", f"/tickets/{ticket.pk}/", "/oncall/", "/scoreboard/", "/scoreboard/tiers/"]
+
+
+@pytest.mark.parametrize("email", ["partner-admin@demo.test", "l2@demo.test"])
+def test_the_first_pages_fit_a_laptop_and_a_phone(live_server, demo, browser, screenshot, email):
+    paths = _pages(email)
+    wide = []
+    for name, (width, height) in WIDTHS.items():
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        sign_in(page, live_server.url, email)
+        for path in paths:
+            response = page.goto(live_server.url + path)
+            assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+            screenshot(page, f"width-{email.split('@')[0]}-{name}-{path.strip('/').replace('/', '-') or 'home'}")
+            if page.evaluate(OVERFLOW):
+                wide.append(f"{path} at {width} px: {page.evaluate(WIDEST)}")
+        context.close()
+    assert not wide, "pages that scroll sideways:\n" + "\n".join(wide)
