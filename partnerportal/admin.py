@@ -1,6 +1,12 @@
 from django.contrib import admin
+from django.utils.html import format_html
 
 from .models import Heartbeat
+
+
+def progress_bar(percent: int, processed: int, total: int, unit: str) -> str:
+    """A long run's progress as its admin page shows it: a bar and "N of M <unit>"."""
+    return format_html('<progress max="100" value="{}"></progress> {} of {} {}', percent, processed, total, unit)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -10,9 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.html import format_html
 
-from partnerportal.admin import ReadOnlyAdmin
+from partnerportal.admin import ReadOnlyAdmin, progress_bar
 from partnerportal.exports import csv_response
 from support import tasks
 from support.imports import report
@@ -87,12 +86,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Progress")
     def progress(self, run):
-        return format_html(
-            '<progress max="100" value="{}"></progress> {} of {} source objects',
-            run.progress_percent(),
-            run.processed,
-            run.total,
-        )
+        return progress_bar(run.progress_percent(), run.processed, run.total, "source objects")
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -9,7 +9,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from partnerportal.admin import ReadOnlyAdmin, ReadOnlyInline
+from partnerportal.admin import ReadOnlyAdmin, ReadOnlyInline, progress_bar
 from partnerportal.exports import csv_response
 from programs.admin import PartnerAdmin
 from programs.models import Partner
@@ -64,12 +64,7 @@ class RetierRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Progress")
     def progress(self, run):
-        return format_html(
-            '<progress max="100" value="{}"></progress> {} of {} partner × ladder',
-            run.progress_percent(),
-            run.processed,
-            run.total,
-        )
+        return progress_bar(run.progress_percent(), run.processed, run.total, "partner × ladder")
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
