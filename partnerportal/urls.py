@@ -34,6 +34,7 @@ accounts = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("ping", views.ping, name="ping"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
     path("api/", include(("partnerportal.api_urls", "api"))),

@@ -1,4 +1,5 @@
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.defaults import server_error as page
 
@@ -22,3 +23,8 @@ def server_error(request):
 def ping(request):
     """Answer "pong" without touching the database or the broker: liveness, and the framework's ceiling."""
     return HttpResponse("pong\n", content_type="text/plain")
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links: send them to the icon the pages use."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))

@@ -70,7 +70,7 @@ class TwoFactorMiddleware:
     its own credential, created from a session that passed the second factor.
     """
 
-    ALWAYS_OPEN = ("/accounts/logout/", "/static/", "/healthz", "/ping")
+    ALWAYS_OPEN = ("/accounts/logout/", "/static/", "/healthz", "/ping", "/favicon.ico")
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -29,10 +29,11 @@ class Redirect:
     """Expect a redirect whose target starts with `to` (a URL name or a path)."""
 
     to: str
+    status: int = 302
 
     def matches(self, response) -> bool:
         target = self.to if self.to.startswith("/") else reverse(self.to)
-        return response.status_code == 302 and response["Location"].startswith(target)
+        return response.status_code == self.status and response["Location"].startswith(target)
 
     def __repr__(self):
         return f"redirect to {self.to}"
@@ -125,6 +126,7 @@ NEW_TICKET = {
 RULES = {
     "healthz": Rule(get=expect(200)),
     "ping": Rule(get=expect(200)),
+    "favicon": Rule(get=expect(Redirect("/static/img/favicon", status=301))),
     "login": Rule(get=expect(200)),
     "logout": Rule(get=expect(405), post=expect(200)),
     "password_change": Rule(get=expect(200, anonymous=LOGIN)),
