@@ -45,3 +45,26 @@ def test_a_bad_invitation_shows_the_field_error_in_the_page(live_server, demo, p
     invite.get_by_role("button", name="Send invitation").click()
     expect(page.get_by_text("Enter a valid email address.")).to_be_visible()
     assert not Invitation.objects.exists()
+
+
+def test_removing_a_member_asks_first_and_cancelling_keeps_them(live_server, demo, page):
+    from programs.models import Membership
+    from tests.browser.conftest import sign_in
+
+    sign_in(page, live_server.url, "partner-admin@demo.test")
+    members = page.get_by_role("region", name="Members")
+    asked = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    members.get_by_role("button", name="Remove partner-user@demo.test").click()
+    assert asked and asked[0].startswith("Remove Peter User from Northwind Resellers?")
+    assert Membership.objects.filter(user__email="partner-user@demo.test").exists()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    members.get_by_role("button", name="Remove partner-user@demo.test").click()
+    expect(page.get_by_role("status")).to_be_visible()
+    assert not Membership.objects.filter(user__email="partner-user@demo.test").exists()
