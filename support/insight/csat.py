@@ -46,11 +46,13 @@ def ticket_for_csat_token(token: str) -> Ticket:
 
 
 def invite_to_rate(ticket: Ticket, now: datetime) -> None:
-    """Queue the rating invitation for a resolved ticket, unless it has been rated."""
-    if CsatResponse.objects.filter(ticket=ticket).exists():
+    """Queue the rating invitation for a resolved ticket: once, and never for a ticket already rated."""
+    invited = Notification.objects.filter(ticket=ticket, kind=Notification.Kind.CSAT_INVITATION)
+    if invited.exists() or CsatResponse.objects.filter(ticket=ticket).exists():
         return
     link = f"{settings.PORTAL_URL}/csat/{csat_token(ticket)}/"
     Notification.objects.create(
+        kind=Notification.Kind.CSAT_INVITATION,
         recipient=ticket.submitter,
         ticket=ticket,
         subject=f"[#{ticket.pk}] Resolved: how did we do?",
@@ -60,6 +62,11 @@ def invite_to_rate(ticket: Ticket, now: datetime) -> None:
 
 
 @transaction.atomic
+def withdraw_invitation(ticket: Ticket) -> None:
+    """Take back a rating invitation not sent yet: the ticket is open again (resolving it again invites anew)."""
+    Notification.objects.filter(ticket=ticket, kind=Notification.Kind.CSAT_INVITATION, sent_at__isnull=True).delete()
+
+
 def rate_ticket(ticket: Ticket, *, score: int, comment: str = "", by: User | None = None) -> CsatResponse:
     """Record the partner's rating of a resolved ticket (once); a low score opens a review item."""
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)

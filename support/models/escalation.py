@@ -276,6 +276,12 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
 class Notification(models.Model):
     """Mail waiting to go out: pages for P3/P4 tickets wait for business hours, P1/P2 go at once."""
 
+    class Kind(models.TextChoices):
+        MESSAGE = "", "Message"
+        CSAT_INVITATION = "csat_invitation", "Rating invitation"
+
+    # Only what a later step looks for has a kind: the rating invitation goes out once per ticket.
+    kind = models.CharField(max_length=20, choices=Kind.choices, blank=True, default="", db_default="")
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     subject = models.CharField(max_length=200)

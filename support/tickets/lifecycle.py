@@ -18,7 +18,7 @@ from partnerportal.audit import audit_context
 from programs.models import Partner, User
 from support.entitlement import plan_for_partner
 from support.escalation.terms import escalation_snapshot
-from support.insight.csat import invite_to_rate
+from support.insight.csat import invite_to_rate, withdraw_invitation
 from support.knowledge.deflection import record_deflection
 from support.models import (
     Deflection,
@@ -218,6 +218,7 @@ def _change_status(ticket: Ticket, action: str, *, by: User, at: datetime, messa
     ticket.closed_at = at if to_status == Status.CLOSED else None
     if action == "reopen":
         ticket.resolved_at = None
+        withdraw_invitation(ticket)
     if by.is_support_staff and ticket.assignee_id is None:
         ticket.assignee = by
     ticket.save()

@@ -45,11 +45,11 @@ def test_resolving_a_ticket_mails_the_submitter_a_one_time_rating_link(client, r
     assert "was rated" in again.content.decode() and CsatResponse.objects.count() == 1
 
 
-def test_a_reopened_and_resolved_again_ticket_is_invited_once(resolved, partner_member, support_l1):
-    csat.rate_ticket(resolved, score=4, by=partner_member)
+def test_a_rated_ticket_reopened_and_resolved_again_is_not_invited_again(resolved, partner_member, support_l1):
+    csat.rate_ticket(resolved, score=4, by=partner_member)  # rated from the page before the mail went out
     lifecycle.transition_ticket(resolved, action="reopen", by=partner_member, message="Back")
     lifecycle.transition_ticket(resolved, action="resolve", by=support_l1)
-    assert Notification.objects.filter(ticket=resolved, subject__icontains="how did we do").count() == 1
+    assert not Notification.objects.filter(ticket=resolved, subject__icontains="how did we do").exists()
 
 
 def test_a_broken_or_expired_link_is_refused_with_a_reason(client, resolved):
@@ -118,3 +118,30 @@ def test_closing_a_review_item_needs_what_was_done(resolved, partner_member, sup
     assert not item.is_open and item.closed_by == support_manager
     with pytest.raises(Exception, match="already closed"):
         action_items.close_action_item(item, outcome="again", by=support_manager)
+
+
+def _invitations(ticket):
+    return Notification.objects.filter(ticket=ticket, kind=Notification.Kind.CSAT_INVITATION)
+
+
+def test_a_ticket_reopened_before_its_invitation_went_out_gets_none_until_resolved_again(
+    resolved, partner_member, support_l1
+):
+    lifecycle.transition_ticket(resolved, action="reopen", by=partner_member, message="Still broken")
+    mail.outbox.clear()
+    send_due_notifications()
+    assert not [m for m in mail.outbox if "how did we do" in m.subject.lower()]  # nothing for an open ticket
+    lifecycle.transition_ticket(resolved, action="resolve", by=support_l1)
+    assert _invitations(resolved).count() == 1
+    send_due_notifications()
+    assert len([m for m in mail.outbox if "how did we do" in m.subject.lower()]) == 1
+
+
+def test_resolving_a_second_time_sends_no_second_invitation(resolved, partner_member, support_l1):
+    send_due_notifications()  # the first invitation goes out
+    lifecycle.transition_ticket(resolved, action="reopen", by=partner_member, message="Back")
+    lifecycle.transition_ticket(resolved, action="resolve", by=support_l1)
+    assert _invitations(resolved).count() == 1
+    mail.outbox.clear()
+    send_due_notifications()
+    assert not [m for m in mail.outbox if "how did we do" in m.subject.lower()]
