@@ -6,8 +6,8 @@ from django.urls import reverse
 def navigation(request):
     """Return the navigation entries the signed-in user may reach."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+    if user is None or not user.is_authenticated or getattr(request, "second_factor_pending", False):
+        return {"nav_items": []}  # signed out, or the second factor still to enter: nothing to offer
     items = [("Home", reverse("home"))]
     if user.membership is not None:
         items.append(("My tiers", reverse("my_tiers")))

@@ -91,6 +91,7 @@ class TwoFactorMiddleware:
             return self.get_response(request)  # a partner who has not turned it on
         target = reverse("two_factor_verify" if enrolled else "two_factor_setup")
         if request.path == target:
+            request.second_factor_pending = True  # the page shows no menu: nothing else opens yet
             return self.get_response(request)
         if request.path.startswith("/api/"):
             body = {"message": "Enter your two-factor code in the portal first.", "code": "two_factor_required"}

@@ -220,3 +220,11 @@ def test_the_pages_that_show_secrets_are_never_cached(client_for, partner_member
     client = client_for(partner_member)
     for path in ("/accounts/two-factor/setup/", "/account/api-tokens/"):
         assert "no-store" in client.get(path)["Cache-Control"], path
+
+
+def test_before_the_second_factor_the_page_offers_no_menu_only_sign_out(support_l1):
+    confirmed_app(support_l1)
+    client = sign_in(support_l1)
+    page = client.get("/accounts/two-factor/verify/?next=/queue/").content.decode()
+    assert 'aria-label="Main"' not in page and 'href="/queue/"' not in page
+    assert ">Sign out</button>" in page
