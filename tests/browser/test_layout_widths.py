@@ -1,5 +1,6 @@
 """Every page a partner and an agent open first fits a laptop (1366 px) and a phone (390 px) without
-scrolling sideways; a screenshot of each page at each width is saved under test-artifacts/."""
+scrolling sideways, with radio buttons and checkboxes beside their labels; a screenshot of each page
+at each width is saved under test-artifacts/."""
 
 import pytest
 
@@ -7,6 +8,9 @@ from tests.browser.conftest import sign_in
 
 WIDTHS = {"laptop": (1366, 900), "phone": (390, 844)}
 OVERFLOW = "document.scrollingElement.scrollWidth > window.innerWidth"
+# A radio button or checkbox stretched across the form pushes its label onto a line of its own.
+STRETCHED_CHOICES = """() => [...document.querySelectorAll('input[type=radio], input[type=checkbox]')]
+  .filter(el => el.getBoundingClientRect().width > 40).map(el => el.name)"""
 WIDEST = """() => {
   const width = window.innerWidth;
   return [...document.querySelectorAll('body *')]
@@ -40,5 +44,7 @@ def test_the_first_pages_fit_a_laptop_and_a_phone(live_server, demo, browser, sc
             screenshot(page, f"width-{email.split('@')[0]}-{name}-{path.strip('/').replace('/', '-') or 'home'}")
             if page.evaluate(OVERFLOW):
                 wide.append(f"{path} at {width} px: {page.evaluate(WIDEST)}")
+            if stretched := page.evaluate(STRETCHED_CHOICES):
+                wide.append(f"{path} at {width} px: choices on a line of their own: {stretched}")
         context.close()
     assert not wide, "pages that scroll sideways:\n" + "\n".join(wide)
