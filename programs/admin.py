@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django_countries import countries
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -94,10 +95,24 @@ class PartnerMotionInline(admin.TabularInline):
     extra = 0
 
 
+class CountryInUseFilter(admin.SimpleListFilter):
+    """The countries partners are in, not all 250 of the world's."""
+
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        codes = Partner.objects.order_by().values_list("country", flat=True).distinct()
+        return sorted(((code, countries.name(code)) for code in codes if code), key=lambda choice: str(choice[1]))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(country=self.value()) if self.value() else queryset
+
+
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "country", "time_zone", "status", "partner_manager", "member_count"]
-    list_filter = ["status", "country", "motions"]
+    list_filter = ["status", CountryInUseFilter, "motions"]
     list_select_related = ["partner_manager"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -74,3 +74,16 @@ def test_partner_search_finds_by_name(client, program_manager, partner, other_pa
     client.force_login(program_manager)
     page = client.get(reverse("admin:programs_partner_changelist"), {"q": "northwind"}).content.decode()
     assert "Northwind Resellers" in page and "Contoso" not in page
+
+
+def test_the_partner_list_filters_by_the_countries_partners_are_in(client, superuser):
+    from tests.factories import PartnerFactory
+
+    PartnerFactory(name="Lisbon Partner", country="PT")
+    PartnerFactory(name="Oslo Partner", country="NO")
+    client.force_login(superuser)
+    page = client.get(reverse("admin:programs_partner_changelist")).content.decode()
+    assert "?country=PT" in page and "?country=NO" in page
+    assert "?country=ZW" not in page  # not every country of the world
+    filtered = client.get(reverse("admin:programs_partner_changelist"), {"country": "PT"}).content.decode()
+    assert "Lisbon Partner" in filtered and "Oslo Partner" not in filtered

@@ -194,3 +194,27 @@ def test_the_partner_admin_page_lists_the_partner_s_tiers(client, program_manage
     page = client.get(reverse("admin:programs_partner_change", args=[partner.pk])).content.decode()
 
     assert 'id="standings-group"' in page and "Selling" in page
+
+
+def test_a_published_policy_shows_its_thresholds_as_people_read_them_and_cannot_be_deleted(
+    client, program_manager, resale
+):
+    client.force_login(program_manager)
+    page = client.get(reverse("admin:tiering_policy_change", args=[resale.policy.pk])).content.decode()
+    assert "$250,000" in page and "250000.00" not in page
+    assert reverse("admin:tiering_policy_delete", args=[resale.policy.pk]) not in page
+    assert client.get(reverse("admin:tiering_policy_delete", args=[resale.policy.pk])).status_code == 403
+    listing = client.get(reverse("admin:tiering_policy_changelist")).content.decode()
+    assert 'value="delete_selected"' not in listing
+    assert Policy.objects.filter(pk=resale.policy.pk).exists()
+
+
+def test_standings_name_exit_candidates_and_show_a_dash_for_the_others(client, program_manager, resale):
+    client.force_login(program_manager)
+    candidate, other = PartnerFactory(name="Candidate Co"), PartnerFactory(name="Steady Co")
+    selling = resale.tiers["Selling"]
+    Standing.objects.create(partner=candidate, ladder=resale.ladder, tier=selling, since=TODAY, exit_candidate=True)
+    Standing.objects.create(partner=other, ladder=resale.ladder, tier=selling, since=TODAY)
+    page = client.get(reverse("admin:tiering_standing_changelist")).content.decode()
+    assert "Exit candidate</td>" in page or ">Exit candidate<" in page
+    assert "icon-no.svg" not in page  # no red ✗ for "not an exit candidate"

@@ -6,6 +6,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from tiering import policies, retier, tasks
+from tiering.evaluation import format_value
 from tiering.models import (
     Criterion,
     Policy,
@@ -23,6 +24,16 @@ class CriterionInline(admin.TabularInline):
     def _editable(self, obj):
         return obj is None or obj.is_draft
 
+    def get_fields(self, request, obj=None):
+        return self.fields if self._editable(obj) else ["tier", "metric", "threshold_shown", "window"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if self._editable(obj) else ["tier", "metric", "threshold_shown", "window"]
+
+    @admin.display(description="Threshold")
+    def threshold_shown(self, criterion):
+        return format_value(criterion.threshold, criterion.metric.unit)
+
     def has_add_permission(self, request, obj=None):
         return self._editable(obj) and super().has_add_permission(request, obj)
 
@@ -34,7 +45,7 @@ class CriterionInline(admin.TabularInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        if obj is not None:  # a criterion names a tier of the policy's own ladder
+        if obj is not None and "tier" in formset.form.base_fields:  # a tier of the policy's own ladder
             formset.form.base_fields["tier"].queryset = Tier.objects.filter(ladder=obj.ladder_id)
         return formset
 
@@ -48,6 +59,15 @@ class PolicyAdmin(admin.ModelAdmin):
     inlines = [CriterionInline]
     actions = ["publish", "draft_next_version", "what_if"]
     readonly_fields = ["status", "published_on", "published_by", "retired_on"]
+
+    def has_delete_permission(self, request, obj=None):
+        # A published policy is history partners were told about: only drafts are deleted (from their page).
+        return (obj is None or obj.is_draft) and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a selection may hold published policies
+        return actions
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_draft:  # published criteria never change: publish a new version

@@ -24,6 +24,8 @@ from tiering.models import (
     Standing,
 )
 
+from .standings import exit_candidate_flag
+
 
 class StartRunForm(forms.Form):
     kind = forms.ChoiceField(choices=RetierRun.Kind.choices, initial=RetierRun.Kind.DRY_RUN, widget=forms.RadioSelect)
@@ -121,7 +123,7 @@ class RetierRunAdmin(ReadOnlyAdmin):
 
 @admin.register(RetierResult)
 class RetierResultAdmin(ReadOnlyAdmin):
-    list_display = ["partner", "ladder", "current_tier", "computed_tier", "move", "exit_candidate", "deciding"]
+    list_display = ["partner", "ladder", "current_tier", "computed_tier", "move", "exit_candidacy", "deciding"]
     list_filter = ["move", "exit_candidate", "ladder", "run"]
     list_select_related = ["partner", "ladder", "current_tier", "computed_tier"]
     search_fields = ["partner__name"]
@@ -132,10 +134,14 @@ class RetierResultAdmin(ReadOnlyAdmin):
         "current_tier",
         "computed_tier",
         "move",
-        "exit_candidate",
+        "exit_candidacy",
         "reason",
         "attribution",
     )
+
+    @admin.display(description="Exit candidate", ordering="exit_candidate")
+    def exit_candidacy(self, result):
+        return exit_candidate_flag(result)
 
     @admin.display(description="Reason")
     def reason(self, result):

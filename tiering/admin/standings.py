@@ -88,14 +88,23 @@ class ConversationForm(forms.Form):
     )
 
 
+def exit_candidate_flag(record) -> str:
+    """An exit candidate is named as one; everyone else shows a dash (a red ✗ read as an alarm)."""
+    return "Exit candidate" if record.exit_candidate else "—"
+
+
 @admin.register(Standing)
 class StandingAdmin(ReadOnlyAdmin):
-    list_display = ["partner", "ladder", "tier", "since", "grandfathered_until", "pending_tier", "exit_candidate"]
+    list_display = ["partner", "ladder", "tier", "since", "grandfathered_until", "pending_tier", "exit_candidacy"]
     list_filter = [PendingDropFilter, "exit_candidate", "ladder", "tier"]
     list_select_related = ["partner", "ladder", "tier", "pending_tier"]
     search_fields = ["partner__name"]
     inlines = [ConversationInline]
     change_form_template = "admin/tiering/standing/change_form.html"
+
+    @admin.display(description="Exit candidate", ordering="exit_candidate")
+    def exit_candidacy(self, standing):
+        return exit_candidate_flag(standing)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         standing = get_object_or_404(Standing, pk=object_id)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from programs.models import Metric, Motion, Partner
 
+from ..evaluation import format_value
 from .ladders import Ladder, Tier
 
 # The minimum notice between publishing criteria and their taking effect: partners get a quarter to adapt.
@@ -141,7 +142,7 @@ class Criterion(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.tier.name}: {self.metric} ≥ {self.threshold}"
+        return f"{self.tier.name}: {self.metric} ≥ {format_value(self.threshold, self.metric.unit)}"
 
     def clean(self):
         super().clean()
@@ -173,7 +174,7 @@ class MdfCriterion(models.Model):
         ]
 
     def __str__(self):
-        return f"MDF: {self.metric} ≥ {self.threshold}"
+        return f"MDF: {self.metric} ≥ {format_value(self.threshold, self.metric.unit)}"
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
