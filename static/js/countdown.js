@@ -1,5 +1,6 @@
-// Live SLA countdowns: every <time class="countdown" datetime="..."> shows "in 1 h 20 min" or
-// "overdue by 5 min", refreshed every 30 seconds. Without JavaScript the absolute time stays.
+// Live SLA countdowns: every <time class="countdown" datetime="..."> keeps the due time it shows (in
+// the zone the page names) and adds "in 1 h 20 min" or "overdue by 5 min", refreshed every 30 seconds.
+// Without JavaScript the due time alone stays.
 (function () {
   function words(ms) {
     var minutes = Math.round(Math.abs(ms) / 60000);
@@ -17,8 +18,8 @@
       var due = Date.parse(el.getAttribute("datetime"));
       if (isNaN(due)) return;
       var left = due - now;
-      el.title = el.dataset.absolute;
-      el.textContent = left >= 0 ? "in " + words(left) : "overdue by " + words(left);
+      var countdown = left >= 0 ? "in " + words(left) : "overdue by " + words(left);
+      el.textContent = el.dataset.absolute + " (" + countdown + ")";
       el.classList.toggle("overdue", left < 0);
     });
   }

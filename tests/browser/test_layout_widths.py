@@ -48,3 +48,17 @@ def test_the_first_pages_fit_a_laptop_and_a_phone(live_server, demo, browser, sc
                 wide.append(f"{path} at {width} px: choices on a line of their own: {stretched}")
         context.close()
     assert not wide, "pages that scroll sideways:\n" + "\n".join(wide)
+
+
+def test_a_countdown_keeps_the_due_time_beside_it(live_server, demo, page):
+    from support.models import Ticket
+
+    ticket = Ticket.objects.filter(partner__memberships__user__email="partner-admin@demo.test").order_by("pk").first()
+    sign_in(page, live_server.url, "partner-admin@demo.test")
+    page.goto(f"{live_server.url}/tickets/{ticket.pk}/")
+    first = page.locator("time.countdown").first
+    text = first.inner_text()
+    assert "(in " in text or "(overdue by " in text, text
+    assert any(
+        month in text for month in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    )
