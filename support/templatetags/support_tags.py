@@ -56,13 +56,33 @@ def support_plan_card(partner):
     plan, standing = shown_plan_entitlement(partner)
     targets = list(plan.targets.all()) if plan else []
     grandfathered = standing.is_grandfathered(timezone.localdate()) if standing else False
+    hours, hours_for_partner = _support_hours(plan, partner)
     return {
+        "hours": hours,
+        "hours_for_partner": hours_for_partner,
         "plan": plan,
         "standing": standing,
         "grandfathered": grandfathered,
         "targets": targets,
         "guide": SEVERITY_GUIDE,
+        "partner": partner,
     }
+
+
+def _support_hours(plan, partner) -> tuple[list[str], list[str]]:
+    """The plan's support hours spelled out in the calendar's zone, and in the partner's when it differs."""
+    from django.utils import timezone
+
+    from support.rules.hours import in_zone, spelled_hours
+
+    if plan is None or plan.calendar.always_open:
+        return [], []
+    calendar = plan.calendar
+    windows = [(w.weekday, w.start, w.end) for w in calendar.windows.all()]
+    if partner.time_zone == calendar.time_zone:
+        return spelled_hours(windows), []
+    today = timezone.localdate()
+    return spelled_hours(windows), spelled_hours(in_zone(windows, calendar.time_zone, partner.time_zone, today))
 
 
 @register.inclusion_tag("support/_partials/contacts.html")
