@@ -123,18 +123,14 @@ def _entry(terms: Terms, ticket: TicketSnapshot, calendar: businesstime.Business
     level = next((level for level in terms.levels if level.rule == ENTRY), None)
     if level is None:
         return []
+    # Words a partner reads on the timeline too: what happened to their ticket, plainly.
+    reopened = any(entry.kind == EventKind.REOPENED for entry in ticket.timeline)
+    what = f"{'Reopened' if reopened else 'New'} {ticket.severity} ticket"
     if ticket.severity in URGENT:
-        return [
-            Step(
-                ticket.received_at,
-                level.rank,
-                "entry",
-                f"New {ticket.severity} ticket: paged at once, whatever the hour.",
-            )
-        ]
+        return [Step(ticket.received_at, level.rank, "entry", f"{what}: urgent, so taken up at once, at any hour.")]
     opening = businesstime.next_opening(calendar, ticket.received_at)
-    reason = f"New {ticket.severity} ticket" + (
-        " (received outside support hours: routed at the next opening)." if opening > ticket.received_at else "."
+    reason = what + (
+        " (received outside support hours: taken up when support opens)." if opening > ticket.received_at else "."
     )
     return [Step(opening, level.rank, "entry", reason)]
 

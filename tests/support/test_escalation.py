@@ -91,7 +91,7 @@ def test_a_new_p2_ticket_goes_to_the_l1_on_call_at_once(desk, partner, partner_m
     assert event.public and event.to_value == "L1 support"
     assert (
         event.body
-        == f"New P2 ticket: paged at once, whatever the hour. L1 support now with {support_l1.get_full_name()}."
+        == f"New P2 ticket: urgent, so taken up at once, at any hour. L1 support now with {support_l1.get_full_name()}."
     )
 
 
@@ -272,7 +272,9 @@ def test_after_hours_p3_waits_for_the_opening_while_p1_pages_at_once(
     assert high.escalations.count() == 1 and low.escalations.count() == 0
     monday = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
     sweep_at(monday)
-    assert low.escalations.get().reason == "New P3 ticket (received outside support hours: routed at the next opening)."
+    assert (
+        low.escalations.get().reason == "New P3 ticket (received outside support hours: taken up when support opens)."
+    )
 
     # Mail about a P3 escalated by hand at night waits for the opening; a P1's goes at once.
     time_machine.move_to(saturday, tick=False)
@@ -347,3 +349,25 @@ def test_the_partner_home_looks_up_the_support_plan_once_for_its_two_cards(clien
     assert plan.name in page and "Escalation contacts" in page  # both cards show it
     lookups = [q["sql"] for q in queries.captured_queries if "support_tiersupportplan" in q["sql"]]
     assert len(lookups) == 1, lookups
+
+
+def test_a_ticket_reopened_before_its_first_level_took_it_is_called_reopened(
+    partner, partner_member, support_l1, time_machine
+):
+    from support.tickets import lifecycle
+
+    weekdays = [(day, time(9), time(17)) for day in range(5)]
+    office = support_plan("Office hours", always_open=False, zone="UTC", windows=weekdays, rank=1)
+    entitle(partner, office)
+    policy = EscalationPolicy.objects.create(plan=office)
+    EscalationLevel.objects.create(
+        policy=policy, rank=1, name="L1", rule="entry", schedule=schedule("Desk", support_l1)
+    )
+    saturday = dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.UTC)
+    time_machine.move_to(saturday, tick=False)
+    ticket = file_ticket(partner, partner_member, severity="P3", title="Solved itself, then back")
+    lifecycle.transition_ticket(ticket, action="resolve", by=support_l1)
+    lifecycle.transition_ticket(ticket, action="reopen", by=partner_member, message="It is back")
+    monday = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+    sweep_at(monday)
+    assert ticket.escalations.get().reason.startswith("Reopened P3 ticket")
