@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.db.models import F
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -40,6 +41,7 @@ from support.pages.forms import (
 )
 from support.pages.tables import EXPORT_FORMATS, ROW_FIELDS, QueueTable
 from support.tickets import lifecycle
+from tiering.models import Standing
 
 
 @partner_required
@@ -142,8 +144,21 @@ def ticket_detail(request, pk, comment_form=None, status=200, escalate_form=None
         "zone": ticket.partner.time_zone,
         "severity_guide": SEVERITY_GUIDE[ticket.severity],
         **_csat_context(ticket, user, csat_form),
+        **(_partner_panel(ticket) if staff else {}),
     }
     return render(request, "support/ticket_detail.html", context, status=status)
+
+
+def _partner_panel(ticket) -> dict:
+    """What an agent wants beside the ticket: the partner's tiers and plan, and its other open tickets."""
+    others = Ticket.objects.open().filter(partner=ticket.partner_id).exclude(pk=ticket.pk)
+    return {
+        "partner_standings": Standing.objects.filter(partner=ticket.partner_id)
+        .select_related("ladder__motion", "tier")
+        .order_by("ladder__motion__name"),
+        "other_open": list(others.order_by(F("next_due_at").asc(nulls_last=True), "pk")[:5]),
+        "other_open_count": others.count(),
+    }
 
 
 def _csat_context(ticket, user, form) -> dict:

@@ -292,3 +292,18 @@ def test_a_long_or_odd_file_name_is_stored_and_downloaded_under_its_own_name(
     assert len(PurePath(attachment.file.name).name.encode()) <= 120  # what the file system keeps is short
     download = client.get(reverse("attachment_download", args=[attachment.ticket_id, attachment.pk]))
     assert download.status_code == 200 and b"".join(download.streaming_content) == b"ERROR 500\n"
+
+
+def test_agents_see_the_partners_tiers_plan_and_other_open_tickets_beside_a_ticket(
+    client, plan, partner, partner_member, support_l1
+):
+    from tests.factories import file_ticket
+
+    ticket = file_ticket(partner, partner_member, title="The one we look at")
+    file_ticket(partner, partner_member, title="Another open one")
+    client.force_login(support_l1)
+    page = client.get(ticket.get_absolute_url()).content.decode()
+    panel = page[page.index('id="partner-heading"') :]
+    assert plan.name in panel and "Another open one" in panel and "The one we look at" not in panel
+    client.force_login(partner_member)
+    assert "Other open tickets" not in client.get(ticket.get_absolute_url()).content.decode()
