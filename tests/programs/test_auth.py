@@ -72,3 +72,9 @@ def test_changing_the_case_of_the_email_does_not_reset_the_lockout(client, partn
         sign_in(client, partner_admin.email, "wrong")
     response = sign_in(client, partner_admin.email.upper(), PASSWORD)
     assert response.status_code == 429
+
+
+def test_a_visitor_on_the_public_program_page_can_sign_in_from_it(client):
+    page = client.get("/program/").content.decode()
+    assert 'href="/accounts/login/?next=/program/"' in page and ">Sign in</a>" in page
+    assert ">Sign in</a>" not in client.get("/accounts/login/").content.decode()  # not on the sign-in page itself
