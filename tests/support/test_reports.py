@@ -174,3 +174,17 @@ def test_the_monthly_review_csv_never_writes_a_typed_title_as_a_formula(
     response = client.get(reverse("monthly_review", args=[partner.pk]), {"format": "csv"})
     titles = [row[1] for row in csv.reader(io.StringIO(response.content.decode()))][1:]
     assert titles and all(title.startswith("'") for title in titles)
+
+
+def test_the_scoreboard_headline_and_its_chart_tell_the_same_story(
+    client, plan, partner, partner_member, support_manager
+):
+    from datetime import timedelta as td
+
+    late = file_ticket(partner, partner_member, title="Answered far too late", at=timezone.now() - td(days=1))
+    lifecycle.transition_ticket(late, action="resolve", by=support_manager)  # past its first-response target
+    client.force_login(support_manager)
+    page = client.get(reverse("scoreboard")).content.decode()
+    row = page[page.index("Within SLA (each plan&#x27;s targets)") :]
+    row = row[: row.index("</tr>")]
+    assert "≥ 90%" in row and "missed" in row
