@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from programs.models import Partner, StaffRole, User
 from support.imports import report
@@ -37,12 +39,12 @@ MAPPING = "plan: Premier\npartners:\n  groups: {Northwind desk: northwind}\n"
 def built_source(tmp_path_factory):
     """Return the database django-helpdesk built: HELPDESK_SOURCE_DB, or built now with the peer's venv."""
     if os.environ.get("HELPDESK_SOURCE_DB"):
-        return Path(os.environ["HELPDESK_SOURCE_DB"])
+        given = Path(os.environ["HELPDESK_SOURCE_DB"])
+        if not given.is_file():
+            pytest.fail(f"HELPDESK_SOURCE_DB={given}: no such file (tests/support/helpdesk_source/build.py makes it)")
+        return given
     if not PEER_PYTHON.exists():
-        pytest.skip(
-            "django-helpdesk source database not built: run `.venv/bin/python bench/peers/helpdesk/peer_venv.py`, "
-            "then var/peers/helpdesk-venv/bin/python tests/support/helpdesk_source/build.py (built by .ci/run)"
-        )
+        pytest.skip(NOT_BUILT)
     built = subprocess.run(
         [str(PEER_PYTHON), str(BUILD), str(tmp_path_factory.mktemp("helpdesk-source"))],
         capture_output=True,
@@ -50,6 +52,12 @@ def built_source(tmp_path_factory):
         check=True,
     )
     return Path(built.stdout.strip().splitlines()[-1])
+
+
+NOT_BUILT = (
+    "django-helpdesk source database not built: run `.venv/bin/python bench/peers/helpdesk/peer_venv.py`, "
+    "then var/peers/helpdesk-venv/bin/python tests/support/helpdesk_source/build.py (built by .ci/run)"
+)
 
 
 @pytest.fixture
@@ -329,3 +337,47 @@ def test_a_postgres_url_s_password_is_not_kept_in_the_run():
 
     assert "s3cret" not in str(refused.value) and "reader@127.0.0.1:1" in str(refused.value)
     assert helpdesk.source_address("sqlite:////a.sqlite3", "/m") == "sqlite:////a.sqlite3?media_root=%2Fm"
+
+
+@pytest.fixture
+def postgres_source(tmp_path):
+    """Return the URL of django-helpdesk's database built on the suite's PostgreSQL server, and its media root."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the PostgreSQL source is read in the PostgreSQL suite")
+    if not PEER_PYTHON.exists():
+        pytest.skip(NOT_BUILT)
+    server = connection.settings_dict
+    credentials = server["USER"] + (f":{server['PASSWORD']}" if server["PASSWORD"] else "")
+    base = f"postgres://{credentials}@{server['HOST'] or '127.0.0.1'}:{server['PORT'] or 5432}"
+    name = f"helpdesk_source_{os.getpid()}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        subprocess.run(
+            [str(PEER_PYTHON), str(BUILD), str(tmp_path), "--database-url", f"{base}/{name}"],
+            capture_output=True,
+            check=True,
+        )
+        yield f"{base}/{name}", tmp_path / "media"
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_postgresql_source_is_read_like_a_sqlite_one(postgres_source, partner, dana, tmp_path):
+    url, media = postgres_source
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MAPPING)
+    arguments = ["--from", "helpdesk", "--source-url", url, "--media-root", str(media), "--mapping", str(mapping)]
+
+    call_command("import_tickets", *arguments, stdout=StringIO())
+    call_command("import_tickets", *arguments, stdout=StringIO())
+
+    first, second = ImportRun.objects.order_by("pk")
+    assert first.state == second.state == ImportRun.State.DONE
+    assert counts(first, "ticket") == {"source": 5, "created": 5}
+    assert counts(first, "attachment") == {"source": 2, "created": 1, "skipped": 1}
+    assert counts(second, "comment") == {"source": 12, "unchanged": 12}
+    assert first.source_description.startswith("postgres://") and "media root" in first.source_description
+    assert ticket_of(1).resolved_at == datetime(2026, 10, 6, 15, 0, tzinfo=UTC)

@@ -6,12 +6,15 @@ and internal follow-ups, ticket changes, CCs and attachments written through its
 the original times set afterwards (its `created`/`modified` fields stamp the present on save).
 Prints the database's path; the attachments go under `media/` next to it.
 
-    var/peers/helpdesk-venv/bin/python tests/support/helpdesk_source/build.py [DIRECTORY]
+    var/peers/helpdesk-venv/bin/python tests/support/helpdesk_source/build.py [DIRECTORY] [--database-url URL]
 
-DIRECTORY defaults to var/helpdesk-source/. tests/support/test_imports_helpdesk.py reads it
-(HELPDESK_SOURCE_DB names the file) and says what to expect of it.
+DIRECTORY defaults to var/helpdesk-source/. With --database-url postgres://… the tables go into
+that (empty, existing) PostgreSQL database instead, and its URL is printed. tests/support/
+test_imports_helpdesk.py reads the result (HELPDESK_SOURCE_DB names the file) and says what to
+expect of it.
 """
 
+import argparse
 import os
 import sys
 from datetime import UTC, datetime
@@ -21,19 +24,22 @@ ROOT = Path(__file__).resolve().parents[3]
 SITE = ROOT / "bench" / "peers" / "helpdesk" / "site"
 
 
-def setup(directory: Path) -> Path:
-    """Configure django-helpdesk's site on a fresh SQLite file in `directory`; return the file."""
-    database = directory / "helpdesk.sqlite3"
+def setup(directory: Path, database_url: str | None) -> str:
+    """Configure django-helpdesk's site on `database_url`, or a fresh SQLite file in `directory`; return which."""
     directory.mkdir(parents=True, exist_ok=True)
-    database.unlink(missing_ok=True)
-    os.environ["HELPDESK_DATABASE_URL"] = f"sqlite:///{database}"
+    built = database_url
+    if built is None:
+        database = directory / "helpdesk.sqlite3"
+        database.unlink(missing_ok=True)
+        built, database_url = str(database), f"sqlite:///{database}"
+    os.environ["HELPDESK_DATABASE_URL"] = database_url
     os.environ["HELPDESK_MEDIA_ROOT"] = str(directory / "media")
     os.environ["DJANGO_SETTINGS_MODULE"] = "settings"  # the peer site's, whoever runs this
     sys.path.insert(0, str(SITE))
     import django
 
     django.setup()
-    return database
+    return built
 
 
 def at(day: str) -> datetime:
@@ -150,8 +156,11 @@ def build() -> None:
 
 
 def main() -> None:
-    directory = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "var" / "helpdesk-source"
-    database = setup(directory.resolve())
+    parser = argparse.ArgumentParser()
+    parser.add_argument("directory", nargs="?", type=Path, default=ROOT / "var" / "helpdesk-source")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database to build in, instead of SQLite")
+    args = parser.parse_args()
+    database = setup(args.directory.resolve(), args.database_url)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
