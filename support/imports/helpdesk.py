@@ -92,7 +92,8 @@ def read_helpdesk(address: str, *, since: datetime | None = None) -> SourceExpor
     for table in COLUMNS:
         digest.update(table.encode() + repr([sorted(row.items()) for row in tables[table]]).encode())
     export = _export(tables, media_root, since, digest)
-    export.description = description + (f" (media root {media_root})" if media_root else "")
+    # The run keeps this, and a worker reads the source again from it: an address, without the password.
+    export.description = source_address(description, str(media_root) if media_root else None)
     export.fingerprint = digest.hexdigest()
     return export
 

@@ -14,6 +14,7 @@ import subprocess
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -379,5 +380,16 @@ def test_a_postgresql_source_is_read_like_a_sqlite_one(postgres_source, partner,
     assert counts(first, "ticket") == {"source": 5, "created": 5}
     assert counts(first, "attachment") == {"source": 2, "created": 1, "skipped": 1}
     assert counts(second, "comment") == {"source": 12, "unchanged": 12}
-    assert first.source_description.startswith("postgres://") and "media root" in first.source_description
+    assert first.source_description == f"{url}?media_root={quote(str(media), safe='')}"
     assert ticket_of(1).resolved_at == datetime(2026, 10, 6, 15, 0, tzinfo=UTC)
+
+
+def test_a_run_s_source_description_reads_the_same_source_again(source):
+    from support.imports.helpdesk import source_address
+    from support.imports.sources import read_source
+
+    first = read_source("helpdesk", source_address(f"sqlite:///{source}", str(source.parent / "media")))
+    again = read_source("helpdesk", first.description)
+
+    assert again.fingerprint == first.fingerprint and again.counts() == first.counts()
+    assert first.description == f"sqlite:///{source}?media_root={quote(str(source.parent / 'media'), safe='')}"
