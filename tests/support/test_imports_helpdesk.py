@@ -393,3 +393,55 @@ def test_a_run_s_source_description_reads_the_same_source_again(source):
 
     assert again.fingerprint == first.fingerprint and again.counts() == first.counts()
     assert first.description == f"sqlite:///{source}?media_root={quote(str(source.parent / 'media'), safe='')}"
+
+
+@pytest.fixture
+def imported_source(settings, tmp_path, source):
+    """The built database and its attachments folder, each put in a directory of the imports folder on the server."""
+    settings.IMPORTS_DIR = tmp_path / "imports"
+    shutil.copytree(source.parent / "media", settings.IMPORTS_DIR / "helpdesk-media")
+    (settings.IMPORTS_DIR / "helpdesk-db").mkdir()
+    return Path(shutil.copy(source, settings.IMPORTS_DIR / "helpdesk-db"))
+
+
+def test_a_manager_dry_runs_a_helpdesk_database_in_the_admin_and_runs_it(
+    client, support_manager, partner, dana, imported_source, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    client.force_login(support_manager)
+    form = {
+        "source_system": "helpdesk",
+        "source_url": f"sqlite:///{imported_source}",
+        "media_root": str(imported_source.parent.parent / "helpdesk-media"),
+        "mapping": SimpleUploadedFile("mapping.yaml", MAPPING.encode()),
+        "dry_run": "on",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:support_importrun_start"), form)
+    dry = ImportRun.objects.get()
+    dry.refresh_from_db()
+    assert response.status_code == 302 and dry.dry_run and dry.state == ImportRun.State.DONE, dry.error
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:support_importrun_run", args=[dry.pk]))
+
+    real = ImportRun.objects.exclude(pk=dry.pk).get()
+    assert real.state == ImportRun.State.DONE and Ticket.objects.count() == 5
+    assert counts(real, "attachment") == {"source": 2, "created": 1, "skipped": 1}
+    assert real.source_description == dry.source_description
+
+
+def test_the_admin_reads_no_sqlite_file_outside_the_imports_folder(client, support_manager, imported_source, source):
+    from django.urls import reverse
+
+    client.force_login(support_manager)
+
+    response = client.post(
+        reverse("admin:support_importrun_start"), {"source_system": "helpdesk", "source_url": f"sqlite:///{source}"}
+    )
+
+    assert response.status_code == 400
+    assert "A SQLite source must be a file in the imports folder" in response.content.decode()
+    assert not ImportRun.objects.exists()
