@@ -304,7 +304,7 @@ def _when(value: Any, what: str) -> datetime:
 
 def _status(value: Any) -> str:
     """Return the source status in words (django-helpdesk's defaults), or its number."""
-    return STATUSES.get(int(value), str(value)) if value is not None else ""
+    return STATUSES.get(value, str(value)) if value is not None else ""
 
 
 def _person(user: Row) -> Person:
