@@ -91,7 +91,10 @@ def read_helpdesk(address: str, *, since: datetime | None = None) -> SourceExpor
     digest = hashlib.sha256()
     for table in COLUMNS:
         digest.update(table.encode() + repr([sorted(row.items()) for row in tables[table]]).encode())
-    export = _export(tables, media_root, since, digest)
+    if media_root is not None:
+        for attachment in tables["helpdesk_followupattachment"]:
+            digest.update(_file_stamp(media_root, attachment).encode())
+    export = _Records(tables, media_root).export(since)
     # The run keeps this, and a worker reads the source again from it: an address, without the password.
     export.description = source_address(description, str(media_root) if media_root else None)
     export.fingerprint = digest.hexdigest()
@@ -196,90 +199,96 @@ def _rows(database: _Database, table: str) -> list[Row]:
 # --- records --------------------------------------------------------------------------------------
 
 
-def _export(tables: dict[str, list[Row]], media_root: Path | None, since: datetime | None, digest: Any) -> SourceExport:
-    users = tables["auth_user"]
-    account_of_email: dict[str, str] = {}
-    for user in users:
-        account_of_email.setdefault(_email(user["email"]), str(user["id"]))
-    account_of_email.pop("", None)
-    people = [_person(user) for user in users]
-    addresses: dict[str, Person] = {}
+def _by(rows: list[Row], key: str) -> dict[Any, list[Row]]:
+    grouped: dict[Any, list[Row]] = {}
+    for row in rows:
+        grouped.setdefault(row[key], []).append(row)
+    return grouped
 
-    def person_of(email: str | None) -> str:
+
+class _Records:
+    """The source's rows, grouped, turned into records: people, queues, tickets with their follow-ups."""
+
+    def __init__(self, tables: dict[str, list[Row]], media_root: Path | None) -> None:
+        self.tables, self.media_root = tables, media_root
+        self.follow_ups = _by(tables["helpdesk_followup"], "ticket_id")
+        self.changes = _by(tables["helpdesk_ticketchange"], "followup_id")
+        self.files = _by(tables["helpdesk_followupattachment"], "followup_id")
+        self.ccs = _by(tables["helpdesk_ticketcc"], "ticket_id")
+        self.account_of_email: dict[str, str] = {}
+        for user in tables["auth_user"]:
+            self.account_of_email.setdefault(_email(user["email"]), str(user["id"]))
+        self.account_of_email.pop("", None)
+        self.addresses: dict[str, Person] = {}  # people known only by e-mail, as they come
+
+    def person_of(self, email: str | None) -> str:
         """Return the source person of an e-mail address: its account, or the address itself."""
         address = _email(email)
-        if not address:
-            return ""
-        if address in account_of_email:
-            return account_of_email[address]
-        if address not in addresses:
-            addresses[address] = Person(f"email:{address}", "", address, False, "", {"email": address})
-        return addresses[address].source_id
+        if address in self.account_of_email or not address:
+            return self.account_of_email.get(address, "")
+        if address not in self.addresses:
+            self.addresses[address] = Person(f"email:{address}", "", address, False, "", {"email": address})
+        return self.addresses[address].source_id
 
-    export = SourceExport(system="helpdesk", description="", fingerprint="")
-    export.groups = [Group(str(q["id"]), str(q["title"] or q["slug"]), q) for q in tables["helpdesk_queue"]]
-    follow_ups: dict[Any, list[Row]] = {}
-    for follow_up in tables["helpdesk_followup"]:
-        follow_ups.setdefault(follow_up["ticket_id"], []).append(follow_up)
-    changes: dict[Any, list[Row]] = {}
-    for change in tables["helpdesk_ticketchange"]:
-        changes.setdefault(change["followup_id"], []).append(change)
-    files: dict[Any, list[Row]] = {}
-    for attachment in tables["helpdesk_followupattachment"]:
-        files.setdefault(attachment["followup_id"], []).append(attachment)
-        if media_root is not None:
-            digest.update(_file_stamp(media_root, attachment).encode())
-    ccs: dict[Any, list[Row]] = {}
-    for cc in tables["helpdesk_ticketcc"]:
-        ccs.setdefault(cc["ticket_id"], []).append(cc)
+    def export(self, since: datetime | None) -> SourceExport:
+        tickets = [self.ticket(row) for row in self.tables["helpdesk_ticket"]]
+        known = {row["id"] for row in self.tables["helpdesk_ticket"]}
+        return SourceExport(
+            system="helpdesk",
+            description="",
+            fingerprint="",
+            groups=[Group(str(q["id"]), str(q["title"] or q["slug"]), q) for q in self.tables["helpdesk_queue"]],
+            tickets=[ticket for ticket in tickets if since is None or ticket.updated_at >= since],
+            # Follow-ups of a ticket the database does not hold (SQLite enforces no foreign key by default).
+            orphan_comments=[
+                self.comment(f, "")
+                for ticket_id, rows in self.follow_ups.items()
+                if ticket_id not in known
+                for f in rows
+            ],
+            people=[*(_person(user) for user in self.tables["auth_user"]), *self.addresses.values()],
+        )
 
-    ticket_ids = set()
-    for row in tables["helpdesk_ticket"]:
-        ticket_ids.add(row["id"])
+    def ticket(self, row: Row) -> Ticket:
         what = f"helpdesk_ticket id {row['id']}"
-        modified = _when(row["modified"] or row["created"], what)
-        if since is not None and modified < since:
-            continue
-        requester = person_of(row["submitter_email"]) or f"ticket-{row['id']}-submitter"
-        cc_ids = tuple(
-            str(cc["user_id"]) if cc["user_id"] is not None else person_of(cc["email"]) for cc in ccs.get(row["id"], [])
+        requester = self.person_of(row["submitter_email"]) or f"ticket-{row['id']}-submitter"
+        ccs = self.ccs.get(row["id"], [])
+        cc_ids = [_id(cc["user_id"]) or self.person_of(cc["email"]) for cc in ccs]
+        own = sorted(self.follow_ups.get(row["id"], []), key=lambda f: (_when(f["date"], what), f["id"]))
+        changes = [c for f in own for c in self.changes.get(f["id"], [])]
+        return Ticket(
+            source_id=str(row["id"]),
+            subject=str(row["title"] or ""),
+            description=str(row["description"] or ""),
+            status=_status(row["status"]),
+            priority=_id(row["priority"]) or None,
+            type=None,
+            requester_id=requester,
+            assignee_id=_id(row["assigned_to_id"]),
+            organization_id="",
+            group_id=_id(row["queue_id"]),
+            created_at=_when(row["created"], what),
+            updated_at=_when(row["modified"] or row["created"], what),
+            custom_fields={},
+            cc_ids=tuple(i for i in cc_ids if i),
+            status_changes=tuple(_status_changes(own, self.changes, requester)),
+            comments=tuple(self.comment(f, requester) for f in own),
+            raw={"ticket": row, "ccs": ccs, "changes": changes},
+            first_comment_is_description=bool(own) and _opens(own[0], row),
         )
-        own = sorted(follow_ups.get(row["id"], []), key=lambda f: (_when(f["date"], "helpdesk_followup"), f["id"]))
-        comments = [_comment(f, requester, changes.get(f["id"], []), files.get(f["id"], []), media_root) for f in own]
-        export.tickets.append(
-            Ticket(
-                source_id=str(row["id"]),
-                subject=str(row["title"] or ""),
-                description=str(row["description"] or ""),
-                status=_status(row["status"]),
-                priority=str(row["priority"]) if row["priority"] is not None else None,
-                type=None,
-                requester_id=requester,
-                assignee_id=_id(row["assigned_to_id"]),
-                organization_id="",
-                group_id=_id(row["queue_id"]),
-                created_at=_when(row["created"], what),
-                updated_at=modified,
-                custom_fields={},
-                cc_ids=tuple(i for i in cc_ids if i),
-                status_changes=tuple(_status_changes(own, changes, requester)),
-                comments=tuple(comments),
-                raw={
-                    "ticket": row,
-                    "ccs": ccs.get(row["id"], []),
-                    "changes": [c for f in own for c in changes.get(f["id"], [])],
-                },
-                first_comment_is_description=bool(own) and _opens(own[0], row),
-            )
+
+    def comment(self, follow_up: Row, requester: str) -> Comment:
+        text = str(follow_up["comment"] or "").strip()
+        return Comment(
+            source_id=str(follow_up["id"]),
+            author_id=_author(follow_up, requester),
+            # A follow-up without text records a change only (its title says which): an internal note.
+            body=text or str(follow_up["title"] or "(no text)"),
+            public=bool(follow_up["public"]) and bool(text),
+            created_at=_when(follow_up["date"], f"helpdesk_followup id {follow_up['id']}"),
+            attachments=tuple(_attachment(row, self.media_root) for row in self.files.get(follow_up["id"], [])),
+            raw={"followup": follow_up, "changes": self.changes.get(follow_up["id"], [])},
         )
-    export.orphan_comments = [
-        _comment(f, "", changes.get(f["id"], []), files.get(f["id"], []), media_root)
-        for ticket_id, rows in follow_ups.items()
-        if ticket_id not in ticket_ids
-        for f in rows
-    ]
-    export.people = [*people, *addresses.values()]
-    return export
 
 
 def _email(value: Any) -> str:
@@ -324,21 +333,6 @@ def _opens(first: Row, ticket: Row) -> bool:
     """Return True when the first follow-up is the ticket's opening: it repeats the description."""
     return (
         first["new_status"] is None and str(first["comment"] or "").strip() == str(ticket["description"] or "").strip()
-    )
-
-
-def _comment(follow_up: Row, requester: str, changes: list[Row], files: list[Row], media_root: Path | None) -> Comment:
-    text = str(follow_up["comment"] or "").strip()
-    author = _author(follow_up, requester)
-    return Comment(
-        source_id=str(follow_up["id"]),
-        author_id=author,
-        # A follow-up without text records a change only (its title says which): an internal note.
-        body=text or str(follow_up["title"] or "(no text)"),
-        public=bool(follow_up["public"]) and bool(text),
-        created_at=_when(follow_up["date"], f"helpdesk_followup id {follow_up['id']}"),
-        attachments=tuple(_attachment(row, media_root) for row in files),
-        raw={"followup": follow_up, "changes": changes},
     )
 
 
