@@ -64,7 +64,6 @@ COLUMNS = {
 }
 # django-helpdesk's default statuses (helpdesk/settings.py); other numbers are read as themselves.
 STATUSES = {1: "open", 2: "reopened", 3: "resolved", 4: "closed", 5: "duplicate"}
-STATUS_LABELS = {word: word for word in STATUSES.values()}
 Row = dict[str, Any]
 
 
@@ -344,11 +343,13 @@ def _author(follow_up: Row, requester: str) -> str:
 def _attachment(row: Row, media_root: Path | None) -> Attachment:
     stored = str(row["file"] or "")
     file_name = Path(str(row["filename"] or stored or f"attachment-{row['id']}")).name
-    path = media_root / stored if media_root is not None and stored else None
+    path = (media_root / stored).resolve() if media_root is not None and stored else None
     if media_root is None:
         missing = "no --media-root was given to read the file from"
     else:
         missing = f"the file is not under --media-root ({stored})"
+    if path is not None and media_root is not None and media_root.resolve() not in path.parents:
+        path = None  # a stored name climbing out of the media root (../) reads nothing outside it
     return Attachment(
         source_id=str(row["id"]),
         file_name=file_name,
@@ -371,7 +372,9 @@ def _status_changes(follow_ups: list[Row], changes: dict[Any, list[Row]], reques
         new = _status(follow_up["new_status"]) if follow_up["new_status"] is not None else None
         if new is None:
             labels = [c["new_value"] for c in changes.get(follow_up["id"], []) if str(c["field"]).lower() == "status"]
-            new = STATUS_LABELS.get(str(labels[-1]).strip().lower()) if labels else None
+            # Its label, in English: the default statuses' labels are their words, capitalised.
+            label = str(labels[-1]).strip().lower() if labels else ""
+            new = label if label in STATUSES.values() else None
         if new and new != current:
             at = _when(follow_up["date"], f"helpdesk_followup id {follow_up['id']}")
             yield StatusChange(at, _author(follow_up, requester), current, new)

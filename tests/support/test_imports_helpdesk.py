@@ -238,6 +238,16 @@ def test_without_a_media_root_attachments_are_skipped_saying_so(source, partner,
     assert all("no --media-root was given" in reason for reason in reasons)
 
 
+def test_an_attachment_stored_outside_the_media_root_is_not_read(source, partner, dana):
+    sql(source, "UPDATE helpdesk_followupattachment SET file = '../../../../etc/passwd' WHERE id = 1")
+
+    run, _ = run_import(source)
+
+    reason = run.findings.get(object_type="attachment", source_id="1").reason
+    assert "the file is not under --media-root (../../../../etc/passwd)" in reason
+    assert not TicketAttachment.objects.exists()
+
+
 def test_a_dry_run_counts_everything_and_writes_nothing(source, partner, dana):
     run, output = run_import(source, "--dry-run")
 
