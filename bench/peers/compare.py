@@ -23,29 +23,15 @@ DATABASE_URL and HELPDESK_DATABASE_URL override the two databases; both names mu
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PEER = ROOT / "bench" / "peers" / "helpdesk"
-PEER_VENV = ROOT / "var" / "peers" / "helpdesk-venv"
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helpdesk"))
+from peer_venv import PEER, ROOT, peer_python  # bench/peers/helpdesk/peer_venv.py, shared with the tests
+
 OURS_DATABASE = "postgres://postgres@127.0.0.1:5432/partnerportal_peers_bench"
 PEER_DATABASE = "postgres://postgres@127.0.0.1:5432/helpdesk_peer_bench"
-
-
-def peer_python():
-    """Return the peer venv's interpreter, creating the venv and installing the pins when they changed."""
-    python = PEER_VENV / "bin" / "python"
-    requirements = PEER / "requirements.txt"
-    installed = PEER_VENV / "installed-requirements.txt"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-    if not installed.exists() or installed.read_text() != requirements.read_text():
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)], check=True)
-        shutil.copyfile(requirements, installed)
-    return python
 
 
 def measure(command, env):

@@ -15,6 +15,7 @@ from partnerportal.admin import ReadOnlyAdmin, progress_bar
 from partnerportal.exports import csv_response
 from support import tasks
 from support.imports import report
+from support.imports.helpdesk import source_address
 from support.imports.mapping import Mapping, MappingError, parse_mapping
 from support.imports.records import SourceError
 from support.imports.runner import start_import
@@ -38,10 +39,28 @@ def export_choices() -> list[tuple[str, str]]:
     return [(str(folder), folder.name) for folder in folders]
 
 
+def in_imports_dir(path: Path) -> bool:
+    return Path(settings.IMPORTS_DIR).resolve() in path.resolve().parents
+
+
 class StartImportForm(forms.Form):
-    source_system = forms.ChoiceField(label="Source", choices=ImportRun.Source.choices[:1])
+    source_system = forms.ChoiceField(label="Source", choices=ImportRun.Source.choices)
     source_dir = forms.ChoiceField(
-        label="Export", help_text="A directory of the imports folder on the server (IMPORTS_DIR); docs/migration.md."
+        label="Export",
+        required=False,
+        help_text="Zendesk: a directory of the imports folder on the server (IMPORTS_DIR); docs/migration.md.",
+    )
+    source_url = forms.CharField(
+        label="Database URL",
+        required=False,
+        max_length=400,
+        help_text="django-helpdesk: postgres://user@host:5432/name (password in ~/.pgpass), or "
+        "sqlite:////path/db.sqlite3 for a file in the imports folder. Read only.",
+    )
+    media_root = forms.ChoiceField(
+        label="Attachments folder",
+        required=False,
+        help_text="django-helpdesk: a copy of its MEDIA_ROOT in the imports folder (optional).",
     )
     mapping = forms.FileField(required=False, help_text="YAML or TOML; without one the defaults apply.")
     since = forms.DateField(
@@ -51,7 +70,24 @@ class StartImportForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["source_dir"].choices = export_choices()
+        self.fields["source_dir"].choices = [("", "—"), *export_choices()]
+        self.fields["media_root"].choices = [("", "—"), *export_choices()]
+
+    def clean(self) -> dict:
+        """Add the source's address for its reader: the export's directory, or the database URL."""
+        data = super().clean() or {}
+        if data.get("source_system") == ImportRun.Source.HELPDESK:
+            url = data.get("source_url", "").strip()
+            if not url:
+                raise ValidationError("A django-helpdesk import needs the database URL.")
+            if url.startswith("sqlite:") and not in_imports_dir(Path(url.removeprefix("sqlite:///"))):
+                raise ValidationError("A SQLite source must be a file in the imports folder (IMPORTS_DIR).")
+            data["address"] = source_address(url, data.get("media_root") or None)
+        elif data.get("source_system"):
+            if not data.get("source_dir"):
+                raise ValidationError("A Zendesk import needs an export directory.")
+            data["address"] = data["source_dir"]
+        return data
 
     def clean_mapping(self) -> Mapping:
         upload = self.cleaned_data.get("mapping")
@@ -116,7 +152,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                run = self._start(request, data["source_system"], data["source_dir"], data["mapping"], **options(data))
+                run = self._start(request, data["source_system"], data["address"], data["mapping"], **options(data))
             except ValidationError as error:
                 form.add_error(None, error)
             else:

@@ -1,7 +1,7 @@
 """The mapping file: how a source helpdesk's organisations, people, priorities, statuses and fields become ours.
 
 YAML (`.yaml`, `.yml`) or TOML (`.toml`). Every key is optional: the defaults below are those of a
-plain Zendesk account. docs/migration.md describes each key.
+plain Zendesk account and of django-helpdesk's default statuses and priorities. docs/migration.md describes each key.
 """
 
 import hashlib
@@ -34,7 +34,19 @@ DEFAULTS: dict[str, Any] = {
     },
     "plan": "",  # support plan (name) for partners whose tiers include none
     "agents": {"emails": {}},  # source agent e-mail → our staff member's e-mail
-    "priorities": {"urgent": "P1", "high": "P2", "normal": "P3", "low": "P4", NONE: "P3"},
+    # Zendesk's priorities, then django-helpdesk's (1 Critical … 5 Very Low).
+    "priorities": {
+        "urgent": "P1",
+        "high": "P2",
+        "normal": "P3",
+        "low": "P4",
+        NONE: "P3",
+        "1": "P1",
+        "2": "P2",
+        "3": "P3",
+        "4": "P4",
+        "5": "P4",
+    },
     "unknown_priority": REFUSE,
     "statuses": {
         "new": "received",
@@ -43,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
         "hold": "in_progress",
         "solved": "resolved",
         "closed": "closed",
+        # django-helpdesk's (its open and closed are Zendesk's words too).
+        "reopened": "in_progress",
+        "resolved": "resolved",
+        "duplicate": "closed",
     },
     "unknown_status": REFUSE,
     # Tickets in these source statuses are not imported (Zendesk's incremental export lists deleted ones).

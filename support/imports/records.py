@@ -73,6 +73,7 @@ class Attachment:
     size: int
     path: Path | None  # where the export holds the file; None when it is not there
     raw: dict[str, Any]
+    missing: str = ""  # why the file is not there, in the source's words (when path is None)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,9 @@ class Ticket:
     status_changes: tuple[StatusChange, ...]  # oldest first; empty when the export has no audits
     comments: tuple[Comment, ...]  # oldest first; the first is the description in Zendesk
     raw: dict[str, Any]
+    # Whether the first comment is the ticket's opening (its description): always in Zendesk; in
+    # django-helpdesk when the first follow-up repeats the description.
+    first_comment_is_description: bool = True
 
     @property
     def fingerprint_source(self) -> dict[str, Any]:

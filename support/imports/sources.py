@@ -6,6 +6,7 @@ from pathlib import Path
 
 from support.models import ImportRun
 
+from .helpdesk import read_helpdesk
 from .records import SourceError, SourceExport
 from .zendesk import read_zendesk
 
@@ -16,7 +17,11 @@ def _zendesk(description: str, since: datetime | None) -> SourceExport:
     return read_zendesk(Path(description), since=since)
 
 
-READERS: dict[str, Reader] = {ImportRun.Source.ZENDESK: _zendesk}
+def _helpdesk(description: str, since: datetime | None) -> SourceExport:
+    return read_helpdesk(description, since=since)
+
+
+READERS: dict[str, Reader] = {ImportRun.Source.ZENDESK: _zendesk, ImportRun.Source.HELPDESK: _helpdesk}
 
 
 def read_source(system: str, description: str, *, since: datetime | None = None) -> SourceExport:

@@ -428,7 +428,8 @@ class Writer:
             ticket = _Lazy(partial(self._ticket_of, identity, source))
             fresh = outcome == "created"
             for position, comment in enumerate(source.comments):
-                self._comment_with_files(ticket, position, comment, known_comments, known_files, tally, fresh=fresh)
+                opening = position == 0 and source.first_comment_is_description
+                self._comment_with_files(ticket, opening, comment, known_comments, known_files, tally, fresh=fresh)
             if outcome != "unchanged" or (ticket.loaded and ticket().pk in self.tickets_with_new_events):
                 self._finish_ticket(ticket())
 
@@ -630,7 +631,7 @@ class Writer:
     def _comment_with_files(
         self,
         ticket: "_Lazy[Ticket]",
-        position: int,
+        opening: bool,
         comment: r.Comment,
         known: dict[str, SourceIdentity],
         known_files: dict[str, SourceIdentity],
@@ -645,7 +646,7 @@ class Writer:
             outcome: str | None = "unchanged"
         else:
             outcome = self.each(
-                tally, r.COMMENT, comment.source_id, lambda: self._comment(ticket, position, comment, identity, fresh)
+                tally, r.COMMENT, comment.source_id, lambda: self._comment(ticket, opening, comment, identity, fresh)
             )
         if outcome is None:
             for attachment in comment.attachments:
@@ -661,10 +662,10 @@ class Writer:
             )
 
     def _comment(
-        self, ticket: "_Lazy[Ticket]", position: int, comment: r.Comment, identity: SourceIdentity | None, fresh: bool
+        self, ticket: "_Lazy[Ticket]", opening: bool, comment: r.Comment, identity: SourceIdentity | None, fresh: bool
     ) -> tuple[str, str]:
         fingerprint = self.fingerprint(comment.raw)
-        if position == 0:
+        if opening:
             # The first comment is the ticket's description: the reception of the ticket, here.
             event = self.received_events.get(ticket().pk) or ticket().events.filter(kind=Kind.RECEIVED).first()
             assert event is not None  # written with the ticket
@@ -701,7 +702,8 @@ class Writer:
     def refusal(self, attachment: r.Attachment) -> str | None:
         """Return why the portal's checks refuse the file of `attachment` (missing, too big, wrong type), or None."""
         if attachment.path is None:
-            return f"“{attachment.file_name}”: the file is not in the export (attachments/{attachment.source_id}/)"
+            missing = attachment.missing or f"the file is not in the export (attachments/{attachment.source_id}/)"
+            return f"“{attachment.file_name}”: {missing}"
         with attachment.path.open("rb") as handle:
             try:
                 check_upload(File(handle, name=attachment.file_name))

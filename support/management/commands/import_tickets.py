@@ -6,10 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from support.imports import report
+from support.imports.helpdesk import source_address
 from support.imports.mapping import MappingError, load_mapping
 from support.imports.records import SourceError
 from support.imports.runner import execute_import, start_import
-from support.imports.sources import read_source
+from support.imports.sources import READERS, read_source
 from support.models import ImportRun
 
 
@@ -20,24 +21,38 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="source", required=True, choices=[ImportRun.Source.ZENDESK])
+        parser.add_argument("--from", dest="source", required=True, choices=list(READERS))
         parser.add_argument("--source-dir", help="The directory of the Zendesk export (docs/migration.md).")
+        parser.add_argument(
+            "--source-url",
+            help="The django-helpdesk database, read-only: postgres://user@host:port/name or sqlite:////path/db.sqlite3.",
+        )
+        parser.add_argument("--media-root", help="django-helpdesk's MEDIA_ROOT, where its attachments' files are.")
         parser.add_argument("--dry-run", action="store_true", help="Map and count everything; write nothing.")
         parser.add_argument("--since", help="Only tickets updated on or after this day (YYYY-MM-DD) or instant.")
         parser.add_argument("--mapping", help="The mapping file (YAML or TOML); defaults apply without one.")
         parser.add_argument("--batch-size", type=int, default=200, help="Tickets (or people) per transaction.")
 
     def handle(
-        self, *args, source, source_dir=None, dry_run=False, since=None, mapping=None, batch_size=200, **options
+        self,
+        *args,
+        source,
+        source_dir=None,
+        source_url=None,
+        media_root=None,
+        dry_run=False,
+        since=None,
+        mapping=None,
+        batch_size=200,
+        **options,
     ):
-        if not source_dir:
-            raise CommandError("--from zendesk needs --source-dir DIR, the directory of the export.")
+        address = self._address(source, source_dir, source_url, media_root)
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         since_at = self._since(since)
         try:
             rules = load_mapping(Path(mapping) if mapping else None)
-            export = read_source(source, source_dir, since=since_at)
+            export = read_source(source, address, since=since_at)
             run, resumed = start_import(export, rules, dry_run=dry_run, since=since_at)
         except (SourceError, MappingError) as error:
             raise CommandError(str(error)) from None
@@ -65,6 +80,16 @@ class Command(BaseCommand):
         done = run.progress_percent()
         bar = "#" * (done // 5) + "." * (20 - done // 5)
         self.stdout.write(f"[{bar}] {done:3}%  {run.processed}/{run.total} objects  ({run})")
+
+    def _address(self, source: str, source_dir: str | None, source_url: str | None, media_root: str | None) -> str:
+        """Return the source's address for its reader: the export's directory, or the database URL."""
+        if source == ImportRun.Source.HELPDESK:
+            if not source_url:
+                raise CommandError("--from helpdesk needs --source-url URL, the django-helpdesk database.")
+            return source_address(source_url, media_root)
+        if not source_dir:
+            raise CommandError("--from zendesk needs --source-dir DIR, the directory of the export.")
+        return source_dir
 
     def _since(self, raw: str | None) -> dt.datetime | None:
         if raw is None:
