@@ -62,3 +62,26 @@ def test_a_countdown_keeps_the_due_time_beside_it(live_server, demo, page):
     assert any(
         month in text for month in ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
     )
+
+
+def test_the_admin_pages_program_managers_edit_most_fit_a_laptop(live_server, demo, browser, screenshot):
+    from support.models import OnCallSchedule
+    from tiering.models import Ladder
+
+    paths = [
+        f"/admin/tiering/ladder/{Ladder.objects.order_by('pk').first().pk}/change/",
+        f"/admin/support/oncallschedule/{OnCallSchedule.objects.order_by('pk').first().pk}/change/",
+        "/admin/programs/partner/",
+    ]
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server.url, "admin@demo.test", path="/admin/login/")
+    wide = []
+    for path in paths:
+        response = page.goto(live_server.url + path)
+        assert response is not None and response.status == 200, path
+        screenshot(page, "width-admin-" + path.strip("/").replace("/", "-"))
+        if page.evaluate(OVERFLOW):
+            wide.append(f"{path}: {page.evaluate(WIDEST)}")
+    context.close()
+    assert not wide, "admin pages that scroll sideways:\n" + "\n".join(wide)
