@@ -66,6 +66,16 @@ class MotionStanding:
     def benefits(self) -> list[TierBenefit]:
         return list(self.tier.tier_benefits.all()) if self.tier else []
 
+    @property
+    def unlocks(self) -> list[TierBenefit]:
+        """Return the benefits the next tier adds to those of the tier held."""
+        above = self.next_tier
+        tier = next((tier for tier in self.tiers if above and tier.pk == above.tier.key), None)
+        if tier is None:
+            return []
+        held = {benefit.benefit_id for benefit in self.benefits}
+        return [benefit for benefit in tier.tier_benefits.all() if benefit.benefit_id not in held]
+
     def _result(self, result: evaluation.Evaluation | None, tier: Tier | None) -> evaluation.TierResult | None:
         return result.result_for(tier.pk) if result and tier else None
 

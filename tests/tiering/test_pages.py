@@ -214,3 +214,12 @@ def test_a_partner_withdraws_its_claim_and_the_account_is_free_again(client, str
     client.force_login(other_partner)
     assert client.post(reverse("account_claims"), {"account_name": "ACME"}).status_code == 302
     assert AccountClaim.objects.held().get().partner == other_partner.partner
+
+
+def test_progress_to_the_next_tier_says_what_it_adds(client, resale, record, partner, partner_admin):
+    record(partner, arr=300_000, sellers=4, certs=1)
+    run_retier()
+    client.force_login(partner_admin)
+    page = " ".join(client.get(reverse("my_tiers")).content.decode().split())
+    assert "Progress to Strategic" in page
+    assert "Strategic adds: <strong>Named-account exclusivity</strong>" in page
