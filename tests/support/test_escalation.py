@@ -254,18 +254,27 @@ def test_executive_escalation_on_request_where_the_plan_includes_it(
     assert (escalation.level, escalation.assignee, escalation.informed_only) == (4, support_manager, True)
 
 
-def test_after_hours_p3_waits_for_the_opening_while_p1_pages_at_once(
-    partner, partner_member, support_l1, support_l2, time_machine
-):
+SATURDAY_NIGHT = dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.UTC)
+
+
+def _office_hours_desk(partner, person, time_machine):
+    """Entitle `partner` to a weekday 09–17 UTC plan whose L1 takes new tickets (`person` on call); return its policy.
+
+    The clock stops on Saturday night, outside the plan's hours."""
     weekdays = [(day, time(9), time(17)) for day in range(5)]
     office = support_plan("Office hours", always_open=False, zone="UTC", windows=weekdays, rank=1)
     entitle(partner, office)
     policy = EscalationPolicy.objects.create(plan=office)
-    EscalationLevel.objects.create(
-        policy=policy, rank=1, name="L1", rule="entry", schedule=schedule("Desk", support_l1)
-    )
-    saturday = dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.UTC)
-    time_machine.move_to(saturday, tick=False)
+    EscalationLevel.objects.create(policy=policy, rank=1, name="L1", rule="entry", schedule=schedule("Desk", person))
+    time_machine.move_to(SATURDAY_NIGHT, tick=False)
+    return policy
+
+
+def test_after_hours_p3_waits_for_the_opening_while_p1_pages_at_once(
+    partner, partner_member, support_l1, support_l2, time_machine
+):
+    policy = _office_hours_desk(partner, support_l1, time_machine)
+    office, saturday = policy.plan, SATURDAY_NIGHT
     low = file_ticket(partner, partner_member, severity="P3", title="Low")
     high = file_ticket(partner, partner_member, severity="P1", title="High")
     sweep_at(saturday)
@@ -356,15 +365,7 @@ def test_a_ticket_reopened_before_its_first_level_took_it_is_called_reopened(
 ):
     from support.tickets import lifecycle
 
-    weekdays = [(day, time(9), time(17)) for day in range(5)]
-    office = support_plan("Office hours", always_open=False, zone="UTC", windows=weekdays, rank=1)
-    entitle(partner, office)
-    policy = EscalationPolicy.objects.create(plan=office)
-    EscalationLevel.objects.create(
-        policy=policy, rank=1, name="L1", rule="entry", schedule=schedule("Desk", support_l1)
-    )
-    saturday = dt.datetime(2026, 11, 28, 22, 0, tzinfo=dt.UTC)
-    time_machine.move_to(saturday, tick=False)
+    _office_hours_desk(partner, support_l1, time_machine)
     ticket = file_ticket(partner, partner_member, severity="P3", title="Solved itself, then back")
     lifecycle.transition_ticket(ticket, action="resolve", by=support_l1)
     lifecycle.transition_ticket(ticket, action="reopen", by=partner_member, message="It is back")
