@@ -23,6 +23,16 @@
       el.classList.toggle("overdue", left < 0);
     });
   }
+  // Pages listing many partners' tickets (the queue) mark their times data-local: shown in the
+  // reader's own zone, which the page then names, instead of UTC.
+  var local = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  document.querySelectorAll("time[data-local][datetime]").forEach(function (el) {
+    var at = Date.parse(el.getAttribute("datetime"));
+    if (!isNaN(at)) el.textContent = local.format(at);
+  });
+  document.querySelectorAll("[data-local-zone]").forEach(function (el) {
+    el.textContent = Intl.DateTimeFormat().resolvedOptions().timeZone || el.textContent;
+  });
   tick();
   setInterval(tick, 30000);
 })();

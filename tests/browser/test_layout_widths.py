@@ -85,3 +85,19 @@ def test_the_admin_pages_program_managers_edit_most_fit_a_laptop(live_server, de
             wide.append(f"{path}: {page.evaluate(WIDEST)}")
     context.close()
     assert not wide, "admin pages that scroll sideways:\n" + "\n".join(wide)
+
+
+def test_the_queue_shows_its_times_in_the_readers_own_zone(live_server, demo, browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    sign_in(page, live_server.url, "l2@demo.test")
+    page.goto(f"{live_server.url}/queue/")
+    assert "Times in Asia/Tokyo" in page.get_by_role("main").inner_text()
+    received = page.locator("table.queue tbody tr td:nth-child(11) time").first
+    at = received.get_attribute("datetime")
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tokyo = datetime.fromisoformat(at).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"{tokyo:%H:%M}" in received.inner_text()
+    context.close()

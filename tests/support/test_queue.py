@@ -1,6 +1,6 @@
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.urls import reverse
@@ -40,7 +40,8 @@ def test_a_queue_row_shows_the_ticket_as_an_agent_reads_it(client, plan, partner
     assert "Checkout &lt;b&gt;500&lt;/b&gt;" in row  # what the partner typed is text, not markup
     assert "Dana Agent" in row and support_l1.email not in row  # people by name
     assert 'aria-label="Acknowledge #' in row and 'name="csrfmiddlewaretoken"' in row
-    assert ticket.next_due_at.strftime("%Y-%m-%d %H:%M UTC") in row
+    due = ticket.next_due_at.astimezone(UTC)
+    assert f'datetime="{ticket.next_due_at.isoformat()}">{due.day} {due:%b %H:%M} UTC</time>' in row  # UTC without JS
 
 
 def test_an_empty_queue_says_so(client, plan, support_l1):
