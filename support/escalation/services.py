@@ -123,7 +123,9 @@ def _escalation_effects(
         who = router.name(route.person_id)
         verb = "informed" if not level["assigns"] else "now with"
         body = f"{order.reason} {level['name']} {verb} {who}."
-        events.append((ticket.pk, TicketEvent.Kind.ESCALATED, now, actor, staff, True, body, "", level["name"], ""))
+        # from_value keeps the cause: the timeline says a new ticket was taken up, not escalated.
+        event = (ticket.pk, TicketEvent.Kind.ESCALATED, now, actor, staff, True, body, order.cause, level["name"], "")
+        events.append(event)
         if level["assigns"] and route.person_id:
             level_now = max(moves.get(ticket.pk, (None, ticket.escalation_level))[1], order.rank)
             moves[ticket.pk] = (route.person_id, level_now)

@@ -80,7 +80,9 @@ def levels_of(ticket):
     return list(ticket.escalations.order_by("level").values_list("level", "cause", "assignee__email", "informed_only"))
 
 
-def test_a_new_p2_ticket_goes_to_the_l1_on_call_at_once(desk, partner, partner_member, support_l1, time_machine):
+def test_a_new_p2_ticket_goes_to_the_l1_on_call_at_once(
+    client, desk, partner, partner_member, support_l1, time_machine
+):
     time_machine.move_to(START, tick=False)
     ticket = file_ticket(partner, partner_member, severity="P2")
     sweep_at(START)
@@ -93,6 +95,9 @@ def test_a_new_p2_ticket_goes_to_the_l1_on_call_at_once(desk, partner, partner_m
         event.body
         == f"New P2 ticket: urgent, so taken up at once, at any hour. L1 support now with {support_l1.get_full_name()}."
     )
+    client.force_login(partner_member)  # the partner reads that L1 took it up, not that it was escalated
+    page = " ".join(client.get(ticket.get_absolute_url()).content.decode().split())
+    assert "<strong>Taken up</strong> by L1 support" in page and "<strong>Escalated</strong>" not in page
 
 
 def test_an_unanswered_ticket_goes_to_l2_after_the_response_target_exactly_once(
