@@ -17,7 +17,9 @@ def test_an_unacknowledged_p1_escalates_to_l2_and_the_partner_sees_it_on_the_tim
     sign_in(page, live_server.url, "other-partner@demo.test")
     page.goto(f"{live_server.url}{ticket.get_absolute_url()}")
     timeline = page.get_by_role("region", name="Timeline")
-    expect(timeline.get_by_text("to L1 support")).to_be_visible()
+    expect(
+        timeline.get_by_text("by L1 support")
+    ).to_be_visible()  # "Taken up by L1 support": a new ticket's first level
     expect(timeline.get_by_text("to L2 senior support")).to_have_count(0)
 
     # Nobody answers: 20 minutes later (the P1 first-response target is 15) the sweep runs.
