@@ -340,17 +340,27 @@ def _queue_page(request, *, bulk_form=None, status=200):
         return TableExport(export_format, table, exclude_columns=()).response(f"queue.{export_format}")
     paginate = {"per_page": 50, "paginator_class": LazyPaginator} if valid else False
     RequestConfig(request, paginate=paginate).configure(table)
-    views = [(key, label, {**request.GET.dict(), "view": key}) for key, label in QueueFilter.VIEWS.items()]
     context = {
         "table": table,
         "filter": filterset,
         "queue_rows": table.page_rows(timezone.now()) if valid else [],
-        "views": views,
+        "views": _view_links(request.GET),
         "current_view": request.GET.get("view", ""),
         "bulk_form": bulk_form or QueueBulkForm(user=request.user),
         "ticked": request.POST.getlist("tickets") if bulk_form is not None else [],  # kept through an error
     }
     return render(request, "support/queue.html", context, status=status)
+
+
+def _view_links(params) -> list[tuple[str, str, str]]:
+    """Each saved view as (key, label, query string): the filters in use with that view, from the first page."""
+    links = []
+    for key, label in QueueFilter.VIEWS.items():
+        query = params.copy()
+        query.pop("page", None)
+        query["view"] = key
+        links.append((key, label, query.urlencode()))
+    return links
 
 
 @require_POST
