@@ -6,7 +6,6 @@ benchmark times it beside `/queue/` in the same run; `install()` adds its URL to
 """
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import F
 from django.http import HttpResponse
 from django.template import engines
 from django.urls import clear_url_caches, path, set_urlconf
@@ -44,11 +43,7 @@ ROWS = engines["django"].from_string(
 @login_required
 def floor_queue(request):
     now = timezone.now()
-    tickets = (
-        Ticket.objects.open()
-        .select_related("partner", "assignee")
-        .order_by(F("next_due_at").asc(nulls_last=True), "id")[:50]
-    )
+    tickets = Ticket.objects.open().select_related("partner", "assignee").by_next_deadline()[:50]
     rows = [(ticket, ticket.sla_state(now)) for ticket in tickets]
     return HttpResponse(ROWS.render({"rows": rows}, request))
 

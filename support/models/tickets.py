@@ -22,6 +22,11 @@ class TicketQuerySet(PartnerScopedQuerySet):
     def open(self):
         return self.exclude(status__in=states.FINISHED_STATUSES)
 
+    def by_next_deadline(self, *, descending: bool = False):
+        """Order by the next running deadline (the queue's order); paused tickets, with none, come last."""
+        due = F("next_due_at").desc(nulls_last=True) if descending else F("next_due_at").asc(nulls_last=True)
+        return self.order_by(due, "id")
+
     def for_queue(self):
         return self.select_related("partner", "plan", "assignee", "submitter")
 

@@ -1,5 +1,4 @@
 import django_tables2 as tables
-from django.db.models import F
 from django.utils import timezone
 
 from partnerportal.exports import spreadsheet_safe
@@ -90,8 +89,7 @@ class QueueTable(tables.Table):
 
     def order_next_due_at(self, queryset, is_descending):
         # Paused tickets have no running deadline: they come last either way.
-        due = F("next_due_at").desc(nulls_last=True) if is_descending else F("next_due_at").asc(nulls_last=True)
-        return queryset.order_by(due, "id"), True
+        return queryset.by_next_deadline(descending=is_descending), True
 
 
 SLA_LABELS = {"ok": "On track", "warning": "Warning", "breached": "Breached", "paused": "Paused", "met": "Met"}

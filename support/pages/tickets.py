@@ -2,7 +2,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.db.models import F
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -156,7 +155,7 @@ def _partner_panel(ticket) -> dict:
         "partner_standings": Standing.objects.filter(partner=ticket.partner_id)
         .select_related("ladder__motion", "tier")
         .order_by("ladder__motion__name"),
-        "other_open": list(others.order_by(F("next_due_at").asc(nulls_last=True), "pk")[:5]),
+        "other_open": list(others.by_next_deadline()[:5]),
         "other_open_count": others.count(),
     }
 

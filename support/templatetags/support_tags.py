@@ -122,7 +122,7 @@ def staff_working_set(user):
         .open()
         .select_related("partner")
         .only("id", "title", "severity", "next_due_at", "partner__name")
-        .order_by(F("next_due_at").asc(nulls_last=True), "id")
+        .by_next_deadline()
     )
     sets = []
     for view, title in (("mine", "My open tickets"), ("breaching", "Breaching within the hour"), ("escalated", "Escalated to me")):  # fmt: skip
