@@ -444,18 +444,23 @@ class Killed(BaseException):
     """The process dies: no except clause of the import runs (kill -9)."""
 
 
-def test_a_killed_run_is_resumed_once_it_is_stale_and_not_while_it_may_be_alive(export, partner, dana, monkeypatch):
+def _killed_at_the_second_ticket(export, monkeypatch):
+    """Run the import in batches of one and let it die right after writing the second ticket."""
     real = Writer._finish_ticket
 
-    def killed_at_the_second_ticket(self, ticket):
+    def killed(self, ticket):
         real(self, ticket)
         if ticket.title.startswith("Gateway"):
             raise Killed
 
-    monkeypatch.setattr(Writer, "_finish_ticket", killed_at_the_second_ticket)
+    monkeypatch.setattr(Writer, "_finish_ticket", killed)
     with pytest.raises(Killed):
         run_import(export, "--batch-size", "1")
     monkeypatch.setattr(Writer, "_finish_ticket", real)
+
+
+def test_a_killed_run_is_resumed_once_it_is_stale_and_not_while_it_may_be_alive(export, partner, dana, monkeypatch):
+    _killed_at_the_second_ticket(export, monkeypatch)
     run = ImportRun.objects.get()
     assert run.state == ImportRun.State.RUNNING
 
@@ -473,17 +478,7 @@ def test_a_killed_run_is_resumed_once_it_is_stale_and_not_while_it_may_be_alive(
 def test_a_cut_off_run_of_a_source_that_changed_since_is_replaced_by_a_new_run_without_duplicates(
     export, partner, dana, monkeypatch
 ):
-    real = Writer._finish_ticket
-
-    def killed_at_the_second_ticket(self, ticket):
-        real(self, ticket)
-        if ticket.title.startswith("Gateway"):
-            raise Killed
-
-    monkeypatch.setattr(Writer, "_finish_ticket", killed_at_the_second_ticket)
-    with pytest.raises(Killed):
-        run_import(export, "--batch-size", "1")
-    monkeypatch.setattr(Writer, "_finish_ticket", real)
+    _killed_at_the_second_ticket(export, monkeypatch)
     cut_off = ImportRun.objects.get()
     ImportRun.objects.filter(pk=cut_off.pk).update(heartbeat_at=NOW - timedelta(hours=1))
     edit(export / "tickets.json", lambda c: c["tickets"][0].update(subject="Checkout 500 (renamed)"))
