@@ -13,6 +13,8 @@ import django
 
 django.setup()
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def setup_database():
     """Create the *_bench database anew and migrate it."""
@@ -53,3 +55,18 @@ def signed_in_client(user, *, headers=None):
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id
             session.save()
     return client
+
+
+def reset_peak_rss() -> None:
+    """Start the process's peak resident size afresh (Linux: writing 5 to clear_refs resets VmHWM)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def rss_mib(field: str = "VmHWM") -> float:
+    """The process's peak resident size since the last reset (VmHWM) or its size now (VmRSS), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} line in /proc/self/status")

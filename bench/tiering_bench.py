@@ -18,7 +18,7 @@ import os
 import time
 import tracemalloc
 
-from common import setup_database
+from common import reset_peak_rss, rss_mib, setup_database
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -120,21 +120,6 @@ def floor_seconds() -> float:
                 pass
             best = min(best, time.perf_counter() - start)
     return best
-
-
-def reset_peak_rss() -> None:
-    """Start the process's peak resident size afresh (Linux: writing 5 to clear_refs resets VmHWM)."""
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-
-
-def rss_mib(field: str = "VmHWM") -> float:
-    """The process's peak resident size since the last reset (VmHWM) or its size now (VmRSS), in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} line in /proc/self/status")
 
 
 def measure(kind: str, today: dt.date, trace_memory: bool) -> tuple[RetierRun, float, int, float]:

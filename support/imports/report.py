@@ -32,6 +32,14 @@ class Tally:
             ImportFinding(kind=kind, object_type=object_type, source_id=source_id, reason=reason[:500])
         )
 
+    def add(self, other: "Tally") -> None:
+        """Count what `other` counted here too (a part of the batch written on its own)."""
+        for object_type, row in other.counts.items():
+            mine = self.counts.setdefault(object_type, {})
+            for outcome, n in row.items():
+                mine[outcome] = mine.get(outcome, 0) + n
+        self.findings += other.findings
+
     @property
     def objects(self) -> int:
         return sum(sum(row.values()) for row in self.counts.values())

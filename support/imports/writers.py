@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -27,55 +28,26 @@ from support.entitlement import plan_for_partner
 from support.escalation.terms import escalation_snapshot
 from support.models import ImportFinding, ImportRun, SourceIdentity, SupportPlan, Ticket, TicketAttachment, TicketEvent
 from support.rules import sla
-from support.tickets.clock import ESCALATES_FROM, CalendarCache, refresh_clock
+from support.tickets.clock import ESCALATES_FROM, CalendarCache, refresh_clock, sla_targets_of
 from support.tickets.uploads import check_upload
 
 from . import records as r
+from .identities import DERIVED_EVENT, PLACEHOLDER_DOMAIN, Journal, Journaled, ObjectFailed, undo
 from .mapping import Mapping
+from .new_tickets import takes, write_new_tickets
 from .report import Tally
 from .timeline import Change, StatusEvent, status_events
 
-# Internal identity type: the events derived from a ticket's history (its status changes, a note of
-# its CCs), replaced when the ticket changes. Not a source object: not in the report.
-DERIVED_EVENT = "derived_event"
-PLACEHOLDER_DOMAIN = "placeholder.invalid"
 Kind = TicketEvent.Kind
 T = TypeVar("T")
-V = TypeVar("V")
-
-
-class ObjectFailed(Exception):
-    """This one source object cannot be imported; the message says why."""
-
-
-class _Journaled(dict[str, V]):
-    """A cache whose entries made while an object is written are undone if that object's savepoint rolls back."""
-
-    def __init__(self, journal: "Journal") -> None:
-        super().__init__()
-        self.journal = journal
-
-    def __setitem__(self, key: str, value: V) -> None:
-        self.journal.append((self, key, key in self, self.get(key)))
-        super().__setitem__(key, value)
-
-
-Journal = list[tuple[_Journaled[Any], str, bool, Any]]
-
-
-def _undo(journal: Journal) -> None:
-    for cache, key, existed, old in reversed(journal):
-        if existed:
-            dict.__setitem__(cache, key, old)
-        else:
-            cache.pop(key, None)
-    journal.clear()
 
 
 class Writer:
     """Writes one run's source records, batch by batch, remembering what each became."""
 
-    def __init__(self, run: ImportRun, source: r.SourceExport, mapping: Mapping, *, dry_run: bool) -> None:
+    def __init__(
+        self, run: ImportRun, source: r.SourceExport, mapping: Mapping, *, dry_run: bool, bulk: bool = True
+    ) -> None:
         self.run, self.source, self.mapping, self.dry_run = run, source, mapping, dry_run
         self.system = source.system
         self.people = {person.source_id: person for person in source.people}
@@ -85,12 +57,18 @@ class Writer:
         self.field_ids = self._field_ids()
         # Who each organisation and person became: entries of an object that fails are undone.
         self.journal: Journal = []
-        self.partner_of_org: _Journaled[Partner | None] = _Journaled(self.journal)
-        self.user_of_person: _Journaled[User] = _Journaled(self.journal)
+        self.partner_of_org: Journaled[Partner | None] = Journaled(self.journal)
+        self.user_of_person: Journaled[User] = Journaled(self.journal)
         self.plan_of_partner: dict[int, SupportPlan | None] = {}
+        self.partner_of_slug: dict[str, Partner | None] = {}  # the mapping's partners, read once
         self.terms_of_plan: dict[int, dict[str, Any]] = {}
         self.received_events: dict[int, TicketEvent] = {}  # by ticket, written in the current batch
         self.calendars: CalendarCache = {}
+        self.targets: dict[tuple[int, str], sla.Targets] = {}
+        # New tickets without files are written a batch at a time (support.imports.new_tickets).
+        self.bulk = bulk
+        # Imported people who may sign in get a password nobody knows: one, hashed once per run.
+        self._unknown_password: str | None = None
         self.stored_files: list[str] = []  # stored by the current batch: deleted if it rolls back
         self.written_tickets: dict[str, Ticket] = {}  # by source id, written in the current batch
         self.tickets_with_new_events: set[int] = set()  # whose clocks the current batch must recompute
@@ -158,7 +136,7 @@ class Writer:
             with transaction.atomic():
                 outcome, reason = write()
         except (ObjectFailed, ValidationError, IntegrityError, DataError) as error:
-            _undo(self.journal)  # the rows it made are gone: so must be what the caches say of them
+            undo(self.journal)  # the rows it made are gone: so must be what the caches say of them
             message = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             tally.count(
                 object_type, "failed", source_id, message.strip().splitlines()[0] if message else type(error).__name__
@@ -218,7 +196,9 @@ class Writer:
         return partner
 
     def _partner_by_slug(self, slug: str, what: str) -> Partner:
-        partner = Partner.objects.filter(slug=slug).first()
+        if slug not in self.partner_of_slug:
+            self.partner_of_slug[slug] = Partner.objects.filter(slug=slug).first()
+        partner = self.partner_of_slug[slug]
         if partner is None:
             raise ObjectFailed(f"the mapping sends {what} to partner “{slug}”, and there is no partner with that slug")
         return partner
@@ -329,8 +309,11 @@ class Writer:
         if person.raw.get("created_at"):
             user.date_joined = _parsed(person.raw["created_at"]) or user.date_joined
         if user.is_active:
-            # A password nobody knows: the person signs in by resetting it (Django serves no unusable one).
-            user.set_password(secrets.token_urlsafe(32))
+            # A password nobody knows: the person signs in by resetting it (Django serves no unusable
+            # one). Hashing is slow on purpose, so the run hashes one random password for them all.
+            if self._unknown_password is None:
+                self._unknown_password = make_password(secrets.token_urlsafe(32))
+            user.password = self._unknown_password
         else:
             user.set_unusable_password()
         user.save()
@@ -405,6 +388,7 @@ class Writer:
         )
         # Identities of tickets deleted here since: those tickets are imported again, with their comments.
         alive = set(Ticket.objects.filter(pk__in=[i.object_id for i in known.values()]).values_list("pk", flat=True))
+        new: list[r.Ticket] = []  # never imported, without files: written together (support.imports.new_tickets)
         for source in batch:
             if self.mapping.skips(source.status):
                 reason = f"“{source.status}” in {self.system.title()} (the mapping's skip_statuses)"
@@ -415,23 +399,49 @@ class Writer:
             present = identity is not None and identity.object_id in alive
             if present and identity is not None and identity.fingerprint == self.fingerprint(source.fingerprint_source):
                 tally.count(r.TICKET, "unchanged", source.source_id)
-                outcome: str | None = "unchanged"
+                self._comments(source, identity, "unchanged", known_comments, known_files, tally)
+            elif identity is None and self.bulk and takes(source):
+                new.append(source)
             else:
-                outcome = self.each(
-                    tally, r.TICKET, source.source_id, lambda t=source, i=identity, p=present: self._ticket(t, i, p)
-                )
-            if outcome is None:
-                reason = f"its ticket {source.source_id} failed"
-                self.skip_comments(source.comments, tally, reason)
-                continue
-            # An unchanged ticket is read only if one of its comments or files has to be written.
-            ticket = _Lazy(partial(self._ticket_of, identity, source))
-            fresh = outcome == "created"
-            for position, comment in enumerate(source.comments):
-                opening = position == 0 and source.first_comment_is_description
-                self._comment_with_files(ticket, opening, comment, known_comments, known_files, tally, fresh=fresh)
-            if outcome != "unchanged" or (ticket.loaded and ticket().pk in self.tickets_with_new_events):
-                self._finish_ticket(ticket())
+                self.careful_ticket(source, identity, present, tally, known_comments, known_files)
+        if new:
+            write_new_tickets(self, new, tally)
+
+    def careful_ticket(
+        self,
+        source: r.Ticket,
+        identity: SourceIdentity | None,
+        present: bool,
+        tally: Tally,
+        known_comments: dict[str, SourceIdentity] | None = None,
+        known_files: dict[str, SourceIdentity] | None = None,
+    ) -> None:
+        """Write one ticket in its own savepoint, then its comments and files, each in theirs."""
+        outcome = self.each(
+            tally, r.TICKET, source.source_id, lambda t=source, i=identity, p=present: self._ticket(t, i, p)
+        )
+        if outcome is None:
+            self.skip_comments(source.comments, tally, f"its ticket {source.source_id} failed")
+            return
+        self._comments(source, identity, outcome, known_comments or {}, known_files or {}, tally)
+
+    def _comments(
+        self,
+        source: r.Ticket,
+        identity: SourceIdentity | None,
+        outcome: str,
+        known_comments: dict[str, SourceIdentity],
+        known_files: dict[str, SourceIdentity],
+        tally: Tally,
+    ) -> None:
+        # An unchanged ticket is read only if one of its comments or files has to be written.
+        ticket = _Lazy(partial(self._ticket_of, identity, source))
+        fresh = outcome == "created"
+        for position, comment in enumerate(source.comments):
+            opening = position == 0 and source.first_comment_is_description
+            self._comment_with_files(ticket, opening, comment, known_comments, known_files, tally, fresh=fresh)
+        if outcome != "unchanged" or (ticket.loaded and ticket().pk in self.tickets_with_new_events):
+            self.finish_ticket(ticket())
 
     def orphans_batch(self, batch: list[r.Comment], tally: Tally) -> None:
         self.skip_comments(batch, tally, "its ticket is not in the export")
@@ -456,9 +466,8 @@ class Writer:
         self.received_events = {}
         self.new_identities = []
 
-    def _ticket(self, source: r.Ticket, identity: SourceIdentity | None, present: bool) -> tuple[str, str]:
-        fingerprint = self.fingerprint(source.fingerprint_source)
-        ticket = Ticket.objects.get(pk=identity.object_id) if identity is not None and present else None
+    def mapped_ticket(self, source: r.Ticket) -> tuple[dict[str, Any], list[StatusEvent]]:
+        """Return the ticket's values here and its status history; raise ObjectFailed when the mapping refuses it."""
         partner = self.partner_of_ticket(source)
         plan = self.plan_of(partner)
         submitter = self.user_of(source.requester_id) or self._unknown_requester(source, partner)
@@ -469,22 +478,36 @@ class Writer:
         finished = values["status"] in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
         values["resolved_at"] = max(resolved) if resolved and finished else None
         values["closed_at"] = max(closed) if closed and values["status"] == Ticket.Status.CLOSED else None
+        return values, history
+
+    def new_ticket_terms(self, plan: SupportPlan) -> dict[str, Any]:
+        """Return a new ticket's escalation terms: the plan's, escalating from the import on."""
+        return {**self._escalation_terms(plan), ESCALATES_FROM: self.escalates_from}
+
+    def received_event(self, ticket: Ticket, source: r.Ticket) -> TicketEvent:
+        return TicketEvent(
+            ticket=ticket, kind=Kind.RECEIVED, at=source.created_at, actor=ticket.submitter, to_value=ticket.severity
+        )
+
+    def _ticket(self, source: r.Ticket, identity: SourceIdentity | None, present: bool) -> tuple[str, str]:
+        fingerprint = self.fingerprint(source.fingerprint_source)
+        ticket = Ticket.objects.get(pk=identity.object_id) if identity is not None and present else None
+        values, history = self.mapped_ticket(source)
         if ticket is None:
-            ticket = Ticket.objects.create(
-                **values, escalation_terms={**self._escalation_terms(plan), ESCALATES_FROM: self.escalates_from}
-            )
-            self.received_events[ticket.pk] = TicketEvent.objects.create(
-                ticket=ticket, kind=Kind.RECEIVED, at=source.created_at, actor=submitter, to_value=ticket.severity
-            )
+            ticket = Ticket.objects.create(**values, escalation_terms=self.new_ticket_terms(values["plan"]))
+            self.received_events[ticket.pk] = received = self.received_event(ticket, source)
+            received.save()
             outcome = "created"
         else:
             for name, value in values.items():
                 setattr(ticket, name, value)
             ticket.save()
-            ticket.events.filter(kind=Kind.RECEIVED).update(at=source.created_at, actor=submitter)
+            ticket.events.filter(kind=Kind.RECEIVED).update(at=source.created_at, actor=values["submitter"])
             outcome = "updated"
         self._drop_derived_events(source)
-        self._write_derived_events(ticket, source, history)
+        derived = self.derived_events(ticket, source, history)
+        for (key, _), row in zip(derived, TicketEvent.objects.bulk_create([row for _, row in derived]), strict=True):
+            self.remember(DERIVED_EVENT, key, row, "", None)
         self.remember(r.TICKET, source.source_id, ticket, fingerprint, identity)
         self.written_tickets[source.source_id] = ticket
         return outcome, ""
@@ -573,36 +596,38 @@ class Writer:
         changes = [Change(c.at, c.author_id, self._status(c.new)) for c in source.status_changes]
         return status_events(changes, final=status, final_at=source.updated_at, final_actor_id=source.assignee_id)
 
-    def _write_derived_events(self, ticket: Ticket, source: r.Ticket, history: list[StatusEvent]) -> None:
+    def derived_events(
+        self, ticket: Ticket, source: r.Ticket, history: list[StatusEvent]
+    ) -> list[tuple[str, TicketEvent]]:
+        """Return the events the ticket's history gives (its status changes, a note of its CCs), with their keys."""
         rows = [
-            TicketEvent(
-                ticket=ticket,
-                kind=event.kind,
-                at=event.at,
-                actor=self.user_of(event.actor_id),
-                by_staff=self.is_agent(event.actor_id),
-                from_value=event.old,
-                to_value=event.new,
+            (
+                f"{source.source_id}:{n}",
+                TicketEvent(
+                    ticket=ticket,
+                    kind=event.kind,
+                    at=event.at,
+                    actor=self.user_of(event.actor_id),
+                    by_staff=self.is_agent(event.actor_id),
+                    from_value=event.old,
+                    to_value=event.new,
+                ),
             )
-            for event in history
+            for n, event in enumerate(history)
         ]
-        keys = [f"{source.source_id}:{n}" for n in range(len(rows))]
         copied = sorted({self.people[i].email or self.people[i].name for i in source.cc_ids if i in self.people})
         if copied:
             # The portal has no ticket participants yet: the CCs are kept where staff see them.
             body = f"Copied on this ticket in {self.system.title()} (CC): {', '.join(copied)}. "
-            rows.append(
-                TicketEvent(
-                    ticket=ticket,
-                    kind=Kind.NOTE,
-                    at=source.created_at,
-                    public=False,
-                    body=body + "They get no mail from the portal.",
-                )
+            note = TicketEvent(
+                ticket=ticket,
+                kind=Kind.NOTE,
+                at=source.created_at,
+                public=False,
+                body=body + "They get no mail from the portal.",
             )
-            keys.append(f"{source.source_id}:cc")
-        for key, row in zip(keys, TicketEvent.objects.bulk_create(rows), strict=True):
-            self.remember(DERIVED_EVENT, key, row, "", None)
+            rows.append((f"{source.source_id}:cc", note))
+        return rows
 
     def _drop_derived_events(self, source: r.Ticket) -> None:
         derived = SourceIdentity.objects.filter(
@@ -611,7 +636,7 @@ class Writer:
         TicketEvent.objects.filter(pk__in=list(derived.values_list("object_id", flat=True))).delete()
         derived.delete()
 
-    def _finish_ticket(self, ticket: Ticket) -> None:
+    def finish_ticket(self, ticket: Ticket) -> None:
         """Compute the clock from the original reception; record the thresholds already past, silently."""
         refresh_clock(ticket, self.calendars)
         now = timezone.now()
@@ -672,15 +697,7 @@ class Writer:
             self.remember(r.COMMENT, comment.source_id, event, fingerprint, identity)
             self.comment_events[comment.source_id] = event
             return ("updated" if identity is not None and not fresh else "created"), ""
-        public = self.mapping.comment_is_public(comment.public)
-        fields = {
-            "kind": Kind.COMMENT if public else Kind.NOTE,
-            "public": public,
-            "body": comment.body,
-            "at": comment.created_at,
-            "actor": self.user_of(comment.author_id),
-            "by_staff": self.is_agent(comment.author_id),
-        }
+        fields = self.comment_fields(comment)
         existing = TicketEvent.objects.filter(pk=identity.object_id).first() if identity and not fresh else None
         if existing is None:
             event = TicketEvent.objects.create(ticket=ticket(), **fields)
@@ -694,6 +711,25 @@ class Writer:
         self.remember(r.COMMENT, comment.source_id, event, fingerprint, identity)
         self.comment_events[comment.source_id] = event
         return outcome, ""
+
+    def comment_fields(self, comment: r.Comment) -> dict[str, Any]:
+        """Return the timeline event's fields for a comment: a public reply or an internal note, as mapped."""
+        public = self.mapping.comment_is_public(comment.public)
+        return {
+            "kind": Kind.COMMENT if public else Kind.NOTE,
+            "public": public,
+            "body": comment.body,
+            "at": comment.created_at,
+            "actor": self.user_of(comment.author_id),
+            "by_staff": self.is_agent(comment.author_id),
+        }
+
+    def targets_of(self, ticket: Ticket) -> sla.Targets:
+        """Return the SLA targets of the ticket's plan and severity, read once per run."""
+        key = (ticket.plan_id, ticket.severity)
+        if key not in self.targets:
+            self.targets[key] = sla_targets_of(ticket)
+        return self.targets[key]
 
     def _event_of(self, comment_id: str, identity: SourceIdentity | None) -> TicketEvent:
         identity = identity or self.identities(r.COMMENT, [comment_id])[comment_id]

@@ -1,5 +1,6 @@
 """A ticket's SLA clock: computed from its timeline, plan and calendar, and stored on the ticket."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,7 +61,13 @@ class ClockInputs:
 
 
 def _clock_inputs(ticket: Ticket, calendar_cache: CalendarCache | None = None) -> ClockInputs:
-    timeline, targets = timeline_of(ticket), sla_targets_of(ticket)
+    return clock_inputs(ticket, timeline_of(ticket), sla_targets_of(ticket), calendar_cache)
+
+
+def clock_inputs(
+    ticket: Ticket, timeline: list[sla.TimelineEntry], targets: sla.Targets, calendar_cache: CalendarCache | None
+) -> ClockInputs:
+    """Return the clock of `ticket` for this timeline and these targets, with what it was computed from."""
     calendar = business_calendar(ticket.plan, ticket.received_at, calendar_cache)
     clock = sla.compute_clock(received_at=ticket.received_at, timeline=timeline, targets=targets, calendar=calendar)
     return ClockInputs(clock, timeline, targets, calendar)
@@ -71,8 +78,13 @@ def clock_for(ticket: Ticket, calendar_cache: CalendarCache | None = None) -> sl
     return _clock_inputs(ticket, calendar_cache).clock
 
 
-def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Step]:
-    """Return the escalation steps still to come for `ticket` (its policy snapshot and state)."""
+def escalation_steps(
+    ticket: Ticket, inputs: ClockInputs, reached: Iterable[int] | None = None
+) -> list[escalation.Step]:
+    """Return the escalation steps still to come for `ticket` (its policy snapshot and state).
+
+    `reached`: the levels its escalations reached (read from them when not given).
+    """
     terms = escalation.Terms.from_snapshot(ticket.escalation_terms)
     if not terms.levels:
         return []
@@ -92,7 +104,7 @@ def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Ste
         clock=inputs.clock,
         targets=inputs.targets,
         calendar=inputs.calendar,
-        reached=ticket.escalations.values_list("level", flat=True),
+        reached=ticket.escalations.values_list("level", flat=True) if reached is None else reached,
         working_level=ticket.escalation_level,
     )
     # A ticket imported from another helpdesk escalates from its import on: the steps its past
@@ -107,18 +119,30 @@ def escalation_steps(ticket: Ticket, inputs: ClockInputs) -> list[escalation.Ste
 def refresh_clock(ticket: Ticket, calendar_cache: CalendarCache | None = None) -> dict[str, tuple[object, object]]:
     """Recompute and store the ticket's SLA clock and escalation steps; return the fields that moved (old, new)."""
     inputs = _clock_inputs(ticket, calendar_cache)
-    deadlines = _deadline_fields(inputs.clock)
-    moved: dict[str, tuple[object, object]] = {
-        name: (getattr(ticket, name), value) for name, value in deadlines.items() if getattr(ticket, name) != value
-    }
-    for name, value in deadlines.items():
-        setattr(ticket, name, value)
-    steps = escalation_steps(ticket, inputs)
+    before = {name: getattr(ticket, name) for name in DEADLINE_FIELDS}
     recorded = set(
         ticket.events.filter(kind__in=[TicketEvent.Kind.SLA_WARNING, TicketEvent.Kind.SLA_BREACH]).values_list(
             "kind", "sla_target", "to_value"
         )
     )
+    stored = apply_clock(ticket, inputs, reached=None, recorded=recorded)
+    Ticket.objects.filter(pk=ticket.pk).update(**stored)
+    return {name: (old, stored[name]) for name, old in before.items() if old != stored[name]}
+
+
+def apply_clock(
+    ticket: Ticket, inputs: ClockInputs, *, reached: Iterable[int] | None, recorded: set[tuple[str, str, str]]
+) -> dict[str, object]:
+    """Set the ticket's stored clock, reporting and escalation columns for `inputs`; return them by name.
+
+    `recorded`: the (kind, target, key) of its SLA warnings and breaches already on its timeline;
+    `reached`: the levels its escalations reached (None: read them). Writes nothing: a caller that
+    has not inserted the ticket yet (an import) sets them before it does.
+    """
+    deadlines = _deadline_fields(inputs.clock)
+    for name, value in deadlines.items():
+        setattr(ticket, name, value)
+    steps = escalation_steps(ticket, inputs, reached)
     derived = {
         **_reporting_fields(ticket, inputs),
         "escalation_steps": [step.as_json() for step in steps],
@@ -127,8 +151,19 @@ def refresh_clock(ticket: Ticket, calendar_cache: CalendarCache | None = None) -
     for name, value in derived.items():
         setattr(ticket, name, value)
     ticket.next_due_at = ticket.compute_next_due()
-    Ticket.objects.filter(pk=ticket.pk).update(**deadlines, **derived, next_due_at=ticket.next_due_at)
-    return moved
+    return {**deadlines, **derived, "next_due_at": ticket.next_due_at}
+
+
+DEADLINE_FIELDS = (
+    "first_response_at",
+    "first_response_due",
+    "first_response_warn_at",
+    "resolution_due",
+    "resolution_warn_at",
+    "paused_seconds",
+    "update_due",
+    "update_warn_at",
+)
 
 
 def _deadline_fields(clock: sla.Clock) -> dict[str, object]:

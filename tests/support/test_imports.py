@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from programs.models import Partner, StaffRole, User
-from support.imports import report
+from support.imports import new_tickets, report
 from support.imports.writers import ObjectFailed, Writer
 from support.models import (
     Escalation,
@@ -414,15 +414,30 @@ def test_refusing_unmatched_organisations_fails_their_tickets_and_the_run(export
     assert not Partner.objects.filter(name="Imported tickets without a partner").exists()
 
 
+def fail_after_writing(monkeypatch, title_start, error):
+    """Raise `error` once the ticket titled `title_start…` is written, in its batch (either way a ticket is written)."""
+    careful, fast = Writer.finish_ticket, new_tickets._insert
+
+    def finish_then_fail(self, ticket):
+        careful(self, ticket)
+        if ticket.title.startswith(title_start):
+            raise error
+
+    def insert_then_fail(writer, planned):
+        fast(writer, planned)
+        if any(plan.ticket.title.startswith(title_start) for plan in planned):
+            raise error
+
+    monkeypatch.setattr(Writer, "finish_ticket", finish_then_fail)
+    monkeypatch.setattr(new_tickets, "_insert", insert_then_fail)
+    return lambda: (
+        monkeypatch.setattr(Writer, "finish_ticket", careful),
+        monkeypatch.setattr(new_tickets, "_insert", fast),
+    )
+
+
 def test_a_failure_inside_a_batch_leaves_nothing_of_it_and_the_next_run_resumes(export, partner, dana, monkeypatch):
-    real = Writer._finish_ticket
-
-    def crash_on_the_urgent_ticket(self, ticket):
-        real(self, ticket)
-        if ticket.title.startswith("Gateway"):
-            raise RuntimeError("disk full")
-
-    monkeypatch.setattr(Writer, "_finish_ticket", crash_on_the_urgent_ticket)
+    restore = fail_after_writing(monkeypatch, "Gateway", RuntimeError("disk full"))
     with pytest.raises(CommandError, match=r"stopped: RuntimeError: disk full\. Run the same command to resume\."):
         run_import(export, "--batch-size", "1")
 
@@ -430,7 +445,7 @@ def test_a_failure_inside_a_batch_leaves_nothing_of_it_and_the_next_run_resumes(
     assert run.state == ImportRun.State.FAILED
     assert list(Ticket.objects.values_list("title", flat=True)) == ["Checkout returns HTTP 500"]
     assert not SourceIdentity.objects.filter(object_type__in=["ticket", "comment"], source_id__in=["102", "2001"])
-    monkeypatch.setattr(Writer, "_finish_ticket", real)
+    restore()
 
     resumed, output = run_import(export, "--batch-size", "1")
 
@@ -446,17 +461,10 @@ class Killed(BaseException):
 
 def _killed_at_the_second_ticket(export, monkeypatch):
     """Run the import in batches of one and let it die right after writing the second ticket."""
-    real = Writer._finish_ticket
-
-    def killed(self, ticket):
-        real(self, ticket)
-        if ticket.title.startswith("Gateway"):
-            raise Killed
-
-    monkeypatch.setattr(Writer, "_finish_ticket", killed)
+    restore = fail_after_writing(monkeypatch, "Gateway", Killed())
     with pytest.raises(Killed):
         run_import(export, "--batch-size", "1")
-    monkeypatch.setattr(Writer, "_finish_ticket", real)
+    restore()
 
 
 def test_a_killed_run_is_resumed_once_it_is_stale_and_not_while_it_may_be_alive(export, partner, dana, monkeypatch):

@@ -22,31 +22,11 @@ import statistics
 import sys
 import time
 
-from seed import fill, setup_django, world
+from seed import fill, setup_database, setup_django, world
 
 # ticket_list's default_query_params, encoded the way that view encodes them for its datatable.
 DEFAULT_QUERY = {"filtering": {"status__in": [1, 2]}, "sorting": "created", "search_string": "", "sortreverse": False}
 DATATABLES = {"draw": "1", "start": "0", "length": "25", "search[value]": "", "search[regex]": "false"}
-
-
-def setup_database():
-    """Create the *_bench database anew, migrate it and load the e-mail templates, as the install docs say."""
-    import psycopg
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-
-    params = settings.DATABASES["default"]
-    name = params["NAME"]
-    assert name.endswith("_bench"), "run against a *_bench PostgreSQL database"
-    with psycopg.connect(
-        host=params["HOST"], port=params["PORT"], user=params["USER"], dbname="postgres", autocommit=True
-    ) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    call_command("migrate", verbosity=0)
-    call_command("loaddata", "emailtemplate.json", verbosity=0)
 
 
 def bench_list(agent, runs, size):

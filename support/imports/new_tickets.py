@@ -1,0 +1,161 @@
+"""Tickets new to the portal, written a batch at a time: the import's fast path.
+
+A first import is almost all new tickets. Writing each in its own savepoint (`Writer._ticket`)
+costs a dozen statements per ticket and as many per comment; here a batch's new tickets are
+mapped in Python, their clocks computed from their timelines in memory, and the tickets, events
+and identities go in with one INSERT per table. The rules are the careful path's own — the same
+values (`Writer._ticket_values`), history (`Writer._status_history`), clock (`clock.apply_clock`)
+and thresholds (`sla.thresholds`) — and tests/support/test_imports_bulk.py holds the two paths
+to the same rows.
+
+A ticket the mapping refuses fails alone, before anything is written. A database error (a row
+the database refuses) rolls the fast path's savepoint back and the batch's new tickets go the
+careful way, one savepoint each, which names the one at fault. Tickets with attachments go the
+careful way too: their files are checked and stored one by one.
+"""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import DataError, IntegrityError, transaction
+from django.utils import timezone
+
+from partnerportal.bulk import insert_objects
+from support.models import SourceIdentity, Ticket, TicketEvent
+from support.rules import sla
+from support.tickets.clock import apply_clock, clock_inputs
+
+from . import records as r
+from .identities import DERIVED_EVENT, ObjectFailed, undo
+from .report import Tally
+
+if TYPE_CHECKING:
+    from .writers import Writer
+
+
+def takes(source: r.Ticket) -> bool:
+    """Return whether a new ticket can go the fast way: one without files (those are stored one by one)."""
+    return not any(comment.attachments for comment in source.comments)
+
+
+@dataclass
+class _Planned:
+    """One new ticket, mapped: its row, its events in the order they are written, and its identities."""
+
+    ticket: Ticket
+    events: list[TicketEvent] = field(default_factory=list)
+    # (object type, source id, fingerprint, index of its event or None for the ticket itself)
+    identities: list[tuple[str, str, str, int | None]] = field(default_factory=list)
+
+
+def write_new_tickets(writer: "Writer", batch: list[r.Ticket], tally: Tally) -> None:
+    """Write `batch` (tickets new here, without files) with their comments and history; count each."""
+    fast = Tally()
+    writer.journal.clear()
+    try:
+        with transaction.atomic():
+            planned = [plan for plan in (_plan(writer, source, fast) for source in batch) if plan is not None]
+            _insert(writer, planned)
+    except (IntegrityError, DataError):
+        undo(writer.journal)  # what the caches learnt in the savepoint went with it
+        for source in batch:
+            writer.careful_ticket(source, None, False, tally)
+        return
+    writer.journal.clear()
+    tally.add(fast)
+
+
+def _plan(writer: "Writer", source: r.Ticket, tally: Tally) -> _Planned | None:
+    """Map one new ticket and compute its clock; count it and its comments. None when the mapping refuses it."""
+    try:
+        values, history = writer.mapped_ticket(source)
+    except ObjectFailed as error:
+        tally.count(r.TICKET, "failed", source.source_id, str(error))
+        writer.skip_comments(source.comments, tally, f"its ticket {source.source_id} failed")
+        return None
+    ticket = Ticket(**values, escalation_terms=writer.new_ticket_terms(values["plan"]))
+    planned = _Planned(ticket, [writer.received_event(ticket, source)])
+    planned.identities.append((r.TICKET, source.source_id, writer.fingerprint(source.fingerprint_source), None))
+    for key, row in writer.derived_events(ticket, source, history):
+        planned.identities.append((DERIVED_EVENT, key, "", len(planned.events)))
+        planned.events.append(row)
+    tally.count(r.TICKET, "created", source.source_id)
+    for position, comment in enumerate(source.comments):
+        fingerprint = writer.fingerprint(comment.raw)
+        if position == 0 and source.first_comment_is_description:
+            planned.identities.append((r.COMMENT, comment.source_id, fingerprint, 0))  # the reception, written above
+        else:
+            planned.identities.append((r.COMMENT, comment.source_id, fingerprint, len(planned.events)))
+            planned.events.append(TicketEvent(ticket=ticket, **writer.comment_fields(comment)))
+        tally.count(r.COMMENT, "created", comment.source_id)
+    _clock(writer, planned)
+    return planned
+
+
+def _timeline(events: list[TicketEvent]) -> list[sla.TimelineEntry]:
+    """Return the events as `clock.timeline_of` reads them from the database: by time, then as written."""
+    ordered = sorted(range(len(events)), key=lambda i: (events[i].at, i))
+    return [
+        sla.TimelineEntry(
+            kind=events[i].kind,
+            at=events[i].at,
+            by_staff=events[i].by_staff,
+            public=events[i].public,
+            value=events[i].to_value,
+        )
+        for i in ordered
+    ]
+
+
+def _clock(writer: "Writer", planned: _Planned) -> None:
+    """Set the ticket's clock as `Writer.finish_ticket` stores it, adding the thresholds already past."""
+    ticket = planned.ticket
+    targets = writer.targets_of(ticket)
+    inputs = clock_inputs(ticket, _timeline(planned.events), targets, writer.calendars)
+    apply_clock(ticket, inputs, reached=(), recorded=set())
+    now = timezone.now()
+    crossed: dict[tuple[str, str, str], TicketEvent] = {}
+    for at, kind, target, key in sla.thresholds(ticket):
+        if at <= now:
+            # The timeline holds each (kind, target, key) once: the careful path inserts ignoring conflicts.
+            crossed.setdefault(
+                (kind, target, key),
+                TicketEvent(ticket=ticket, kind=kind, sla_target=target, to_value=key, at=at, public=False),
+            )
+    if crossed:
+        planned.events += crossed.values()
+        inputs = clock_inputs(ticket, _timeline(planned.events), targets, writer.calendars)
+        apply_clock(ticket, inputs, reached=(), recorded=set(crossed))
+
+
+def _insert(writer: "Writer", planned: list[_Planned]) -> None:
+    """Insert the tickets, then their events, then the identities: one statement per table."""
+    insert_objects(Ticket, [plan.ticket for plan in planned])
+    for plan in planned:
+        for event in plan.events:
+            event.ticket = plan.ticket  # its id is known now
+    insert_objects(TicketEvent, [event for plan in planned for event in plan.events])
+    now = timezone.now()
+    ticket_type = ContentType.objects.get_for_model(Ticket)
+    event_type = ContentType.objects.get_for_model(TicketEvent)
+    insert_objects(
+        SourceIdentity,
+        [
+            SourceIdentity(
+                source_system=writer.system,
+                object_type=object_type,
+                source_id=source_id,
+                content_type=ticket_type if index is None else event_type,
+                object_id=plan.ticket.pk if index is None else plan.events[index].pk,
+                fingerprint=fingerprint,
+                made_here=True,
+                first_run=writer.run,
+                last_run=writer.run,
+                imported_at=now,
+                updated_at=now,
+            )
+            for plan in planned
+            for object_type, source_id, fingerprint, index in plan.identities
+        ],
+    )
