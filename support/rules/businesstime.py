@@ -36,10 +36,6 @@ from support.rules import zones
 
 _ZERO = timedelta(0)
 _DAY = timedelta(days=1)
-# Bounded questions are answered a week at a time; open-ended walks go a day at a time so that a
-# short target does not compute a week of windows it never needs.
-_BOUNDED_CHUNK = timedelta(days=7)
-_OPEN_ENDED_CHUNK = _DAY
 
 Interval = tuple[datetime, datetime]
 
@@ -73,6 +69,9 @@ class BusinessCalendar:
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
     _by_weekday: tuple[tuple[tuple[timedelta, timedelta], ...], ...] = field(init=False, repr=False, compare=False)
     _max_closed_days: int = field(init=False, repr=False, compare=False)
+    # The business time of each UTC day, computed when first asked for: a calendar answering many
+    # questions (a sweep, an import) intersects each day's windows once.
+    _days: dict[datetime, list[tuple[datetime, datetime]]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Accept any iterables but store immutable ones, so calendars stay hashable and frozen.
@@ -96,6 +95,7 @@ class BusinessCalendar:
         # long (a DST gap swallows at most one day). Walking further than this means a bug, not a
         # calendar: fail loudly instead of looping forever.
         object.__setattr__(self, "_max_closed_days", 7 * (len(self.holidays) + 3))
+        object.__setattr__(self, "_days", {})
 
 
 def is_open(calendar: BusinessCalendar, instant: datetime) -> bool:
@@ -204,22 +204,34 @@ def _chunk(calendar: BusinessCalendar, lo: datetime, hi: datetime) -> list[Inter
     return _merge(sorted(found))
 
 
+def _day(calendar: BusinessCalendar, midnight: datetime) -> list[Interval]:
+    """Return the business time of the UTC day starting at `midnight`, sorted and merged (cached)."""
+    found = calendar._days.get(midnight)
+    if found is None:
+        found = calendar._days[midnight] = _chunk(calendar, midnight, midnight + _DAY)
+    return found
+
+
 def _intervals(calendar: BusinessCalendar, lo: datetime, hi: datetime | None) -> Iterator[Interval]:
     """Yield business intervals within [lo, hi) (open-ended if hi is None), sorted, non-overlapping.
 
-    Intervals are merged within a chunk only, so two may touch at a chunk boundary; summing and
-    walking do not care, and an open-ended walk must not wait for a merged interval that never ends.
+    They come a UTC day at a time and are merged within a day only, so two may touch at midnight;
+    summing and walking do not care, and an open-ended walk must not wait for a merged interval
+    that never ends.
     """
-    step = _OPEN_ENDED_CHUNK if hi is None else _BOUNDED_CHUNK
-    closed_days = _ZERO
-    while hi is None or lo < hi:
-        chunk_hi = lo + step if hi is None else min(lo + step, hi)
-        found = _chunk(calendar, lo, chunk_hi)
-        yield from found
-        closed_days = _ZERO if found else closed_days + (chunk_hi - lo)
-        if hi is None and closed_days > calendar._max_closed_days * _DAY:
-            raise RuntimeError(f"No business time found in {closed_days.days} days after {lo}; is the calendar valid?")
-        lo = chunk_hi
+    midnight = datetime.combine(lo.date(), time())
+    closed_days = 0
+    while hi is None or midnight < hi:
+        found = False
+        for a, b in _day(calendar, midnight):
+            a, b = max(a, lo), b if hi is None else min(b, hi)
+            if a < b:
+                found = True
+                yield a, b
+        closed_days = 0 if found else closed_days + 1
+        if hi is None and closed_days > calendar._max_closed_days:
+            raise RuntimeError(f"No business time found in {closed_days} days after {lo}; is the calendar valid?")
+        midnight += _DAY
 
 
 def _merge(intervals: Iterable[Interval]) -> list[Interval]:
