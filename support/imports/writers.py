@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DataError, IntegrityError, models, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -34,6 +35,7 @@ from support.tickets.uploads import check_upload
 from . import records as r
 from .identities import DERIVED_EVENT, PLACEHOLDER_DOMAIN, Journal, Journaled, ObjectFailed, undo
 from .mapping import Mapping
+from .new_people import write_new_people
 from .new_tickets import takes, write_new_tickets
 from .report import Tally
 from .timeline import Change, StatusEvent, status_events
@@ -246,15 +248,44 @@ class Writer:
 
     def people_batch(self, batch: list[r.Person], tally: Tally) -> None:
         known = self.identities(r.USER, (person.source_id for person in batch))
+        users = User.objects.in_bulk([identity.object_id for identity in known.values()])
+        taken = self._taken_emails(self.user_email(person) for person in batch if person.source_id not in known)
+        new: list[r.Person] = []  # never imported, and no account has their address: written together
         for person in batch:
-            outcome = self.each(
-                tally, r.USER, person.source_id, lambda p=person: self._person(p, known.get(p.source_id))
-            )
-            # An agent made here has no staff account yet; a person without an address cannot sign in.
-            if outcome == "created" and (person.is_agent or not person.email):
-                self._note_placeholder(tally, person)
+            email = self.user_email(person)
+            if self.bulk and person.source_id not in known and email.lower() not in taken:
+                taken.add(email.lower())
+                new.append(person)
+            else:
+                self.careful_person(person, known.get(person.source_id), users, tally)
+        if new:
+            write_new_people(self, new, tally)
 
-    def _note_placeholder(self, tally: Tally, person: r.Person) -> None:
+    def careful_person(
+        self, person: r.Person, identity: SourceIdentity | None, users: dict[int, User], tally: Tally
+    ) -> None:
+        """Write one person in their own savepoint."""
+        outcome = self.each(tally, r.USER, person.source_id, lambda: self._person(person, identity, users))
+        if outcome == "created":
+            self.note_placeholder(tally, person)
+
+    def _taken_emails(self, emails: Iterable[str]) -> set[str]:
+        wanted = sorted({email.lower() for email in emails})
+        found = User.objects.annotate(address=Lower("email")).filter(address__in=wanted)
+        return set(found.values_list("address", flat=True))
+
+    def user_email(self, person: r.Person) -> str:
+        """Return the address of the account a person becomes: theirs (an agent's as mapped), or a placeholder."""
+        email = self.mapping.staff_email(person.email) if person.is_agent and person.email else person.email
+        if not email:
+            kind = "agent" if person.is_agent else "user"
+            return f"{self.system}-{kind}-{person.source_id}@{PLACEHOLDER_DOMAIN}"[:254]
+        return email[:254]
+
+    def note_placeholder(self, tally: Tally, person: r.Person) -> None:
+        """List a person made here who cannot sign in (an agent has no staff account yet; no address)."""
+        if not (person.is_agent or not person.email):
+            return
         user = self.user_of_person[person.source_id]
         why = "agent with no staff account here" if person.is_agent else "person without an e-mail address"
         tally.note(
@@ -264,20 +295,20 @@ class Writer:
             f"{person.name or person.email or person.source_id}: {why}; inactive placeholder {user.email} stands in",
         )
 
-    def _person(self, person: r.Person, identity: SourceIdentity | None) -> tuple[str, str]:
+    def _person(self, person: r.Person, identity: SourceIdentity | None, users: dict[int, User]) -> tuple[str, str]:
         fingerprint = self.fingerprint(person.raw)
-        user = User.objects.filter(pk=identity.object_id).first() if identity is not None else None
+        user = users.get(identity.object_id) if identity is not None else None
         if user is not None and identity is not None and identity.fingerprint == fingerprint:
             self.user_of_person[person.source_id] = user
             return "unchanged", ""
         email = self.mapping.staff_email(person.email) if person.is_agent and person.email else person.email
-        existing = user or (User.objects.filter(email__iexact=email).first() if email else None)
+        existing = user or (User.objects.filter(email__iexact=email[:254]).first() if email else None)
         if existing is not None:
             self.user_of_person[person.source_id] = existing
             changed = self._update_person(existing, person, identity)
             self.remember(r.USER, person.source_id, existing, fingerprint, identity, made_here=False)
             return ("updated" if changed else "unchanged"), ""
-        user = self._new_person(person, email)
+        user = self._new_person(person)
         self.user_of_person[person.source_id] = user
         self.remember(r.USER, person.source_id, user, fingerprint, identity)
         return "created", ""
@@ -298,13 +329,20 @@ class Writer:
                 changed = True
         return changed
 
-    def _new_person(self, person: r.Person, email: str) -> User:
-        if not email or person.is_agent:
-            kind = "agent" if person.is_agent else "user"
-            placeholder = f"{self.system}-{kind}-{person.source_id}@{PLACEHOLDER_DOMAIN}"
-            email = email if person.is_agent and email else placeholder
+    def _new_person(self, person: r.Person) -> User:
+        user = self.new_user(person)
+        user.save()
+        membership = self.new_membership(person, user)
+        if membership is not None:
+            membership.save()
+        return user
+
+    def new_user(self, person: r.Person) -> User:
+        """Return the (unsaved) account a person becomes: active when they have an address and are no agent."""
         user = User(
-            email=email[:254], full_name=person.name[:150], is_active=not person.is_agent and bool(person.email)
+            email=self.user_email(person),
+            full_name=person.name[:150],
+            is_active=not person.is_agent and bool(person.email),
         )
         if person.raw.get("created_at"):
             user.date_joined = _parsed(person.raw["created_at"]) or user.date_joined
@@ -316,11 +354,12 @@ class Writer:
             user.password = self._unknown_password
         else:
             user.set_unusable_password()
-        user.save()
-        partner = None if person.is_agent else self.partner_of_person(person)
-        if partner is not None:
-            Membership.objects.create(partner=partner, user=user, joined_at=_joined(person))
         return user
+
+    def new_membership(self, person: r.Person, user: User) -> Membership | None:
+        """Return the (unsaved) membership of a new person in their partner; None for agents and the unmatched."""
+        partner = None if person.is_agent else self.partner_of_person(person)
+        return None if partner is None else Membership(partner=partner, user=user, joined_at=_joined(person))
 
     def partner_of_person(self, person: r.Person) -> Partner | None:
         partner = self.partner_of_organization(person.organization_id)
