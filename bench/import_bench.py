@@ -8,7 +8,7 @@ partnerportal_import_bench for ours; builds the peer's venv under var/peers/ on 
 The source is seeded by django-helpdesk 2.6.1's own migrations and `seed.py --history` (ten
 queues, twenty agents, 2,000 submitters, three follow-ups per ticket, status changes with their
 ticket changes); ours gets ten partners on a business-hours plan and a mapping sending each queue
-to its partner. Then `import_tickets --from helpdesk` in process, timed: the first run (every
+and e-mail domain to its partner. Then `import_tickets --from helpdesk` in process, timed: the first run (every
 object created) and a delta re-run of the unchanged source (every object unchanged). Each run
 reports its wall time, tickets per second, queries and its own peak resident memory (VmHWM reset
 before it). DATABASE_URL and HELPDESK_DATABASE_URL override the databases; names must end in _bench.
@@ -58,8 +58,9 @@ def our_side() -> None:
     for n in range(1, HISTORY_QUEUES + 1):
         entitle(PartnerFactory(name=f"Partner {n}", slug=f"partner-{n}"), plan)
     groups = "".join(f'    "Desk {n}": partner-{n}\n' for n in range(1, HISTORY_QUEUES + 1))
+    domains = "".join(f"    partner{n}.test: partner-{n}\n" for n in range(1, HISTORY_QUEUES + 1))
     MAPPING.parent.mkdir(exist_ok=True)
-    MAPPING.write_text(f"partners:\n  groups:\n{groups}")
+    MAPPING.write_text(f"partners:\n  groups:\n{groups}  domains:\n{domains}")
 
 
 def timed_import(batch_size: int, tickets: int, profile: bool) -> dict:

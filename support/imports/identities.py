@@ -1,6 +1,11 @@
 """What the import's writers share: the identity types, the one-object failure, and caches undone with savepoints."""
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
+
+from partnerportal.bulk import insert_returning
+from support.models import ImportRun, SourceIdentity
 
 # Internal identity type: the events derived from a ticket's history (its status changes, a note of
 # its CCs), replaced when the ticket changes. Not a source object: not in the report.
@@ -36,3 +41,12 @@ def undo(journal: Journal) -> None:
         else:
             cache.pop(key, None)
     journal.clear()
+
+
+IDENTITY_COLUMNS = ["source_system", "object_type", "source_id", "content_type", "object_id", "fingerprint"]
+
+
+def insert_identities(run: ImportRun, rows: Sequence[tuple[str, str, str, int, int, str]], now: datetime) -> None:
+    """Insert what objects the run made became: rows of (system, type, source id, content type id, id, fingerprint)."""
+    columns = [*IDENTITY_COLUMNS, "made_here", "first_run", "last_run", "imported_at", "updated_at"]
+    insert_returning(SourceIdentity, columns, [(*row, True, run.pk, run.pk, now, now) for row in rows])

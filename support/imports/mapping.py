@@ -8,6 +8,7 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ class Mapping:
 
     values: dict[str, Any] = field(default_factory=lambda: json.loads(json.dumps(DEFAULTS)))
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Return a digest of the mapping: objects imported under another mapping are updated."""
         return hashlib.sha256(json.dumps(self.values, sort_keys=True).encode()).hexdigest()

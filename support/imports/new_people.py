@@ -15,10 +15,9 @@ from django.utils import timezone
 
 from partnerportal.bulk import insert_objects
 from programs.models import Membership, User
-from support.models import SourceIdentity
 
 from . import records as r
-from .identities import undo
+from .identities import insert_identities, undo
 from .report import Tally
 
 if TYPE_CHECKING:
@@ -51,24 +50,9 @@ def write_new_people(writer: "Writer", people: list[r.Person], tally: Tally) -> 
 
 
 def _identities(writer: "Writer", people: list[r.Person], users: list[User]) -> None:
-    now = timezone.now()
-    user_type = ContentType.objects.get_for_model(User)
-    insert_objects(
-        SourceIdentity,
-        [
-            SourceIdentity(
-                source_system=writer.system,
-                object_type=r.USER,
-                source_id=person.source_id,
-                content_type=user_type,
-                object_id=user.pk,
-                fingerprint=writer.fingerprint(person.raw),
-                made_here=True,
-                first_run=writer.run,
-                last_run=writer.run,
-                imported_at=now,
-                updated_at=now,
-            )
-            for person, user in zip(people, users, strict=True)
-        ],
-    )
+    user_type = ContentType.objects.get_for_model(User).pk
+    rows = [
+        (writer.system, r.USER, person.source_id, user_type, user.pk, writer.fingerprint(person.raw))
+        for person, user in zip(people, users, strict=True)
+    ]
+    insert_identities(writer.run, rows, timezone.now())

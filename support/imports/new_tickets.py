@@ -22,12 +22,12 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from partnerportal.bulk import insert_objects
-from support.models import SourceIdentity, Ticket, TicketEvent
+from support.models import Ticket, TicketEvent
 from support.rules import sla
 from support.tickets.clock import apply_clock, clock_inputs
 
 from . import records as r
-from .identities import DERIVED_EVENT, ObjectFailed, undo
+from .identities import DERIVED_EVENT, ObjectFailed, insert_identities, undo
 from .report import Tally
 
 if TYPE_CHECKING:
@@ -134,28 +134,21 @@ def _insert(writer: "Writer", planned: list[_Planned]) -> None:
     insert_objects(Ticket, [plan.ticket for plan in planned])
     for plan in planned:
         for event in plan.events:
-            event.ticket = plan.ticket  # its id is known now
+            event.ticket_id = plan.ticket.pk  # known now
     insert_objects(TicketEvent, [event for plan in planned for event in plan.events])
     now = timezone.now()
-    ticket_type = ContentType.objects.get_for_model(Ticket)
-    event_type = ContentType.objects.get_for_model(TicketEvent)
-    insert_objects(
-        SourceIdentity,
-        [
-            SourceIdentity(
-                source_system=writer.system,
-                object_type=object_type,
-                source_id=source_id,
-                content_type=ticket_type if index is None else event_type,
-                object_id=plan.ticket.pk if index is None else plan.events[index].pk,
-                fingerprint=fingerprint,
-                made_here=True,
-                first_run=writer.run,
-                last_run=writer.run,
-                imported_at=now,
-                updated_at=now,
-            )
-            for plan in planned
-            for object_type, source_id, fingerprint, index in plan.identities
-        ],
-    )
+    ticket_type = ContentType.objects.get_for_model(Ticket).pk
+    event_type = ContentType.objects.get_for_model(TicketEvent).pk
+    rows = [
+        (
+            writer.system,
+            object_type,
+            source_id,
+            ticket_type if index is None else event_type,
+            plan.ticket.pk if index is None else plan.events[index].pk,
+            fingerprint,
+        )
+        for plan in planned
+        for object_type, source_id, fingerprint, index in plan.identities
+    ]
+    insert_identities(writer.run, rows, now)

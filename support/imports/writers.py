@@ -78,7 +78,8 @@ class Writer:
         self.new_identities: list[SourceIdentity] = []  # of the batch's objects, written at its end
         self.object_identities: list[SourceIdentity] = []  # of the object being written
         self.escalates_from = run.started_at.isoformat()
-        self._holding: Partner | None = None
+        # The holding partner once found or made (journaled: gone if the savepoint that made it rolls back).
+        self.holding: Journaled[Partner] = Journaled(self.journal)
 
     # --- identities ---------------------------------------------------------------------------
 
@@ -215,10 +216,10 @@ class Writer:
 
     def holding_partner(self) -> Partner:
         """Return the named partner unmatched tickets go to, made when first needed."""
-        if self._holding is None or not Partner.objects.filter(pk=self._holding.pk).exists():
+        if "partner" not in self.holding:
             name = self.mapping.holding_partner
-            self._holding = Partner.objects.filter(name__iexact=name).first() or self._new_partner(name)
-        return self._holding
+            self.holding["partner"] = Partner.objects.filter(name__iexact=name).first() or self._new_partner(name)
+        return self.holding["partner"]
 
     def partner_of_organization(self, org_id: str) -> Partner | None:
         """Return the partner an organisation matched (this run or an earlier one), or None."""
