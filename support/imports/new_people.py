@@ -21,10 +21,10 @@ from .identities import insert_identities, undo
 from .report import Tally
 
 if TYPE_CHECKING:
-    from .writers import Writer
+    from .parties import PartyWriter
 
 
-def write_new_people(writer: "Writer", people: list[r.Person], tally: Tally) -> None:
+def write_new_people(writer: "PartyWriter", people: list[r.Person], tally: Tally) -> None:
     """Write `people` (never imported, their addresses free) as accounts; count each."""
     writer.journal.clear()
     try:
@@ -49,7 +49,7 @@ def write_new_people(writer: "Writer", people: list[r.Person], tally: Tally) -> 
         writer.note_placeholder(tally, person)
 
 
-def _identities(writer: "Writer", people: list[r.Person], users: list[User]) -> None:
+def _identities(writer: "PartyWriter", people: list[r.Person], users: list[User]) -> None:
     user_type = ContentType.objects.get_for_model(User).pk
     rows = [
         (writer.system, r.USER, person.source_id, user_type, user.pk, writer.fingerprint(person.raw))

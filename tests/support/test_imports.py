@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 
 from programs.models import Partner, StaffRole, User
 from support.imports import new_tickets, report
-from support.imports.writers import ObjectFailed, Writer
+from support.imports.identities import ObjectFailed
+from support.imports.writers import Writer
 from support.models import (
     Escalation,
     ImportFinding,
