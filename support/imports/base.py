@@ -9,7 +9,7 @@ way is written in a savepoint: one that fails leaves nothing of itself and is co
 """
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -26,9 +26,6 @@ from . import records as r
 from .identities import Journal, Journaled, ObjectFailed, undo
 from .mapping import Mapping
 from .report import Tally
-
-Kind = TicketEvent.Kind
-T = TypeVar("T")
 
 
 class BaseWriter:

@@ -3,7 +3,7 @@
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.db.models.functions import Lower
@@ -11,16 +11,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from programs.models import Membership, Partner, User
-from support.models import ImportFinding, SourceIdentity, TicketEvent
+from support.models import ImportFinding, SourceIdentity
 
 from . import records as r
 from .base import BaseWriter
 from .identities import PLACEHOLDER_DOMAIN, ObjectFailed
 from .new_people import write_new_people
 from .report import Tally
-
-Kind = TicketEvent.Kind
-T = TypeVar("T")
 
 
 class PartyWriter(BaseWriter):

@@ -10,7 +10,7 @@ from the import on (past steps are history).
 
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from django.utils import timezone
 
@@ -29,7 +29,6 @@ from .report import Tally
 from .timeline import Change, StatusEvent, status_events
 
 Kind = TicketEvent.Kind
-T = TypeVar("T")
 
 
 class Writer(CommentWriter):
