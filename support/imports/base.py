@@ -23,7 +23,7 @@ from support.rules import sla
 from support.tickets.clock import CalendarCache
 
 from . import records as r
-from .identities import Journal, Journaled, ObjectFailed, undo
+from .identities import Journal, Journaled, Known, ObjectFailed, undo
 from .mapping import Mapping
 from .report import Tally
 
@@ -77,11 +77,12 @@ class BaseWriter:
 
     # --- identities ---------------------------------------------------------------------------
 
-    def identities(self, object_type: str, source_ids: Iterable[str]) -> dict[str, SourceIdentity]:
+    def identities(self, object_type: str, source_ids: Iterable[str]) -> dict[str, Known]:
+        """Return what the source objects of `object_type` with these ids became, by source id (the known ones)."""
         rows = SourceIdentity.objects.filter(
             source_system=self.system, object_type=object_type, source_id__in=list(source_ids)
-        )
-        return {row.source_id: row for row in rows}
+        ).values_list("source_id", "pk", "object_id", "fingerprint", "made_here")
+        return {source_id: Known(pk, target, digest, made) for source_id, pk, target, digest, made in rows}
 
     def remember(
         self,
@@ -89,7 +90,7 @@ class BaseWriter:
         source_id: str,
         target: models.Model,
         fingerprint: str,
-        identity: SourceIdentity | None,
+        identity: Known | None,
         *,
         made_here: bool = True,
     ) -> None:

@@ -6,10 +6,11 @@ from typing import Any, Generic, TypeVar
 from django.core.exceptions import ValidationError
 from django.core.files import File
 
-from support.models import SourceIdentity, Ticket, TicketAttachment, TicketEvent
+from support.models import Ticket, TicketAttachment, TicketEvent
 from support.tickets.uploads import check_upload
 
 from . import records as r
+from .identities import Known
 from .parties import PartyWriter
 from .report import Tally
 
@@ -27,8 +28,8 @@ class CommentWriter(PartyWriter):
         ticket: "Lazy[Ticket]",
         opening: bool,
         comment: r.Comment,
-        known: dict[str, SourceIdentity],
-        known_files: dict[str, SourceIdentity],
+        known: dict[str, Known],
+        known_files: dict[str, Known],
         tally: Tally,
         *,
         fresh: bool,
@@ -56,7 +57,7 @@ class CommentWriter(PartyWriter):
             )
 
     def _comment(
-        self, ticket: "Lazy[Ticket]", opening: bool, comment: r.Comment, identity: SourceIdentity | None, fresh: bool
+        self, ticket: "Lazy[Ticket]", opening: bool, comment: r.Comment, identity: Known | None, fresh: bool
     ) -> tuple[str, str]:
         fingerprint = self.fingerprint(comment.raw)
         if opening:
@@ -93,7 +94,7 @@ class CommentWriter(PartyWriter):
             "by_staff": self.is_agent(comment.author_id),
         }
 
-    def _event_of(self, comment_id: str, identity: SourceIdentity | None) -> TicketEvent:
+    def _event_of(self, comment_id: str, identity: Known | None) -> TicketEvent:
         identity = identity or self.identities(r.COMMENT, [comment_id])[comment_id]
         return TicketEvent.objects.get(pk=identity.object_id)
 
@@ -115,7 +116,7 @@ class CommentWriter(PartyWriter):
         event: "Lazy[TicketEvent]",
         comment: r.Comment,
         attachment: r.Attachment,
-        identity: SourceIdentity | None,
+        identity: Known | None,
         fresh: bool,
     ) -> tuple[str, str]:
         if identity is not None and not fresh:

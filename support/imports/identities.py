@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from partnerportal.bulk import insert_returning
 from support.models import ImportRun, SourceIdentity
@@ -12,6 +12,15 @@ from support.models import ImportRun, SourceIdentity
 DERIVED_EVENT = "derived_event"
 PLACEHOLDER_DOMAIN = "placeholder.invalid"
 V = TypeVar("V")
+
+
+class Known(NamedTuple):
+    """What an earlier run made of a source object: its identity row, read without a model instance."""
+
+    pk: int
+    object_id: int
+    fingerprint: str
+    made_here: bool
 
 
 class ObjectFailed(Exception):

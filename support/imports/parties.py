@@ -11,11 +11,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from programs.models import Membership, Partner, User
-from support.models import ImportFinding, SourceIdentity
+from support.models import ImportFinding
 
 from . import records as r
 from .base import BaseWriter
-from .identities import PLACEHOLDER_DOMAIN, ObjectFailed
+from .identities import PLACEHOLDER_DOMAIN, Known, ObjectFailed
 from .new_people import write_new_people
 from .report import Tally
 
@@ -32,7 +32,7 @@ class PartyWriter(BaseWriter):
                 tally, r.ORGANIZATION, org.source_id, lambda org=org: self._organization(org, known.get(org.source_id))
             )
 
-    def _organization(self, org: r.Organization, identity: SourceIdentity | None) -> tuple[str, str]:
+    def _organization(self, org: r.Organization, identity: Known | None) -> tuple[str, str]:
         fingerprint = self.fingerprint(org.raw)
         if identity is not None and identity.fingerprint == fingerprint:
             self.partner_of_org[org.source_id] = Partner.objects.filter(pk=identity.object_id).first()
@@ -122,8 +122,12 @@ class PartyWriter(BaseWriter):
         taken = self._taken_emails(self.user_email(person) for person in batch if person.source_id not in known)
         new: list[r.Person] = []  # never imported, and no account has their address: written together
         for person in batch:
-            email = self.user_email(person)
-            if self.bulk and person.source_id not in known and email.lower() not in taken:
+            email, identity = self.user_email(person), known.get(person.source_id)
+            user = users.get(identity.object_id) if identity is not None else None
+            if user is not None and identity is not None and identity.fingerprint == self.fingerprint(person.raw):
+                self.user_of_person[person.source_id] = user
+                tally.count(r.USER, "unchanged", person.source_id)
+            elif self.bulk and identity is None and email.lower() not in taken:
                 taken.add(email.lower())
                 new.append(person)
             else:
@@ -131,9 +135,7 @@ class PartyWriter(BaseWriter):
         if new:
             write_new_people(self, new, tally)
 
-    def careful_person(
-        self, person: r.Person, identity: SourceIdentity | None, users: dict[int, User], tally: Tally
-    ) -> None:
+    def careful_person(self, person: r.Person, identity: Known | None, users: dict[int, User], tally: Tally) -> None:
         """Write one person in their own savepoint."""
         outcome = self.each(tally, r.USER, person.source_id, lambda: self._person(person, identity, users))
         if outcome == "created":
@@ -165,7 +167,7 @@ class PartyWriter(BaseWriter):
             f"{person.name or person.email or person.source_id}: {why}; inactive placeholder {user.email} stands in",
         )
 
-    def _person(self, person: r.Person, identity: SourceIdentity | None, users: dict[int, User]) -> tuple[str, str]:
+    def _person(self, person: r.Person, identity: Known | None, users: dict[int, User]) -> tuple[str, str]:
         fingerprint = self.fingerprint(person.raw)
         user = users.get(identity.object_id) if identity is not None else None
         if user is not None and identity is not None and identity.fingerprint == fingerprint:
@@ -183,7 +185,7 @@ class PartyWriter(BaseWriter):
         self.remember(r.USER, person.source_id, user, fingerprint, identity)
         return "created", ""
 
-    def _update_person(self, user: User, person: r.Person, identity: SourceIdentity | None) -> bool:
+    def _update_person(self, user: User, person: r.Person, identity: Known | None) -> bool:
         """Bring a person the import made up to date (name, partner); one we had already is left as it is."""
         if identity is None or not identity.made_here:
             return False

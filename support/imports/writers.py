@@ -23,7 +23,7 @@ from support.tickets.clock import ESCALATES_FROM, refresh_clock, sla_targets_of
 
 from . import records as r
 from .comments import CommentWriter, Lazy
-from .identities import DERIVED_EVENT, PLACEHOLDER_DOMAIN, ObjectFailed
+from .identities import DERIVED_EVENT, PLACEHOLDER_DOMAIN, Known, ObjectFailed
 from .new_tickets import takes, write_new_tickets
 from .report import Tally
 from .timeline import Change, StatusEvent, status_events
@@ -67,11 +67,11 @@ class Writer(CommentWriter):
     def careful_ticket(
         self,
         source: r.Ticket,
-        identity: SourceIdentity | None,
+        identity: Known | None,
         present: bool,
         tally: Tally,
-        known_comments: dict[str, SourceIdentity] | None = None,
-        known_files: dict[str, SourceIdentity] | None = None,
+        known_comments: dict[str, Known] | None = None,
+        known_files: dict[str, Known] | None = None,
     ) -> None:
         """Write one ticket in its own savepoint, then its comments and files, each in theirs."""
         outcome = self.each(
@@ -85,10 +85,10 @@ class Writer(CommentWriter):
     def _comments(
         self,
         source: r.Ticket,
-        identity: SourceIdentity | None,
+        identity: Known | None,
         outcome: str,
-        known_comments: dict[str, SourceIdentity],
-        known_files: dict[str, SourceIdentity],
+        known_comments: dict[str, Known],
+        known_files: dict[str, Known],
         tally: Tally,
     ) -> None:
         # An unchanged ticket is read only if one of its comments or files has to be written.
@@ -109,7 +109,7 @@ class Writer(CommentWriter):
             for attachment in comment.attachments:
                 tally.count(r.ATTACHMENT, "skipped", attachment.source_id, f"its comment {comment.source_id}: {reason}")
 
-    def _ticket_of(self, identity: SourceIdentity | None, source: r.Ticket) -> Ticket:
+    def _ticket_of(self, identity: Known | None, source: r.Ticket) -> Ticket:
         if source.source_id in self.written_tickets:
             return self.written_tickets[source.source_id]
         assert identity is not None  # an unchanged ticket has its identity
@@ -138,7 +138,7 @@ class Writer(CommentWriter):
             ticket=ticket, kind=Kind.RECEIVED, at=source.created_at, actor=ticket.submitter, to_value=ticket.severity
         )
 
-    def _ticket(self, source: r.Ticket, identity: SourceIdentity | None, present: bool) -> tuple[str, str]:
+    def _ticket(self, source: r.Ticket, identity: Known | None, present: bool) -> tuple[str, str]:
         fingerprint = self.fingerprint(source.fingerprint_source)
         ticket = Ticket.objects.get(pk=identity.object_id) if identity is not None and present else None
         values, history = self.mapped_ticket(source)
