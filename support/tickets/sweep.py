@@ -15,19 +15,32 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
+from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from partnerportal.audit import audit_context
 from partnerportal.bulk import insert_returning, update_from_values
 from partnerportal.health import record_heartbeat
 from programs.models import Partner
 from support.escalation.routing import Router
-from support.escalation.services import EscalationOrder, escalate
+from support.escalation.services import (
+    ESCALATION_EVENT,
+    ESCALATION_MAIL,
+    ESCALATION_SUBJECT,
+    SUBJECT_LENGTH,
+    EscalationOrder,
+    escalate,
+    level_routes,
+    sql_text,
+)
 from support.models import Notification, SlaTarget, SupportPlan, Ticket, TicketEvent
 from support.rules import escalation, sla, ticket_states
+from support.tickets.clock import CalendarCache, support_opening
 
 SWEEP = "sla_sweep"
 COLUMNS = (
@@ -192,18 +205,10 @@ _STEPS_TO_COME = """COALESCE((
     WHERE (s.step->>0)::timestamptz > %(now)s AND (s.step->>1)::int > c.escalation_level
 ), '[]'::jsonb)"""
 _STEP_DUE = "EXISTS (SELECT 1 FROM jsonb_array_elements(c.escalation_steps) s WHERE (s->>0)::timestamptz <= %(now)s)"
-SWEEP_BATCH_SQL = f"""
-WITH claimed AS MATERIALIZED (
-    SELECT t.id, t.next_sla_check_at AS cursor, t.escalation_steps, t.escalation_level, t.assignee_id, t.title,
-           t.status, t.first_response_at, t.first_response_warn_at, t.first_response_due, t.resolution_warn_at,
-           t.resolution_due, t.update_warn_at, t.update_due
-    FROM support_ticket t
-    WHERE t.next_sla_check_at <= %(now)s
-    ORDER BY t.next_sla_check_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-),
-points AS MATERIALIZED (
+_CLOCK_COLUMNS = """t.status, t.first_response_at, t.first_response_warn_at, t.first_response_due,
+           t.resolution_warn_at, t.resolution_due, t.update_warn_at, t.update_due"""
+# Every threshold of the tickets of `claimed` (one row each: ticket, kind, target, key, instant), as sla.thresholds.
+_POINTS = f"""points AS MATERIALIZED (
     SELECT c.id, 'sla_warning' AS kind, 'first_response' AS target, '' AS key, c.first_response_warn_at AS at
         FROM claimed c WHERE {_UNANSWERED} AND c.first_response_warn_at IS NOT NULL
     UNION ALL SELECT c.id, 'sla_breach', 'first_response', '', c.first_response_due
@@ -216,7 +221,33 @@ points AS MATERIALIZED (
         FROM claimed c WHERE {_OPEN} AND c.update_due IS NOT NULL AND c.update_warn_at IS NOT NULL
     UNION ALL SELECT c.id, 'sla_breach', 'update', {_CADENCE_KEY}, c.update_due
         FROM claimed c WHERE {_OPEN} AND c.update_due IS NOT NULL
+)"""  # noqa: S608 (fixed text)
+
+
+def _upcoming(steps_of: str) -> str:
+    """Return the CTE of each ticket's next instant: its next threshold or step to come (the steps of `steps_of`)."""
+    return f"""upcoming AS (
+    SELECT u.id, min(u.at) AS at FROM (
+        SELECT p.id, p.at FROM points p WHERE p.at > %(now)s
+        UNION ALL
+        SELECT c.id, (s->>0)::timestamptz FROM {steps_of} c, jsonb_array_elements(c.escalation_steps) s
+        WHERE (s->>0)::timestamptz > %(now)s AND (s->>1)::int > c.escalation_level
+    ) AS u
+    GROUP BY u.id
+)"""  # noqa: S608 (fixed text; the source is a CTE name of this module)
+
+
+SWEEP_BATCH_SQL = f"""
+WITH claimed AS MATERIALIZED (
+    SELECT t.id, t.next_sla_check_at AS cursor, t.escalation_steps, t.escalation_level, t.assignee_id, t.title,
+           {_CLOCK_COLUMNS}
+    FROM support_ticket t
+    WHERE t.next_sla_check_at <= %(now)s
+    ORDER BY t.next_sla_check_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
 ),
+{_POINTS},
 written AS (
     INSERT INTO support_ticketevent (ticket_id, kind, sla_target, to_value, at, public, by_staff, body, from_value)
     SELECT p.id, p.kind, p.target, p.key, p.at, false, false, '', ''
@@ -225,15 +256,7 @@ written AS (
     ON CONFLICT DO NOTHING
     RETURNING ticket_id, kind, sla_target
 ),
-upcoming AS (
-    SELECT u.id, min(u.at) AS at FROM (
-        SELECT p.id, p.at FROM points p WHERE p.at > %(now)s
-        UNION ALL
-        SELECT c.id, (s->>0)::timestamptz FROM claimed c, jsonb_array_elements(c.escalation_steps) s
-        WHERE (s->>0)::timestamptz > %(now)s AND (s->>1)::int > c.escalation_level
-    ) AS u
-    GROUP BY u.id
-),
+{_upcoming("claimed")},
 moved AS (
     UPDATE support_ticket t SET next_sla_check_at = u.at, escalation_steps = {_STEPS_TO_COME}
     FROM claimed c LEFT JOIN upcoming u ON u.id = c.id
@@ -258,10 +281,162 @@ def _sweep_batch_in_sql(now: datetime, batch_size: int, router: Router) -> Sweep
     escalating = [ticket_id for what, ticket_id, *_ in rows if what == "escalate"]
     checked = next(count for what, count, *_ in rows if what == "checked")
     _queue_sla_alerts(alerts, now)
-    escalated = 0
-    if escalating:  # locked by the statement above: read them back for the Python path
-        escalated = _escalate_and_move(_claimed(Ticket.objects.filter(pk__in=escalating)), now, router)
+    escalated = _escalate_batch_in_sql(escalating, now, router) if escalating else 0
     return SweepResult(checked=checked, recorded=len(alerts), escalated=escalated, events=alerts)
+
+
+# The due escalations of tickets claimed by the statement above, in one more statement: the same
+# rules as `escalation.due`, `escalate` and `_escalate_and_move`, held to them by
+# tests/support/test_sweep_python_and_sql.py. Routing depends on the terms, the level and the
+# instant, not on the ticket: Python routes each level of each set of terms in the batch once
+# (`routes`), and the statement joins the tickets to them.
+#
+# - `due`: the steps whose instant has come, each with the working level before it. A step goes
+#   ahead when its level is above every level an earlier step assigned (or the ticket's own): an
+#   earlier step that was itself skipped was at or below that level already, so the running
+#   maximum over all earlier assigning steps is the same as over the performed ones.
+# - `chosen`: one step per level, the last in step order (the order of Step: instant, level,
+#   cause, reason; strings compared by code point as in Python, hence COLLATE "C").
+# - `written`: the escalations, once per ticket and level (ON CONFLICT DO NOTHING); only those
+#   written get their event, mail and move.
+# - `moved`: assignee, level, cursor and steps to come in one UPDATE.
+_URGENT = ", ".join(f"'{severity}'" for severity in sorted(escalation.URGENT))
+_EVENT_BODY = sql_text(ESCALATION_EVENT, {"reason": "d.reason", "level": "d.name", "verb": "d.verb", "who": "d.who"})
+_MAIL_FIELDS = {
+    "ticket.pk": "d.id::text",
+    "ticket.severity": "d.severity",
+    "ticket.title": "d.title",
+    "partner": "p.name",
+    "level": "d.name",
+    "what": "d.what",
+    "reason": "d.reason",
+    "via": "d.via",
+    "url": "%(url_head)s || d.id::text || %(url_tail)s",
+}
+_SUBJECT = f"left({sql_text(ESCALATION_SUBJECT, _MAIL_FIELDS)}, {SUBJECT_LENGTH})"
+_MAIL_BODY = sql_text(ESCALATION_MAIL, _MAIL_FIELDS)
+_STEP_ORDER = 's.at, s.rank, s.cause COLLATE "C", s.reason COLLATE "C"'
+ESCALATE_BATCH_SQL = f"""
+WITH routes AS (
+    SELECT * FROM unnest(%(levels)s::text[], %(ranks)s::int[], %(names)s::text[], %(assigns)s::boolean[],
+                         %(people)s::bigint[], %(vias)s::text[], %(whos)s::text[], %(verbs)s::text[], %(whats)s::text[])
+        AS r(levels, rank, name, assigns, person_id, via, who, verb, what)
+),
+openings AS (
+    SELECT * FROM unnest(%(plans)s::bigint[], %(openings)s::timestamptz[]) AS o(plan_id, at)
+),
+claimed AS MATERIALIZED (
+    SELECT t.id, t.escalation_steps, t.escalation_level, t.severity, t.title, t.plan_id, t.partner_id,
+           (t.escalation_terms->'levels')::text AS levels, {_CLOCK_COLUMNS}
+    FROM support_ticket t WHERE t.id = ANY(%(ids)s)
+),
+due AS MATERIALIZED (
+    SELECT s.id, s.at, s.rank, s.cause, s.reason, r.rank AS routed, r.name, r.assigns, r.person_id, r.via, r.who,
+           r.verb, r.what,
+           greatest(s.escalation_level, max(s.rank) FILTER (WHERE r.assigns) OVER (
+               PARTITION BY s.id ORDER BY {_STEP_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+           )) AS working
+    FROM (
+        SELECT c.id, c.levels, c.escalation_level, (e.step->>0)::timestamptz AS at, (e.step->>1)::int AS rank,
+               e.step->>2 AS cause, e.step->>3 AS reason
+        FROM claimed c, jsonb_array_elements(c.escalation_steps) AS e(step)
+    ) AS s
+    LEFT JOIN routes r ON r.levels = s.levels AND r.rank = s.rank
+    WHERE s.at <= %(now)s
+),
+chosen AS (
+    SELECT DISTINCT ON (s.id, s.rank) s.*
+    FROM due s
+    WHERE s.rank > s.working AND s.routed IS NOT NULL
+    ORDER BY s.id, s.rank, s.at DESC, s.cause COLLATE "C" DESC, s.reason COLLATE "C" DESC
+),
+written AS (
+    INSERT INTO support_escalation (ticket_id, level, level_name, cause, reason, at, by_id, assignee_id, routed_via,
+                                    informed_only)
+    SELECT s.id, s.rank, s.name, s.cause, s.reason, %(now)s, NULL, s.person_id, s.via, NOT s.assigns
+    FROM chosen s ORDER BY s.id, s.rank
+    ON CONFLICT (ticket_id, level) DO NOTHING
+    RETURNING ticket_id, level
+),
+done AS MATERIALIZED (
+    SELECT s.*, c.severity, c.title, c.plan_id, c.partner_id
+    FROM chosen s JOIN written w ON w.ticket_id = s.id AND w.level = s.rank JOIN claimed c ON c.id = s.id
+),
+events AS (
+    INSERT INTO support_ticketevent (ticket_id, kind, at, actor_id, by_staff, public, body, from_value, to_value,
+                                     sla_target)
+    SELECT d.id, 'escalated', %(now)s, NULL, false, true, {_EVENT_BODY}, d.cause, d.name, ''
+    FROM done d ORDER BY d.id, d.rank
+),
+mails AS (
+    INSERT INTO support_notification (recipient_id, ticket_id, subject, body, send_after, sent_at, created_at)
+    SELECT d.person_id, d.id, {_SUBJECT}, {_MAIL_BODY},
+           CASE WHEN d.severity IN ({_URGENT}) THEN %(now)s ELSE o.at END, NULL, %(created)s
+    FROM done d JOIN programs_partner p ON p.id = d.partner_id LEFT JOIN openings o ON o.plan_id = d.plan_id
+    WHERE d.person_id IS NOT NULL
+    ORDER BY d.id, d.rank
+),
+moves AS (
+    SELECT DISTINCT ON (d.id) d.id, d.person_id, d.rank FROM done d
+    WHERE d.assigns AND d.person_id IS NOT NULL
+    ORDER BY d.id, d.rank DESC
+),
+reached AS MATERIALIZED (
+    SELECT c.id, c.escalation_steps, greatest(c.escalation_level, m.rank) AS escalation_level, m.person_id
+    FROM claimed c LEFT JOIN moves m ON m.id = c.id
+),
+{_POINTS},
+{_upcoming("reached")},
+moved AS (
+    UPDATE support_ticket t
+    SET assignee_id = COALESCE(c.person_id, t.assignee_id), escalation_level = c.escalation_level,
+        next_sla_check_at = u.at, escalation_steps = {_STEPS_TO_COME}
+    FROM reached c LEFT JOIN upcoming u ON u.id = c.id
+    WHERE t.id = c.id
+)
+SELECT count(*) FROM written
+"""  # noqa: S608 (fixed text; values are parameters)
+_URL_SENTINEL = 9876543210
+_TERMS_AND_PLANS = f"""SELECT DISTINCT (escalation_terms->'levels')::text,
+    CASE WHEN severity IN ({_URGENT}) THEN NULL ELSE plan_id END FROM support_ticket WHERE id = ANY(%s)"""  # noqa: S608 (fixed text)
+
+
+def _escalate_batch_in_sql(ticket_ids: list[int], now: datetime, router: Router) -> int:
+    """Perform the due escalation steps of claimed (locked) tickets and move them on; return how many escalations."""
+    parameters = _escalation_parameters(ticket_ids, now, router)
+    with audit_context(action="escalate", actor=None), connection.cursor() as cursor:
+        cursor.execute(ESCALATE_BATCH_SQL, parameters)
+        row = cursor.fetchone()
+    assert row is not None  # SELECT count(*) returns one row
+    return cast(int, row[0])
+
+
+def _escalation_parameters(ticket_ids: list[int], now: datetime, router: Router) -> dict[str, Any]:
+    """Return the values of ESCALATE_BATCH_SQL: the routes of the batch's terms and the support hours of its plans."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TERMS_AND_PLANS, [ticket_ids])
+        found = cursor.fetchall()
+    routes = level_routes(sorted({levels for levels, _ in found if levels is not None}), router)
+    calendars: CalendarCache = {}
+    plans = SupportPlan.objects.select_related("calendar").in_bulk({plan for _, plan in found if plan is not None})
+    url_head, url_tail = (settings.PORTAL_URL + reverse("ticket_detail", args=[_URL_SENTINEL])).split(
+        str(_URL_SENTINEL)
+    )
+    columns = {
+        "levels": [route.levels for route in routes],
+        "ranks": [route.rank for route in routes],
+        "names": [route.name for route in routes],
+        "assigns": [route.assigns for route in routes],
+        "people": [route.person_id for route in routes],
+        "vias": [route.via for route in routes],
+        "whos": [route.who for route in routes],
+        "verbs": [route.verb for route in routes],
+        "whats": [route.what for route in routes],
+        "plans": list(plans),
+        "openings": [support_opening(plan, now, calendars) for plan in plans.values()],
+    }
+    return {**columns, "ids": ticket_ids, "now": now, "created": timezone.now(), "url_head": url_head,
+            "url_tail": url_tail}  # fmt: skip
 
 
 def _escalate_due(
