@@ -270,7 +270,7 @@ locked AS MATERIALIZED (
 ),
 claimed AS MATERIALIZED (
     SELECT c.*, c.levels IS NOT NULL AND (
-        c.levels <> ALL(%(levels)s::text[])
+        c.levels <> ALL(%(known)s::text[])
         OR (c.severity NOT IN ({_URGENT}) AND c.plan_id <> ALL(%(plans)s::bigint[]))
     ) AS unrouted
     FROM locked c
@@ -414,6 +414,7 @@ class SweepRouting:
             "whos": [route.who for route in self.routes],
             "verbs": [route.verb for route in self.routes],
             "whats": [route.what for route in self.routes],
+            "known": sorted(self._terms),  # routed, even when they have no levels to route
             "plans": list(self.openings),
             "openings": list(self.openings.values()),
             **self._url,

@@ -277,12 +277,13 @@ def test_both_batches_route_word_and_time_their_escalations_alike(
     rng = random.Random(7)
     rows = seeded_rows(300, seed=20261203)
     for n, row in enumerate(rows):
-        # Two sets of terms, all severities (P3/P4 mail waits for the office to open), titles that a
+        # Two sets of terms (and none), all severities (P3/P4 mail waits for the office to open), titles that a
         # subject cuts at 200 characters, quotes and per cent signs that SQL text must keep as they are.
         on_office = rng.random() < 0.5
         row["fields"] = {
             "plan": office if on_office else plan,
-            "escalation_terms": office_terms if on_office else policy,
+            # Now and then terms with no levels at all (a plan without a policy, or an empty one).
+            "escalation_terms": rng.choices([office_terms if on_office else policy, {}, {"levels": []}], [18, 1, 1])[0],
             "severity": rng.choice(["P1", "P2", "P3", "P4"]),
             "title": rng.choice(["Checkout 500", 'It\'s 100% down: "{ticket}" %(now)s ünï', "Long " * 38]) + f" {n}",
         }
