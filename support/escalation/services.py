@@ -132,7 +132,9 @@ def escalate(
 ) -> list[tuple[int, int, int | None]]:
     """Record each ticket's escalation to a level once, route it, move the assignment, notify, add it to the timeline.
 
-    The one way a ticket is escalated (the sweep, staff by hand and partner requests call it). A
+    The one way a ticket is escalated (the sweep on SQLite, staff by hand and partner requests call
+    it; the sweep's batch statement on PostgreSQL is its set-based twin, held to it by
+    tests/support/test_sweep_python_and_sql.py). A
     unique constraint on (ticket, level) and INSERT … ON CONFLICT DO NOTHING make a repeat a no-op:
     only the escalations really written get their side effects. Returns (ticket id, level, person id)
     of those. Callers hold the tickets' row locks and recompute their steps afterwards.
