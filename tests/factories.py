@@ -146,18 +146,9 @@ def replace_tickets_with(field_rows, *, partner, submitter, plan, received_at):
     from support.models import Ticket
 
     Ticket.objects.all().delete()
+    defaults = {"partner": partner, "submitter": submitter, "plan": plan, "severity": "P2", "received_at": received_at}
     return Ticket.objects.bulk_create(
-        Ticket(
-            partner=partner,
-            submitter=submitter,
-            plan=plan,
-            title=f"Ticket {n}",
-            severity="P2",
-            received_at=received_at,
-            **TICKET_INTAKE,
-            **fields,
-        )
-        for n, fields in enumerate(field_rows)
+        Ticket(**{**defaults, "title": f"Ticket {n}", **TICKET_INTAKE, **fields}) for n, fields in enumerate(field_rows)
     )
 
 

@@ -1,5 +1,8 @@
 """Escalating tickets: the one function that records an escalation, and the staff and partner ways to ask for one."""
 
+import json
+import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +35,8 @@ class EscalationOrder:
 # An order with its level of the ticket's terms and the route found for it.
 Planned = tuple[EscalationOrder, dict[str, Any], Route]
 
-# Plain text, formatted in Python: a sweep may escalate thousands of tickets in one batch.
+# Plain text, formatted in Python (`escalate`) or spelled in SQL by the sweep (`sql_text`): a sweep
+# may escalate thousands of tickets in one batch.
 ESCALATION_MAIL = """Ticket #{ticket.pk} ({ticket.severity}) of {partner} is escalated to {level}: {what}.
 
 {ticket.title}
@@ -41,6 +45,67 @@ How you were chosen: {via}
 
 Open it: {url}
 """
+ESCALATION_SUBJECT = "[#{ticket.pk}] {ticket.severity} escalated to {level}: {ticket.title}"
+SUBJECT_LENGTH = 200  # Notification.subject
+# The timeline event: "{reason} L2 support now with Ada Lovelace."
+ESCALATION_EVENT = "{reason} {level} {verb} {who}."
+
+
+def wording(level: dict[str, Any]) -> tuple[str, str]:
+    """Return how the event (verb) and the mail (what) say what the level does with the ticket."""
+    if not level["assigns"]:
+        return "informed", "you are informed"
+    return "now with", "it is yours now"
+
+
+def sql_text(template: str, fields: Mapping[str, str]) -> str:
+    """Return an SQL expression spelling `template` as str.format does, each field given as an SQL expression.
+
+    The set-based sweep words its events and mails in SQL from the same templates as `escalate`.
+    The literal parts are fixed text of this module; `%` is doubled for the driver's parameters.
+    """
+    parts = []
+    for literal, field, spec, conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append("'" + literal.replace("'", "''").replace("%", "%%") + "'")
+        if field is not None:
+            assert not spec and not conversion, "plain fields only"
+            parts.append(f"({fields[field]})")
+    return " || ".join(parts)
+
+
+@dataclass(frozen=True)
+class LevelRoute:
+    """Who takes one level of one set of escalation terms at the router's instant, and the words for it."""
+
+    levels: str  # the terms' levels as the database spells them (jsonb as text): tickets join on it
+    rank: int
+    name: str
+    assigns: bool
+    person_id: int | None
+    via: str
+    who: str
+    verb: str
+    what: str
+
+
+def level_routes(levels_texts: Iterable[str], router: Router) -> list[LevelRoute]:
+    """Return the route of every level of each set of terms: routing depends on the terms, the level and the instant, not the ticket."""
+    routes = []
+    for text in levels_texts:
+        levels = json.loads(text)
+        seen: set[int] = set()
+        for level in levels:
+            if level["rank"] in seen:  # as `_routed`: the first level of a rank is the one
+                continue
+            seen.add(level["rank"])
+            route = router.route(levels, level["rank"])
+            verb, what = wording(level)
+            routes.append(
+                LevelRoute(text, level["rank"], level["name"], level["assigns"], route.person_id, route.via,
+                           router.name(route.person_id), verb, what)
+            )  # fmt: skip
+    return routes
 
 
 _ESCALATION_COLUMNS = [
@@ -67,7 +132,9 @@ def escalate(
 ) -> list[tuple[int, int, int | None]]:
     """Record each ticket's escalation to a level once, route it, move the assignment, notify, add it to the timeline.
 
-    The one way a ticket is escalated (the sweep, staff by hand and partner requests call it). A
+    The one way a ticket is escalated (the sweep on SQLite, staff by hand and partner requests call
+    it; the sweep's batch statement on PostgreSQL is its set-based twin, held to it by
+    tests/support/test_sweep_python_and_sql.py). A
     unique constraint on (ticket, level) and INSERT … ON CONFLICT DO NOTHING make a repeat a no-op:
     only the escalations really written get their side effects. Returns (ticket id, level, person id)
     of those. Callers hold the tickets' row locks and recompute their steps afterwards.
@@ -120,9 +187,10 @@ def _escalation_effects(
     created = timezone.now()
     for order, level, route in done:
         ticket = order.ticket
-        who = router.name(route.person_id)
-        verb = "informed" if not level["assigns"] else "now with"
-        body = f"{order.reason} {level['name']} {verb} {who}."
+        verb, _ = wording(level)
+        body = ESCALATION_EVENT.format(
+            reason=order.reason, level=level["name"], verb=verb, who=router.name(route.person_id)
+        )
         # from_value keeps the cause: the timeline says a new ticket was taken up, not escalated.
         event = (ticket.pk, TicketEvent.Kind.ESCALATED, now, actor, staff, True, body, order.cause, level["name"], "")
         events.append(event)
@@ -150,11 +218,11 @@ def _escalation_mail(
     """
     ticket = order.ticket
     assert route.person_id is not None  # only routed escalations are mailed
-    subject = f"[#{ticket.pk}] {ticket.severity} escalated to {level['name']}: {ticket.title}"[:200]
+    subject = ESCALATION_SUBJECT.format(ticket=ticket, level=level["name"])[:SUBJECT_LENGTH]
     body = ESCALATION_MAIL.format(
         ticket=ticket,
         partner=ticket.partner.name,
-        what="you are informed" if not level["assigns"] else "it is yours now",
+        what=wording(level)[1],
         level=level["name"],
         reason=order.reason,
         via=route.via,

@@ -201,4 +201,9 @@ def notify_at(ticket: Ticket, now: datetime, calendar_cache: CalendarCache | Non
     """Return when mail about `ticket` may go out: at once for P1/P2, else within the plan's support hours."""
     if ticket.severity in escalation.URGENT:
         return now
-    return businesstime.next_opening(business_calendar(ticket.plan, now, calendar_cache), now)
+    return support_opening(ticket.plan, now, calendar_cache)
+
+
+def support_opening(plan: SupportPlan, now: datetime, calendar_cache: CalendarCache | None = None) -> datetime:
+    """Return when mail about a P3/P4 ticket on `plan` may go out: now in support hours, else their next opening."""
+    return businesstime.next_opening(business_calendar(plan, now, calendar_cache), now)

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from support.escalation import services as escalations
 from support.models import Escalation, Ticket, TicketEvent
+from support.tickets import sweep
 from support.tickets.sweep import sweep_slas
 from tests.concurrency import at_once
 from tests.factories import copy_ticket, file_ticket
@@ -47,20 +47,21 @@ def test_two_sweeps_at_once_escalate_every_ticket_once_per_level(breached):
 
 def test_a_sweep_cut_off_halfway_loses_nothing_and_repeats_nothing(breached, monkeypatch):
     calls = {"n": 0}
-    real = escalations._escalation_effects
+    real = sweep._sweep_batch_in_sql
 
     def dies_on_the_third_batch(*args, **kwargs):
+        escalated = real(*args, **kwargs)  # the third batch's statement has run, then the worker dies
         calls["n"] += 1
         if calls["n"] == 3:
             raise ConnectionError("worker killed")
-        return real(*args, **kwargs)
+        return escalated
 
-    monkeypatch.setattr(escalations, "_escalation_effects", dies_on_the_third_batch)
+    monkeypatch.setattr(sweep, "_sweep_batch_in_sql", dies_on_the_third_batch)
     with pytest.raises(ConnectionError):
         sweep_slas(batch_size=100, notify=False)
     done = Escalation.objects.count()
     assert 0 < done < TICKETS * 3  # two batches committed, the third rolled back
-    monkeypatch.setattr(escalations, "_escalation_effects", real)
+    monkeypatch.setattr(sweep, "_sweep_batch_in_sql", real)
     sweep_slas(batch_size=100, notify=False)
     sweep_slas(batch_size=100, notify=False)
     assert_each_level_exactly_once()
