@@ -29,7 +29,7 @@ from .sources import read_source
 from .writers import Writer
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 200
+BATCH_SIZE = 1000  # tickets (or people) per transaction: a kill loses at most one batch
 # A run still marked running that has not committed a batch for this long was cut off.
 RUN_STALE_AFTER = timedelta(minutes=10)
 Progress = Callable[[ImportRun], None]

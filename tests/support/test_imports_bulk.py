@@ -14,7 +14,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from programs.models import Membership, User
+from programs.models import Membership, Partner, User
 from support.imports import new_tickets, runner
 from support.imports.writers import Writer
 from support.models import ImportFinding, SourceIdentity, Ticket
@@ -30,11 +30,13 @@ pytestmark = pytest.mark.django_db
 def snapshot(run):
     """Return every row the run left, with ids replaced by what they stand for (ids differ between runs)."""
     email = dict(User.objects.values_list("pk", "email"))
+    slug = dict(Partner.objects.values_list("pk", "slug"))  # partners made by the import get new ids too
     skipped = {"id", "updated_at"}
     tickets = []
     for ticket in Ticket.objects.order_by("received_at", "title"):
         row = {f.attname: getattr(ticket, f.attname) for f in Ticket._meta.concrete_fields if f.attname not in skipped}
         row["submitter_id"], row["assignee_id"] = email.get(ticket.submitter_id), email.get(ticket.assignee_id)
+        row["partner_id"] = slug[ticket.partner_id]
         row["events"] = [
             (e.kind, e.at, email.get(e.actor_id), e.by_staff, e.public, e.body, e.from_value, e.to_value, e.sla_target)
             for e in ticket.events.order_by("at", "pk")

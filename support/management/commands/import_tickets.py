@@ -9,7 +9,7 @@ from support.imports import report
 from support.imports.helpdesk import source_address
 from support.imports.mapping import MappingError, load_mapping
 from support.imports.records import SourceError
-from support.imports.runner import execute_import, start_import
+from support.imports.runner import BATCH_SIZE, execute_import, start_import
 from support.imports.sources import READERS, read_source
 from support.models import ImportRun
 
@@ -31,7 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Map and count everything; write nothing.")
         parser.add_argument("--since", help="Only tickets updated on or after this day (YYYY-MM-DD) or instant.")
         parser.add_argument("--mapping", help="The mapping file (YAML or TOML); defaults apply without one.")
-        parser.add_argument("--batch-size", type=int, default=200, help="Tickets (or people) per transaction.")
+        parser.add_argument(
+            "--batch-size", type=int, default=BATCH_SIZE, help=f"Tickets (or people) per transaction ({BATCH_SIZE})."
+        )
 
     def handle(
         self,
@@ -43,7 +45,7 @@ class Command(BaseCommand):
         dry_run=False,
         since=None,
         mapping=None,
-        batch_size=200,
+        batch_size=BATCH_SIZE,
         **options,
     ):
         address = self._address(source, source_dir, source_url, media_root)
