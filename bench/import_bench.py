@@ -39,6 +39,7 @@ from peer_venv import peer_python  # noqa: E402
 from seed import HISTORY_QUEUES  # noqa: E402
 
 MAPPING = ROOT / "var" / "import-bench-mapping.yaml"
+PROFILED: list[float] = []  # the runs profiled so far (--profile keeps each in var/import-profile-*.prof)
 
 
 def seed_source(tickets: int) -> None:
@@ -94,6 +95,8 @@ def timed_import(batch_size: int, tickets: int, profile: bool) -> dict:
         seconds = time.perf_counter() - started
     if profiler:
         profiler.disable()
+        profiler.dump_stats(ROOT / "var" / f"import-profile-{'delta' if PROFILED else 'first'}.prof")
+        PROFILED.append(seconds)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
     run = ImportRun.objects.order_by("-pk").first()
     assert run is not None and run.state == ImportRun.State.DONE, output.getvalue()[-2000:]

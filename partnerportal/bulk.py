@@ -120,19 +120,50 @@ def insert_objects(model, objects: Sequence) -> None:
     if connection.vendor != "postgresql":
         model._base_manager.bulk_create(objects)
         return
-    pk = model._meta.pk
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, pk.column, len(objects)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    for instance, new_id in zip(objects, ids, strict=True):
+    for instance, new_id in zip(objects, _new_ids(model, len(objects)), strict=True):
         instance.pk = new_id
         instance._state.adding, instance._state.db = False, connection.alias
     fields = list(model._meta.local_concrete_fields)
-    rows = _prepared(model, [field.name for field in fields], [[f.pre_save(o, True) for f in fields] for o in objects])
-    # Straight into the table: the rows need no conflict handling and return nothing.
+    _copy(model, fields, [[field.pre_save(instance, True) for field in fields] for instance in objects])
+
+
+def insert_rows(model, rows: Sequence[dict]) -> list[int]:
+    """INSERT rows given as {field attname: value}, the model's defaults for the rest; return their ids in order.
+
+    For many rows of a model whose instances would cost more to build than to write (timeline
+    events): no model instance, no auto_now. PostgreSQL as in `insert_objects`; elsewhere one
+    INSERT … RETURNING per chunk.
+    """
+    if not rows:
+        return []
+    fields = [field for field in model._meta.local_concrete_fields if not field.primary_key]
+    names = {field.attname for field in fields}
+    values = []
+    for row in rows:
+        if unknown := row.keys() - names:
+            raise ValueError(f"{model.__name__} has no field {sorted(unknown)[0]!r}.")
+        values.append([row[field.attname] if field.attname in row else field.get_default() for field in fields])
+    if connection.vendor != "postgresql":
+        returned = insert_returning(model, [field.name for field in fields], values, returning=["pk"])
+        return [row[0] for row in returned]
+    ids = _new_ids(model, len(rows))
+    _copy(model, [model._meta.pk, *fields], [[new_id, *row] for new_id, row in zip(ids, values, strict=True)])
+    return ids
+
+
+def _new_ids(model, count: int) -> list[int]:
+    """Draw `count` ids from the sequence of the model's table (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _copy(model, fields: Sequence, rows: Sequence[Sequence]) -> None:
+    """COPY `rows` (values in the order of `fields`) straight into the model's table (PostgreSQL)."""
+    rows = _prepared(model, [field.name for field in fields], rows)
     names = ", ".join(_quote(field.column) for field in fields)
     with (
         connection.cursor() as cursor,

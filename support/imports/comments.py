@@ -90,7 +90,7 @@ class CommentWriter(PartyWriter):
             "public": public,
             "body": comment.body,
             "at": comment.created_at,
-            "actor": self.user_of(comment.author_id),
+            "actor_id": self.user_id_of(comment.author_id),
             "by_staff": self.is_agent(comment.author_id),
         }
 
@@ -134,7 +134,7 @@ class CommentWriter(PartyWriter):
                 original_name=attachment.file_name[:200],
                 content_type=upload.checked_content_type,
                 size=upload.size,
-                uploaded_by=event().actor,
+                uploaded_by_id=event().actor_id,
                 uploaded_at=comment.created_at,
                 public=event().public,
             )
@@ -145,7 +145,7 @@ class CommentWriter(PartyWriter):
             ticket=ticket(),
             kind=Kind.ATTACHMENT,
             at=comment.created_at,
-            actor=event().actor,
+            actor_id=event().actor_id,
             by_staff=event().by_staff,
             public=event().public,
             body=attachment.file_name,

@@ -15,13 +15,13 @@ careful way too: their files are checked and stored one by one.
 """
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from partnerportal.bulk import insert_objects
+from partnerportal.bulk import insert_objects, insert_rows
 from support.models import Ticket, TicketEvent
 from support.rules import sla
 from support.tickets.clock import apply_clock, clock_inputs
@@ -44,7 +44,7 @@ class _Planned:
     """One new ticket, mapped: its row, its events in the order they are written, and its identities."""
 
     ticket: Ticket
-    events: list[TicketEvent] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # each event's fields (no model instances)
     # (object type, source id, fingerprint, index of its event or None for the ticket itself)
     identities: list[tuple[str, str, str, int | None]] = field(default_factory=list)
 
@@ -75,9 +75,9 @@ def _plan(writer: "Writer", source: r.Ticket, tally: Tally) -> _Planned | None:
         writer.skip_comments(source.comments, tally, f"its ticket {source.source_id} failed")
         return None
     ticket = Ticket(**values, escalation_terms=writer.new_ticket_terms(values["plan"]))
-    planned = _Planned(ticket, [writer.received_event(ticket, source)])
+    planned = _Planned(ticket, [writer.received_fields(ticket, source)])
     planned.identities.append((r.TICKET, source.source_id, writer.fingerprint(source.fingerprint_source), None))
-    for key, row in writer.derived_events(ticket, source, history):
+    for key, row in writer.derived_events(source, history):
         planned.identities.append((DERIVED_EVENT, key, "", len(planned.events)))
         planned.events.append(row)
     tally.count(r.TICKET, "created", source.source_id)
@@ -87,22 +87,22 @@ def _plan(writer: "Writer", source: r.Ticket, tally: Tally) -> _Planned | None:
             planned.identities.append((r.COMMENT, comment.source_id, fingerprint, 0))  # the reception, written above
         else:
             planned.identities.append((r.COMMENT, comment.source_id, fingerprint, len(planned.events)))
-            planned.events.append(TicketEvent(ticket=ticket, **writer.comment_fields(comment)))
+            planned.events.append(writer.comment_fields(comment))
         tally.count(r.COMMENT, "created", comment.source_id)
     _clock(writer, planned)
     return planned
 
 
-def _timeline(events: list[TicketEvent]) -> list[sla.TimelineEntry]:
+def _timeline(events: list[dict[str, Any]]) -> list[sla.TimelineEntry]:
     """Return the events as `clock.timeline_of` reads them from the database: by time, then as written."""
-    ordered = sorted(range(len(events)), key=lambda i: (events[i].at, i))
+    ordered = sorted(range(len(events)), key=lambda i: (events[i]["at"], i))
     return [
         sla.TimelineEntry(
-            kind=events[i].kind,
-            at=events[i].at,
-            by_staff=events[i].by_staff,
-            public=events[i].public,
-            value=events[i].to_value,
+            kind=events[i]["kind"],
+            at=events[i]["at"],
+            by_staff=events[i].get("by_staff", False),
+            public=events[i].get("public", True),
+            value=events[i].get("to_value", ""),
         )
         for i in ordered
     ]
@@ -115,13 +115,13 @@ def _clock(writer: "Writer", planned: _Planned) -> None:
     inputs = clock_inputs(ticket, _timeline(planned.events), targets, writer.calendars)
     apply_clock(ticket, inputs, reached=(), recorded=set())
     now = timezone.now()
-    crossed: dict[tuple[str, str, str], TicketEvent] = {}
+    crossed: dict[tuple[str, str, str], dict[str, Any]] = {}
     for at, kind, target, key in sla.thresholds(ticket):
         if at <= now:
             # The timeline holds each (kind, target, key) once: the careful path inserts ignoring conflicts.
             crossed.setdefault(
                 (kind, target, key),
-                TicketEvent(ticket=ticket, kind=kind, sla_target=target, to_value=key, at=at, public=False),
+                {"kind": kind, "sla_target": target, "to_value": key, "at": at, "public": False},
             )
     if crossed:
         planned.events += crossed.values()
@@ -132,10 +132,9 @@ def _clock(writer: "Writer", planned: _Planned) -> None:
 def _insert(writer: "Writer", planned: list[_Planned]) -> None:
     """Insert the tickets, then their events, then the identities: one statement per table."""
     insert_objects(Ticket, [plan.ticket for plan in planned])
-    for plan in planned:
-        for event in plan.events:
-            event.ticket_id = plan.ticket.pk  # known now
-    insert_objects(TicketEvent, [event for plan in planned for event in plan.events])
+    events = [{**event, "ticket_id": plan.ticket.pk} for plan in planned for event in plan.events]
+    event_ids = iter(insert_rows(TicketEvent, events))
+    ids = [[next(event_ids) for _ in plan.events] for plan in planned]
     now = timezone.now()
     ticket_type = ContentType.objects.get_for_model(Ticket).pk
     event_type = ContentType.objects.get_for_model(TicketEvent).pk
@@ -145,10 +144,10 @@ def _insert(writer: "Writer", planned: list[_Planned]) -> None:
             object_type,
             source_id,
             ticket_type if index is None else event_type,
-            plan.ticket.pk if index is None else plan.events[index].pk,
+            plan.ticket.pk if index is None else event_ids_of[index],
             fingerprint,
         )
-        for plan in planned
+        for plan, event_ids_of in zip(planned, ids, strict=True)
         for object_type, source_id, fingerprint, index in plan.identities
     ]
     insert_identities(writer.run, rows, now)

@@ -253,6 +253,11 @@ class PartyWriter(BaseWriter):
             self.user_of_person[person_id] = user
         return self.user_of_person[person_id]
 
+    def user_id_of(self, person_id: str) -> int | None:
+        """Return the id of the user a source person became, or None."""
+        user = self.user_of(person_id)
+        return None if user is None else user.pk
+
     def is_agent(self, person_id: str) -> bool:
         person = self.people.get(person_id)
         return person is not None and person.is_agent

@@ -133,10 +133,14 @@ class Writer(CommentWriter):
         """Return a new ticket's escalation terms: the plan's, escalating from the import on."""
         return {**self._escalation_terms(plan), ESCALATES_FROM: self.escalates_from}
 
-    def received_event(self, ticket: Ticket, source: r.Ticket) -> TicketEvent:
-        return TicketEvent(
-            ticket=ticket, kind=Kind.RECEIVED, at=source.created_at, actor=ticket.submitter, to_value=ticket.severity
-        )
+    def received_fields(self, ticket: Ticket, source: r.Ticket) -> dict[str, Any]:
+        """Return the fields of the ticket's reception on its timeline: when the source received it, from whom."""
+        return {
+            "kind": Kind.RECEIVED,
+            "at": source.created_at,
+            "actor_id": ticket.submitter_id,
+            "to_value": ticket.severity,
+        }
 
     def _ticket(self, source: r.Ticket, identity: Known | None, present: bool) -> tuple[str, str]:
         fingerprint = self.fingerprint(source.fingerprint_source)
@@ -144,8 +148,8 @@ class Writer(CommentWriter):
         values, history = self.mapped_ticket(source)
         if ticket is None:
             ticket = Ticket.objects.create(**values, escalation_terms=self.new_ticket_terms(values["plan"]))
-            self.received_events[ticket.pk] = received = self.received_event(ticket, source)
-            received.save()
+            received = TicketEvent.objects.create(ticket=ticket, **self.received_fields(ticket, source))
+            self.received_events[ticket.pk] = received
             outcome = "created"
         else:
             for name, value in values.items():
@@ -154,8 +158,9 @@ class Writer(CommentWriter):
             ticket.events.filter(kind=Kind.RECEIVED).update(at=source.created_at, actor=values["submitter"])
             outcome = "updated"
         self._drop_derived_events(source)
-        derived = self.derived_events(ticket, source, history)
-        for (key, _), row in zip(derived, TicketEvent.objects.bulk_create([row for _, row in derived]), strict=True):
+        derived = self.derived_events(source, history)
+        rows = TicketEvent.objects.bulk_create([TicketEvent(ticket=ticket, **fields) for _, fields in derived])
+        for (key, _), row in zip(derived, rows, strict=True):
             self.remember(DERIVED_EVENT, key, row, "", None)
         self.remember(r.TICKET, source.source_id, ticket, fingerprint, identity)
         self.written_tickets[source.source_id] = ticket
@@ -245,22 +250,19 @@ class Writer(CommentWriter):
         changes = [Change(c.at, c.author_id, self._status(c.new)) for c in source.status_changes]
         return status_events(changes, final=status, final_at=source.updated_at, final_actor_id=source.assignee_id)
 
-    def derived_events(
-        self, ticket: Ticket, source: r.Ticket, history: list[StatusEvent]
-    ) -> list[tuple[str, TicketEvent]]:
-        """Return the events the ticket's history gives (its status changes, a note of its CCs), with their keys."""
+    def derived_events(self, source: r.Ticket, history: list[StatusEvent]) -> list[tuple[str, dict[str, Any]]]:
+        """Return the fields of the events the ticket's history gives (its status changes, a note of its CCs), keyed."""
         rows = [
             (
                 f"{source.source_id}:{n}",
-                TicketEvent(
-                    ticket=ticket,
-                    kind=event.kind,
-                    at=event.at,
-                    actor=self.user_of(event.actor_id),
-                    by_staff=self.is_agent(event.actor_id),
-                    from_value=event.old,
-                    to_value=event.new,
-                ),
+                {
+                    "kind": event.kind,
+                    "at": event.at,
+                    "actor_id": self.user_id_of(event.actor_id),
+                    "by_staff": self.is_agent(event.actor_id),
+                    "from_value": event.old,
+                    "to_value": event.new,
+                },
             )
             for n, event in enumerate(history)
         ]
@@ -268,13 +270,12 @@ class Writer(CommentWriter):
         if copied:
             # The portal has no ticket participants yet: the CCs are kept where staff see them.
             body = f"Copied on this ticket in {self.system.title()} (CC): {', '.join(copied)}. "
-            note = TicketEvent(
-                ticket=ticket,
-                kind=Kind.NOTE,
-                at=source.created_at,
-                public=False,
-                body=body + "They get no mail from the portal.",
-            )
+            note = {
+                "kind": Kind.NOTE,
+                "at": source.created_at,
+                "public": False,
+                "body": body + "They get no mail from the portal.",
+            }
             rows.append((f"{source.source_id}:cc", note))
         return rows
 
