@@ -19,8 +19,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from partnerportal.audit import audit_context
+from partnerportal.bulk import analyze
 from programs.models import User
-from support.models import ImportFinding, ImportRun
+from support.models import ImportFinding, ImportRun, SourceIdentity, Ticket, TicketEvent
 
 from . import records as r
 from . import report
@@ -155,10 +156,18 @@ def execute_import(
     else:
         for index, (object_type, items) in enumerate(planned):
             if index >= run.batches_done:
+                if _doubled(index - run.batches_done):
+                    # The identities looked up by each batch have doubled since the planner last counted.
+                    analyze(SourceIdentity, Ticket, TicketEvent)
                 _real_batch(run, writer, index, object_type, items)
                 if progress:
                     progress(run)
     return _reconcile(run)
+
+
+def _doubled(done: int) -> bool:
+    """Return True before the first batch of a run and after 1, 2, 4, 8, … batches: when what it wrote doubled."""
+    return done & (done - 1) == 0
 
 
 def _process(writer: Writer, object_type: str, items: list[Any]) -> report.Tally:
@@ -216,7 +225,9 @@ def _dry_run(run: ImportRun, writer: Writer, planned: list[tuple[str, list[Any]]
     tallies: list[report.Tally] = []
     try:
         with transaction.atomic():
-            for object_type, items in planned:
+            for index, (object_type, items) in enumerate(planned):
+                if _doubled(index):
+                    analyze(SourceIdentity, Ticket, TicketEvent)
                 with transaction.atomic():
                     tallies.append(_process(writer, object_type, items))
             raise _DryRunDone
