@@ -21,7 +21,7 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from partnerportal.bulk import analyze
 from programs.models import User
-from support.models import ImportFinding, ImportRun, SourceIdentity, Ticket, TicketEvent
+from support.models import ImportFinding, ImportRun, SourceIdentity
 
 from . import records as r
 from . import report
@@ -154,11 +154,12 @@ def execute_import(
     if run.dry_run:
         _dry_run(run, writer, planned, progress)
     else:
+        resumed_at = run.batches_done
         for index, (object_type, items) in enumerate(planned):
-            if index >= run.batches_done:
-                if _doubled(index - run.batches_done):
+            if index >= resumed_at:
+                if _doubled(index - resumed_at):
                     # The identities looked up by each batch have doubled since the planner last counted.
-                    analyze(SourceIdentity, Ticket, TicketEvent)
+                    analyze(SourceIdentity)
                 _real_batch(run, writer, index, object_type, items)
                 if progress:
                     progress(run)
@@ -227,7 +228,7 @@ def _dry_run(run: ImportRun, writer: Writer, planned: list[tuple[str, list[Any]]
         with transaction.atomic():
             for index, (object_type, items) in enumerate(planned):
                 if _doubled(index):
-                    analyze(SourceIdentity, Ticket, TicketEvent)
+                    analyze(SourceIdentity)
                 with transaction.atomic():
                     tallies.append(_process(writer, object_type, items))
             raise _DryRunDone
