@@ -102,9 +102,18 @@ def level_routes(levels_texts: Iterable[str], router: Router) -> list[LevelRoute
             route = router.route(levels, level["rank"])
             verb, what = wording(level)
             routes.append(
-                LevelRoute(text, level["rank"], level["name"], level["assigns"], route.person_id, route.via,
-                           router.name(route.person_id), verb, what)
-            )  # fmt: skip
+                LevelRoute(
+                    levels=text,
+                    rank=level["rank"],
+                    name=level["name"],
+                    assigns=level["assigns"],
+                    person_id=route.person_id,
+                    via=route.via,
+                    who=router.name(route.person_id),
+                    verb=verb,
+                    what=what,
+                )
+            )
     return routes
 
 

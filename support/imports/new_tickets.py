@@ -24,7 +24,7 @@ from django.utils import timezone
 from partnerportal.bulk import insert_objects, insert_rows
 from support.models import Ticket, TicketEvent
 from support.rules import sla
-from support.tickets.clock import apply_clock, clock_inputs
+from support.tickets.clock import apply_clock, clock_inputs, past_thresholds
 
 from . import records as r
 from .identities import DERIVED_EVENT, ObjectFailed, insert_identities, undo
@@ -114,15 +114,7 @@ def _clock(writer: "Writer", planned: _Planned) -> None:
     targets = writer.targets_of(ticket)
     inputs = clock_inputs(ticket, _timeline(planned.events), targets, writer.calendars)
     apply_clock(ticket, inputs, reached=(), recorded=set())
-    now = timezone.now()
-    crossed: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for at, kind, target, key in sla.thresholds(ticket):
-        if at <= now:
-            # The timeline holds each (kind, target, key) once: the careful path inserts ignoring conflicts.
-            crossed.setdefault(
-                (kind, target, key),
-                {"kind": kind, "sla_target": target, "to_value": key, "at": at, "public": False},
-            )
+    crossed = past_thresholds(ticket)
     if crossed:
         planned.events += crossed.values()
         inputs = clock_inputs(ticket, _timeline(planned.events), targets, writer.calendars)

@@ -123,15 +123,13 @@ class PartyWriter(BaseWriter):
         new: list[r.Person] = []  # never imported, and no account has their address: written together
         for person in batch:
             email, identity = self.user_email(person), known.get(person.source_id)
-            user = users.get(identity.object_id) if identity is not None else None
-            if user is not None and identity is not None and identity.fingerprint == self.fingerprint(person.raw):
-                self.user_of_person[person.source_id] = user
+            if self._unchanged_user(person, identity, users):
                 tally.count(r.USER, "unchanged", person.source_id)
             elif self.bulk and identity is None and email.lower() not in taken:
                 taken.add(email.lower())
                 new.append(person)
             else:
-                self.careful_person(person, known.get(person.source_id), users, tally)
+                self.careful_person(person, identity, users, tally)
         if new:
             write_new_people(self, new, tally)
 
@@ -146,9 +144,21 @@ class PartyWriter(BaseWriter):
         found = User.objects.annotate(address=Lower("email")).filter(address__in=wanted)
         return set(found.values_list("address", flat=True))
 
+    def _unchanged_user(self, person: r.Person, identity: Known | None, users: dict[int, User]) -> bool:
+        """Return True (and remember the account) when an earlier run imported the person as they are now."""
+        user = users.get(identity.object_id) if identity is not None else None
+        if user is None or identity is None or identity.fingerprint != self.fingerprint(person.raw):
+            return False
+        self.user_of_person[person.source_id] = user
+        return True
+
+    def _mapped_email(self, person: r.Person) -> str:
+        """Return the person's address here: theirs, an agent's as the mapping sends it; empty when none."""
+        return self.mapping.staff_email(person.email) if person.is_agent and person.email else person.email
+
     def user_email(self, person: r.Person) -> str:
         """Return the address of the account a person becomes: theirs (an agent's as mapped), or a placeholder."""
-        email = self.mapping.staff_email(person.email) if person.is_agent and person.email else person.email
+        email = self._mapped_email(person)
         if not email:
             kind = "agent" if person.is_agent else "user"
             return f"{self.system}-{kind}-{person.source_id}@{PLACEHOLDER_DOMAIN}"[:254]
@@ -168,12 +178,11 @@ class PartyWriter(BaseWriter):
         )
 
     def _person(self, person: r.Person, identity: Known | None, users: dict[int, User]) -> tuple[str, str]:
+        if self._unchanged_user(person, identity, users):
+            return "unchanged", ""
         fingerprint = self.fingerprint(person.raw)
         user = users.get(identity.object_id) if identity is not None else None
-        if user is not None and identity is not None and identity.fingerprint == fingerprint:
-            self.user_of_person[person.source_id] = user
-            return "unchanged", ""
-        email = self.mapping.staff_email(person.email) if person.is_agent and person.email else person.email
+        email = self._mapped_email(person)
         existing = user or (User.objects.filter(email__iexact=email[:254]).first() if email else None)
         if existing is not None:
             self.user_of_person[person.source_id] = existing

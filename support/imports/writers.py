@@ -12,14 +12,12 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from django.utils import timezone
-
 from programs.models import Membership, Partner, User
 from support.entitlement import plan_for_partner
 from support.escalation.terms import escalation_snapshot
 from support.models import SourceIdentity, SupportPlan, Ticket, TicketEvent
 from support.rules import sla
-from support.tickets.clock import ESCALATES_FROM, refresh_clock, sla_targets_of
+from support.tickets.clock import ESCALATES_FROM, past_thresholds, refresh_clock, sla_targets_of
 
 from . import records as r
 from .comments import CommentWriter, Lazy
@@ -289,16 +287,10 @@ class Writer(CommentWriter):
     def finish_ticket(self, ticket: Ticket) -> None:
         """Compute the clock from the original reception; record the thresholds already past, silently."""
         refresh_clock(ticket, self.calendars)
-        now = timezone.now()
-        crossed = [point for point in sla.thresholds(ticket) if point[0] <= now]
+        crossed = past_thresholds(ticket)
         if crossed:
-            TicketEvent.objects.bulk_create(
-                [
-                    TicketEvent(ticket=ticket, kind=kind, sla_target=target, to_value=key, at=at, public=False)
-                    for at, kind, target, key in crossed
-                ],
-                ignore_conflicts=True,
-            )
+            rows = [TicketEvent(ticket=ticket, **fields) for fields in crossed.values()]
+            TicketEvent.objects.bulk_create(rows, ignore_conflicts=True)  # an updated ticket has some already
             refresh_clock(ticket, self.calendars)
 
     def targets_of(self, ticket: Ticket) -> sla.Targets:

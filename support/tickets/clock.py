@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from support.models import SeverityTarget, SupportPlan, Ticket, TicketEvent
 from support.rules import businesstime, escalation, sla
@@ -119,7 +120,7 @@ def escalation_steps(
 def refresh_clock(ticket: Ticket, calendar_cache: CalendarCache | None = None) -> dict[str, tuple[object, object]]:
     """Recompute and store the ticket's SLA clock and escalation steps; return the fields that moved (old, new)."""
     inputs = _clock_inputs(ticket, calendar_cache)
-    before = {name: getattr(ticket, name) for name in DEADLINE_FIELDS}
+    before = {name: getattr(ticket, name) for name in _deadline_fields(inputs.clock)}
     recorded = set(
         ticket.events.filter(kind__in=[TicketEvent.Kind.SLA_WARNING, TicketEvent.Kind.SLA_BREACH]).values_list(
             "kind", "sla_target", "to_value"
@@ -154,16 +155,19 @@ def apply_clock(
     return {**deadlines, **derived, "next_due_at": ticket.next_due_at}
 
 
-DEADLINE_FIELDS = (
-    "first_response_at",
-    "first_response_due",
-    "first_response_warn_at",
-    "resolution_due",
-    "resolution_warn_at",
-    "paused_seconds",
-    "update_due",
-    "update_warn_at",
-)
+def past_thresholds(ticket: Ticket) -> dict[tuple[str, str, str], dict[str, object]]:
+    """Return the timeline-event fields of the SLA warnings and breaches already past on the ticket's stored clock.
+
+    Keyed by (kind, target, key), each once (the timeline holds each once): an imported ticket records its past silently.
+    """
+    now = timezone.now()
+    crossed: dict[tuple[str, str, str], dict[str, object]] = {}
+    for at, kind, target, key in sla.thresholds(ticket):
+        if at <= now:
+            crossed.setdefault(
+                (kind, target, key), {"kind": kind, "sla_target": target, "to_value": key, "at": at, "public": False}
+            )
+    return crossed
 
 
 def _deadline_fields(clock: sla.Clock) -> dict[str, object]:
