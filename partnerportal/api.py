@@ -118,6 +118,14 @@ class IsPartner(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.membership is not None)
 
 
+class IsPartnerAdmin(permissions.BasePermission):
+    message = "Only a partner admin can use this endpoint."
+
+    def has_permission(self, request, view):
+        membership = request.user.membership if request.user and request.user.is_authenticated else None
+        return bool(membership is not None and membership.is_admin)
+
+
 def staff_roles(*roles):
     """Return a permission class letting in staff who hold one of `roles` (superusers hold all)."""
 

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from programs import api as programs_api
+from programs.webhooks import api as webhooks_api
 from support.api import views as support_api
 from tiering import api as tiering_api
 
@@ -13,6 +14,7 @@ from .api import not_found
 router = SimpleRouter()
 router.register("tickets", support_api.TicketViewSet, basename="ticket")
 router.register("kb/articles", support_api.ArticleViewSet, basename="article")
+router.register("webhooks", webhooks_api.WebhookEndpointViewSet, basename="webhook")
 
 v1 = [
     path("me/", programs_api.MeView.as_view(), name="me"),

@@ -21,6 +21,8 @@ def navigation(request):
     items.append(("Program", reverse("program")))
     if user.is_staff:
         items.append(("Admin", reverse("admin:index")))
+    if user.membership is not None and user.membership.is_admin:
+        items.append(("Webhooks", reverse("webhooks")))
     items.append(("API tokens", reverse("api_tokens")))
     items.append(("Two-factor", reverse("two_factor")))
     items.append(("Password", reverse("password_change")))

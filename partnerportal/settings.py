@@ -315,6 +315,16 @@ except (TypeError, ValueError):
 EXCLUSIVITY_ENGAGEMENT_DAYS = _int("EXCLUSIVITY_ENGAGEMENT_DAYS", 30, minimum=1)
 TIERING_UPKEEP_SECONDS = _int("TIERING_UPKEEP_SECONDS", 3600, minimum=60)
 
+# Webhooks to partners' systems. Hosts named in WEBHOOK_ALLOWED_HOSTS may resolve to internal
+# addresses (a receiver on this machine in tests, a relay inside the network); every other host
+# must resolve to public addresses only. A worker takes due deliveries in batches and holds each
+# for WEBHOOK_LEASE_SECONDS: one killed mid-send is retried by another after that.
+WEBHOOK_ALLOWED_HOSTS = _list("WEBHOOK_ALLOWED_HOSTS", "")
+WEBHOOK_SWEEP_SECONDS = _int("WEBHOOK_SWEEP_SECONDS", 10, minimum=1)
+WEBHOOK_LEASE_SECONDS = _int("WEBHOOK_LEASE_SECONDS", 300, minimum=15)
+WEBHOOK_BATCH_SIZE = _int("WEBHOOK_BATCH_SIZE", 200, minimum=1)
+WEBHOOK_CONCURRENCY = _int("WEBHOOK_CONCURRENCY", 16, minimum=1)
+
 # The one beat schedule. Later periodic tasks (SLA sweep, re-tier, releases) are added here.
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "partnerportal.tasks.heartbeat", "schedule": float(HEARTBEAT_SECONDS)},
@@ -322,6 +332,8 @@ CELERY_BEAT_SCHEDULE = {
     "quarter-figures": {"task": "support.tasks.refresh_quarter_figures", "schedule": float(QUARTER_FIGURES_SECONDS)},
     # Policies taking effect, due downgrades, stale account claims, and the annual re-tier on its day.
     "tiering-upkeep": {"task": "tiering.tasks.upkeep", "schedule": float(TIERING_UPKEEP_SECONDS)},
+    # Retries that came due and deliveries a killed worker left behind (new events nudge a worker at once).
+    "webhook-deliveries": {"task": "programs.tasks.deliver_webhooks", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
 }
 
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
-from .models import Membership
+from .models import EventType, Membership
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -59,4 +59,20 @@ class TwoFactorCodeForm(forms.Form):
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
         help_text="The 6 digits your authenticator app shows, or one of your recovery codes.",
+    )
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.CharField(
+        label="Endpoint URL",
+        max_length=2000,
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/hooks/partner-portal"}),
+        help_text="We POST signed JSON here. It must be a public https:// address.",
+    )
+    description = forms.CharField(label="Description", max_length=200, required=False)
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=EventType.subscribable,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Pick at least one event type."},
     )

@@ -17,6 +17,15 @@ from .partners import (
     validate_time_zone,
 )
 from .people import SUPPORT_ROLES, TWO_FACTOR_AUDIT, AuthenticatorApp, RecoveryCodes, StaffRole, User, UserManager
+from .webhooks import (
+    EventType,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryQuerySet,
+    WebhookEndpoint,
+    WebhookEndpointQuerySet,
+    WebhookMessage,
+)
 
 __all__ = [
     "SUPPORT_ROLES",
@@ -26,6 +35,7 @@ __all__ = [
     "AuthenticatorApp",
     "Certification",
     "CertificationQuerySet",
+    "EventType",
     "Invitation",
     "InvitationQuerySet",
     "Membership",
@@ -43,6 +53,12 @@ __all__ = [
     "StaffRole",
     "User",
     "UserManager",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryQuerySet",
+    "WebhookEndpoint",
+    "WebhookEndpointQuerySet",
+    "WebhookMessage",
     "hash_token",
     "validate_time_zone",
 ]

@@ -7,21 +7,13 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from programs.api import PartnerSummarySerializer
 from support.insight import metrics
 from support.knowledge import articles
-from support.models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment, TicketEvent
+from support.models import Article, SeverityTarget, SupportPlan, Ticket, TicketAttachment
 from support.pages.forms import TicketForm
-from support.rules import sla
 from support.tickets import lifecycle
+from support.tickets.representation import TicketSerializer, absolute
 from support.tickets.uploads import BINARY_TYPES, TEXT_TYPES, check_upload
-
-
-def absolute(serializer, url: str) -> str:
-    """Return `url` as a full address when the serializer knows the request (API clients follow links)."""
-    request = serializer.context.get("request")
-    return request.build_absolute_uri(url) if request else url
-
 
 # --- Support plan --------------------------------------------------------------------------------
 
@@ -79,66 +71,6 @@ class MySupportSerializer(serializers.Serializer):
 # --- Tickets -------------------------------------------------------------------------------------
 
 
-class SlaSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=sla.SLA_STATES)
-    first_response_due = serializers.DateTimeField(allow_null=True)
-    first_response_at = serializers.DateTimeField(allow_null=True)
-    resolution_due = serializers.DateTimeField(allow_null=True, help_text="Null while the clock is paused.")
-    update_due = serializers.DateTimeField(allow_null=True, help_text="When our next status update is due (P1/P2).")
-    paused_seconds = serializers.IntegerField(help_text="Business time spent waiting on the partner.")
-
-
-class TicketSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
-    partner = PartnerSummarySerializer()
-    submitter = serializers.EmailField(source="submitter.email")
-    assignee = serializers.SerializerMethodField()
-    sla = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Ticket
-        fields = [
-            "id",
-            "url",
-            "title",
-            "status",
-            "severity",
-            "category",
-            "customer_name",
-            "environment",
-            "partner",
-            "submitter",
-            "assignee",
-            "escalation_level",
-            "received_at",
-            "updated_at",
-            "resolved_at",
-            "closed_at",
-            "sla",
-        ]
-
-    def get_url(self, ticket) -> str:
-        return absolute(self, reverse("api:ticket-detail", args=[ticket.pk]))
-
-    def get_assignee(self, ticket) -> str | None:
-        return ticket.assignee.get_full_name() if ticket.assignee else None
-
-    @staticmethod
-    def _sla(ticket, now) -> dict:
-        return {
-            "state": ticket.sla_state(now),
-            "first_response_due": ticket.first_response_due,
-            "first_response_at": ticket.first_response_at,
-            "resolution_due": ticket.resolution_due,
-            "update_due": ticket.update_due,
-            "paused_seconds": ticket.paused_seconds,
-        }
-
-    @extend_schema_field(SlaSerializer)
-    def get_sla(self, ticket) -> dict:
-        return SlaSerializer(self._sla(ticket, self.context["now"])).data
-
-
 class QueueTicketSerializer(TicketSerializer):
     """A ticket in the queue (its own schema name: the queue pages by number, the ticket list by cursor)."""
 
@@ -174,17 +106,6 @@ class TicketCreateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ticket
         fields = [*TicketForm.Meta.fields, "suggested_for"]
-
-
-class EventSerializer(serializers.ModelSerializer):
-    actor = serializers.SerializerMethodField()
-
-    class Meta:
-        model = TicketEvent
-        fields = ["id", "kind", "at", "actor", "by_staff", "public", "body", "from_value", "to_value", "sla_target"]
-
-    def get_actor(self, event) -> str | None:
-        return event.actor.get_full_name() if event.actor else None
 
 
 class CommentSerializer(serializers.Serializer):

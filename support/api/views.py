@@ -28,7 +28,6 @@ from support.api.serializers import (
     AttachmentUploadSerializer,
     CommentSerializer,
     EscalationRequestSerializer,
-    EventSerializer,
     MySupportSerializer,
     OnCallSerializer,
     QueueTicketSerializer,
@@ -47,6 +46,7 @@ from support.models import Article, SupportPlan, Ticket, TicketAttachment, Ticke
 from support.pages.filters import TicketFilter
 from support.pages.tickets import attachment_response
 from support.tickets import lifecycle
+from support.tickets.representation import EventSerializer
 
 SUPPORT_STAFF = staff_roles(*SUPPORT_ROLES)
 REPORT_READERS = staff_roles(*SUPPORT_ROLES, StaffRole.PROGRAM_MANAGER)

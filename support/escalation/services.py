@@ -20,6 +20,7 @@ from support.models import Escalation, Notification, Ticket, TicketEvent
 from support.rules import escalation
 from support.tickets.access import require_ticket_partner
 from support.tickets.clock import CalendarCache, notify_at, refresh_clock
+from support.tickets.webhooks import escalation_news, publish_for_tickets
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ def _escalation_effects(
     for order, _, _ in done:  # keep the callers' instances in step with the rows
         if order.ticket.pk in moves:
             order.ticket.assignee_id, order.ticket.escalation_level = moves[order.ticket.pk]
+    publish_for_tickets(escalation_news((order.ticket.pk, level["name"], order.cause) for order, level, _ in done))
 
 
 def _escalation_mail(

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from partnerportal.audit import audit_context
-from programs.models import Partner, User
+from programs.models import EventType, Partner, User
 from support.entitlement import plan_for_partner
 from support.escalation.terms import escalation_snapshot
 from support.insight.csat import invite_to_rate, withdraw_invitation
@@ -36,6 +36,7 @@ from support.tickets.access import (
     require_ticket_partner,
 )
 from support.tickets.clock import refresh_clock
+from support.tickets.webhooks import publish_status_change, publish_ticket_event, timeline_entry
 
 Status = Ticket.Status
 Kind = TicketEvent.Kind
@@ -112,7 +113,8 @@ def open_ticket(
         refresh_clock(ticket)
         if suggested_for:
             record_deflection(kind=Deflection.Kind.SUBMITTED, user=submitter, ticket=ticket, query=suggested_for)
-    if at is None:
+    if at is None:  # a backdated ticket (an import, the demo) is news to nobody
+        publish_ticket_event(ticket, EventType.TICKET_CREATED)
         transaction.on_commit(lambda: _send_auto_acknowledgement(ticket.pk), robust=True)
     return ticket
 
@@ -192,11 +194,13 @@ def transition_ticket(
     if action == "reopen" and not message.strip():
         raise ValidationError("Say why the ticket is reopened.")
     now = at or timezone.now()
+    from_status = ticket.status
     with audit_context(action=f"ticket_{action}", actor=by.pk):
         _change_status(ticket, action, by=by, at=now, message=message.strip())
         refresh_clock(ticket)
         if ticket.status == Status.RESOLVED:
             invite_to_rate(ticket, now)
+        publish_status_change(ticket, from_status=from_status, to_status=ticket.status)
     return ticket
 
 
@@ -250,9 +254,14 @@ def add_comment(
         event.stored_attachments = [
             _store_attachment(ticket, upload, by=by, at=now, public=public) for upload in attachments
         ]
-        if not staff and ticket.status == Status.WAITING_ON_PARTNER:
+        resumed = not staff and ticket.status == Status.WAITING_ON_PARTNER
+        if resumed:
             _change_status(ticket, "resume", by=by, at=now)
         refresh_clock(ticket)
+        if public:
+            publish_ticket_event(ticket, EventType.TICKET_COMMENTED, comment=timeline_entry(event))
+        if resumed:
+            publish_status_change(ticket, from_status=Status.WAITING_ON_PARTNER, to_status=ticket.status)
     return event
 
 
@@ -287,9 +296,11 @@ def change_severity(ticket: Ticket, *, severity: str, by: User, reason: str) -> 
         raise ValidationError({"severity": "The ticket already has this severity."})
     with audit_context(action="change_severity", actor=by.pk):
         add_timeline_event(ticket, Kind.SEVERITY, by, from_value=ticket.severity, to_value=severity, body=reason)
+        changed = {"changed": ["severity"], "from_severity": ticket.severity, "to_severity": severity}
         ticket.severity = severity
         ticket.save(update_fields=["severity", "updated_at"])
         refresh_clock(ticket)
+        publish_ticket_event(ticket, EventType.TICKET_UPDATED, **changed)
     return ticket
 
 
@@ -310,4 +321,5 @@ def assign_ticket(ticket: Ticket, *, assignee: User, by: User) -> Ticket:
         )
         ticket.assignee = assignee
         ticket.save(update_fields=["assignee", "updated_at"])
+        publish_ticket_event(ticket, EventType.TICKET_UPDATED, changed=["assignee"])
     return ticket

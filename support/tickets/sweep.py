@@ -42,6 +42,7 @@ from support.escalation.services import (
 from support.models import Notification, SlaTarget, SupportPlan, Ticket, TicketEvent
 from support.rules import escalation, sla, ticket_states
 from support.tickets.clock import CalendarCache, support_opening
+from support.tickets.webhooks import escalation_news, publish_for_tickets, sla_news
 
 SWEEP = "sla_sweep"
 COLUMNS = (
@@ -377,7 +378,7 @@ UNION ALL (
            NULL, NULL
     FROM claimed c WHERE c.unrouted
 )
-UNION ALL SELECT 'escalated', count(*), NULL, NULL, NULL, NULL FROM escalations
+UNION ALL SELECT 'escalated', d.id, d.rank, d.name, d.cause, NULL FROM done d
 UNION ALL SELECT 'checked', count(*), NULL, NULL, NULL, NULL FROM claimed
 """  # noqa: S608 (fixed text; values are parameters)
 _URL_SENTINEL = 9876543210
@@ -436,9 +437,10 @@ def _sweep_batch_in_sql(now: datetime, batch_size: int, routing: SweepRouting) -
         for what, ticket_id, assignee, title, kind, target in rows
         if what == "alert"
     ]
-    escalated = sum(count for what, count, *_ in rows if what == "escalated")
+    escalated = [(ticket_id, name, cause) for what, ticket_id, _, name, cause, _ in rows if what == "escalated"]
     _queue_sla_alerts(alerts, now)
-    return SweepResult(checked=checked, recorded=len(alerts), escalated=escalated, events=alerts)
+    publish_for_tickets(escalation_news(escalated))
+    return SweepResult(checked=checked, recorded=len(alerts), escalated=len(escalated), events=alerts)
 
 
 def _run_batch_statement(
@@ -491,8 +493,10 @@ def _queue_sla_alerts(alerts: list[Alert], now: datetime) -> None:
     """Queue one mail per assignee listing the thresholds their tickets just crossed.
 
     `alerts` holds (ticket id, assignee id, title, event kind, target). The thresholds are business
-    time of the ticket's plan, so they fall in support hours already.
+    time of the ticket's plan, so they fall in support hours already. The partners' webhooks hear
+    of them too.
     """
+    publish_for_tickets(sla_news((ticket_id, kind, target) for ticket_id, _, _, kind, target in alerts))
     by_assignee: defaultdict[int, list[tuple[int, str, str, str]]] = defaultdict(list)
     # Ticket by ticket, each target's warning before its breach: the SQL path returns its rows unordered.
     for ticket_id, assignee_id, title, kind, target in sorted(alerts, key=_alert_order):

@@ -1,0 +1,213 @@
+"""Sending what the outbox holds: claim due deliveries, POST them signed, log every attempt, retry on
+the schedule, and disable endpoints that are gone (410) or have failed for five days.
+
+At least once, never lost: a delivery leaves `pending` only when an answer is recorded. A worker
+holds the deliveries it claimed for WEBHOOK_LEASE_SECONDS (their `next_attempt_at` moves to the
+lease's end); if it dies mid-send, another takes them after that, and the receiver sees a retry
+with the same `webhook-id`.
+"""
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from partnerportal import webhooks as transport
+from programs.models import Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+State = WebhookDelivery.State
+EXCERPT_CHARS = 2000
+
+
+@dataclass
+class Sent:
+    """One attempt's result, waiting to be recorded."""
+
+    delivery: WebhookDelivery
+    at: datetime
+    headers: dict[str, str]
+    outcome: transport.Outcome | None  # None: not tried in this batch (see `_send_to_endpoint`)
+    behind_failure: bool = False  # not tried because the endpoint just failed to answer
+
+
+def deliver_due(*, now: datetime | None = None, limit: int | None = None) -> int:
+    """Send one batch of due deliveries; return how many were attempted."""
+    claimed = _claim(now or timezone.now(), limit or settings.WEBHOOK_BATCH_SIZE)
+    if not claimed:
+        return 0
+    by_endpoint: dict[int, list[WebhookDelivery]] = defaultdict(list)
+    for delivery in claimed:
+        by_endpoint[delivery.endpoint_id].append(delivery)
+    workers = min(settings.WEBHOOK_CONCURRENCY, len(by_endpoint))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = [sent for batch in pool.map(_send_to_endpoint, by_endpoint.values()) for sent in batch]
+    record(results)
+    return sum(1 for sent in results if sent.outcome is not None)
+
+
+def deliver_until_idle(*, seconds: float = 50.0) -> int:
+    """Send batches until nothing is due or `seconds` have passed; return how many were attempted."""
+    deadline = time.monotonic() + seconds
+    total = 0
+    while time.monotonic() < deadline:
+        sent = deliver_due()
+        if not sent:
+            break
+        total += sent
+    return total
+
+
+def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
+    """Take up to `limit` due deliveries of active endpoints and hold them for the lease."""
+    lease_end = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+    with transaction.atomic():
+        due = (
+            WebhookDelivery.objects.filter(
+                state=State.PENDING, next_attempt_at__lte=now, endpoint__disabled_at__isnull=True
+            )
+            .order_by("next_attempt_at", "pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[:limit]
+        )
+        ids = list(due)
+        if not ids:
+            return []
+        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=lease_end)
+    return list(WebhookDelivery.objects.filter(pk__in=ids).select_related("message", "endpoint").order_by("pk"))
+
+
+def _send_to_endpoint(deliveries: list[WebhookDelivery]) -> list[Sent]:
+    """Send one endpoint's deliveries in order over one connection.
+
+    After an attempt that got no answer (down, or past the timeout) the rest wait for that one's
+    retry: a dead endpoint is probed on the schedule, not hit once per event. Past half the lease
+    the rest go back in line untried, so no claimed delivery outlives its lease while unsent.
+    """
+    endpoint = deliveries[0].endpoint
+    allowed = settings.WEBHOOK_ALLOWED_HOSTS
+    stop_at = time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 2
+    results: list[Sent] = []
+    with transport.session_for(endpoint.url, allowed_hosts=allowed) as session:
+        for delivery in deliveries:
+            at = timezone.now()
+            last = results[-1] if results else None
+            if last is not None and (last.behind_failure or (last.outcome is not None and last.outcome.status is None)):
+                results.append(Sent(delivery, at, {}, None, behind_failure=True))
+                continue
+            if time.monotonic() > stop_at:
+                results.append(Sent(delivery, at, {}, None))
+                continue
+            body = delivery.message.body
+            headers = transport.signed_headers(delivery.message.msg_id, at, body, endpoint.signing_secrets(at))
+            outcome = transport.post(session, endpoint.url, body, headers, allowed_hosts=allowed)
+            results.append(Sent(delivery, at, headers, outcome))
+    return results
+
+
+def send_now(delivery: WebhookDelivery) -> Sent:
+    """Send `delivery` in this process and record it (the test-event button waits for its answer)."""
+    [sent] = _send_to_endpoint([delivery])
+    record([sent])
+    return sent
+
+
+@transaction.atomic
+def record(results: Iterable[Sent]) -> None:
+    """Write each attempt to the log and move its delivery and endpoint on."""
+    results = list(results)
+    WebhookAttempt.objects.bulk_create([_attempt(sent) for sent in results if sent.outcome is not None])
+    retry_at: dict[int, datetime] = {}  # per endpoint: when its last failed delivery is tried again
+    for sent in results:
+        if sent.outcome is not None:
+            retry_at[sent.delivery.endpoint_id] = _move_on(sent) or sent.at
+        else:
+            again = retry_at.get(sent.delivery.endpoint_id, sent.at) if sent.behind_failure else sent.at
+            WebhookDelivery.objects.filter(pk=sent.delivery.pk, state=State.PENDING).update(next_attempt_at=again)
+
+
+def _attempt(sent: Sent) -> WebhookAttempt:
+    assert sent.outcome is not None
+    shown_headers = {name: value for name, value in sent.headers.items() if name != "content-type"}
+    return WebhookAttempt(
+        delivery=sent.delivery,
+        number=sent.delivery.attempts + 1,
+        at=sent.at,
+        request_headers=shown_headers,
+        response_status=sent.outcome.status,
+        response_body=sent.outcome.body[:EXCERPT_CHARS],
+        error=sent.outcome.error[:300],
+        duration_ms=sent.outcome.duration_ms,
+        replay=sent.delivery.replay,
+    )
+
+
+def _move_on(sent: Sent) -> datetime | None:
+    """Record the answer on the delivery and its endpoint; return when it is tried next (None: done)."""
+    delivery, outcome = sent.delivery, sent.outcome
+    assert outcome is not None
+    attempts = delivery.attempts + 1
+    update: dict[str, Any] = {"attempts": attempts, "last_status": outcome.status, "replay": False}
+    if outcome.delivered:
+        update |= {"state": State.DELIVERED, "delivered_at": sent.at, "next_attempt_at": None}
+    else:
+        wait = transport.retry_delay(attempts)
+        update |= (
+            {"state": State.FAILED, "next_attempt_at": None} if wait is None else {"next_attempt_at": sent.at + wait}
+        )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**update)
+    _endpoint_health(delivery.endpoint, outcome, sent.at)
+    next_attempt: datetime | None = update["next_attempt_at"]
+    return next_attempt
+
+
+def _endpoint_health(endpoint: WebhookEndpoint, outcome: transport.Outcome, at: datetime) -> None:
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
+    if outcome.delivered:
+        endpoints.filter(failing_since__isnull=False).update(failing_since=None)
+        return
+    endpoints.filter(failing_since__isnull=True).update(failing_since=at)
+    if outcome.status == 410:
+        disable_endpoint(
+            endpoint, reason="It answered 410 Gone: the receiver says this URL is no longer in use.", at=at
+        )
+        return
+    cutoff = at - WebhookEndpoint.DISABLE_AFTER_FAILING
+    if endpoints.filter(failing_since__lte=cutoff, disabled_at__isnull=True).exists():
+        disable_endpoint(endpoint, reason="Every attempt failed for five days.", at=at, tell_admins=True)
+
+
+def disable_endpoint(
+    endpoint: WebhookEndpoint, *, reason: str, at: datetime | None = None, tell_admins: bool = False
+) -> bool:
+    """Stop sending to `endpoint` (its pending deliveries wait until it is enabled again); return whether it changed."""
+    at = at or timezone.now()
+    changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, disabled_at__isnull=True).update(
+        disabled_at=at, disabled_reason=reason
+    )
+    if changed and tell_admins:
+        transaction.on_commit(lambda: _mail_admins_disabled(endpoint.pk), robust=True)
+    return bool(changed)
+
+
+def _mail_admins_disabled(endpoint_id: int) -> None:
+    endpoint = WebhookEndpoint.objects.select_related("partner").get(pk=endpoint_id)
+    admins = Membership.objects.filter(partner=endpoint.partner, role=Membership.Role.ADMIN).select_related("user")
+    recipients = [membership.user.email for membership in admins if membership.user.is_active]
+    if not recipients:
+        return
+    context = {"endpoint": endpoint, "portal_url": settings.PORTAL_URL}
+    send_mail(
+        subject=f"Webhook endpoint disabled: {endpoint.url}",
+        message=render_to_string("emails/webhook_disabled.txt", context),
+        from_email=None,
+        recipient_list=recipients,
+    )
