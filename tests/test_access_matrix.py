@@ -72,6 +72,10 @@ class Rule:
     kwargs: object = None  # callable(world) -> dict of URL kwargs
     post_data: object = field(default_factory=dict)  # or callable(world) -> dict, for files and objects
     query: str = ""  # appended to the URL of GET requests
+    patch: dict | None = None
+    delete: dict | None = None
+    patch_data: dict = field(default_factory=dict)
+    as_json: bool = False  # send POST and PATCH bodies as JSON (lists and booleans), not as a form
 
 
 # The API: anonymous requests get 401, signed-in ones are authenticated by a personal token.
@@ -111,6 +115,24 @@ def _ticket(world):
 
 def _membership_of_member(world):
     return {"pk": world["partner_member"].membership.pk}
+
+
+def _endpoint(world):
+    return {"pk": world["endpoint"].pk}
+
+
+def _delivery(world):
+    return {"pk": world["endpoint"].pk, "delivery_pk": world["delivery"].pk}
+
+
+PARTNER_ADMINS = {"partner_admin": 200, "other_partner": 200}
+# The world's endpoint is Northwind's: its admin may act on it, another partner's admin finds nothing.
+NORTHWIND_ADMIN_ONLY = {"partner_admin": 200, "other_partner": 404}
+NEW_ENDPOINT = {"url": "http://127.0.0.1:9/matrix", "event_types": ["ticket.created"], "description": "Matrix"}
+
+
+def _admin_page(value, **overrides) -> dict:
+    return expect(403, anonymous=LOGIN, **{"partner_admin": value, "other_partner": 404, **overrides})
 
 
 NEW_TICKET = {
@@ -256,6 +278,25 @@ RULES = {
         post_data={"outcome": "Done"},
         kwargs=lambda world: {"pk": world["action_item"].pk},
     ),
+    # Webhooks: a partner admin's own endpoints; members and staff get 403.
+    "webhooks": Rule(
+        get=expect(403, anonymous=LOGIN, **PARTNER_ADMINS),
+        post=expect(403, anonymous=LOGIN, **PARTNER_ADMINS),
+        post_data=NEW_ENDPOINT,
+    ),
+    "webhook_detail": Rule(
+        get=_admin_page(200),
+        post=_admin_page(Redirect("/webhooks/")),
+        post_data={**NEW_ENDPOINT, "description": "Renamed"},
+        kwargs=_endpoint,
+    ),
+    # Nothing listens on port 9: the test event is refused, and the page says so.
+    "webhook_test": Rule(get=expect(405), post=_admin_page(Redirect("/webhooks/")), kwargs=_endpoint),
+    "webhook_rotate": Rule(get=expect(405), post=_admin_page(Redirect("/webhooks/")), kwargs=_endpoint),
+    "webhook_toggle": Rule(get=expect(405), post=_admin_page(Redirect("/webhooks/")), kwargs=_endpoint),
+    "webhook_remove": Rule(get=expect(405), post=_admin_page(Redirect("webhooks")), kwargs=_endpoint),
+    "webhook_delivery": Rule(get=_admin_page(200), kwargs=_delivery),
+    "webhook_replay": Rule(get=expect(405), post=_admin_page(Redirect("/webhooks/")), kwargs=_delivery),
     # --- The REST API (token authentication; see test_access below) ---
     "api:me": Rule(get=api(200)),
     "api:partner": Rule(get=api(403, **PARTNERS_ONLY)),
@@ -312,6 +353,26 @@ RULES = {
         post_data={"reason": "Orders failing"},
         kwargs=_ticket,
     ),
+    "api:webhook-list": Rule(
+        get=api(403, **PARTNER_ADMINS),
+        post=api(403, partner_admin=201, other_partner=201),
+        post_data=NEW_ENDPOINT,
+        as_json=True,
+    ),
+    "api:webhook-detail": Rule(
+        get=api(403, **NORTHWIND_ADMIN_ONLY),
+        patch=api(403, **NORTHWIND_ADMIN_ONLY),
+        patch_data={"description": "Renamed"},
+        delete=api(403, partner_admin=204, other_partner=404),
+        kwargs=_endpoint,
+    ),
+    "api:webhook-rotate-secret": Rule(get=None, post=api(403, **NORTHWIND_ADMIN_ONLY), kwargs=_endpoint),
+    "api:webhook-set-state": Rule(
+        get=None, post=api(403, **NORTHWIND_ADMIN_ONLY), post_data={"is_active": False}, as_json=True, kwargs=_endpoint
+    ),
+    "api:webhook-send-test": Rule(get=None, post=api(403, **NORTHWIND_ADMIN_ONLY), kwargs=_endpoint),
+    "api:webhook-deliveries": Rule(get=api(403, **NORTHWIND_ADMIN_ONLY), kwargs=_endpoint),
+    "api:webhook-replay": Rule(get=None, post=api(403, partner_admin=202, other_partner=404), kwargs=_delivery),
     # The schema and its docs are public: they describe the API, and hold no data.
     "api:schema": Rule(get=expect(200)),
     "api:docs": Rule(get=expect(200)),
@@ -442,12 +503,22 @@ def world(
         claimed_by=partner_admin,
         expires_at=timezone.now() + timedelta(days=90),
     )
+    from programs.models import EventType
     from programs.services import create_api_token
+    from programs.webhooks.endpoints import register_endpoint
+    from programs.webhooks.outbox import Event, publish_many
     from support.models import ActionItem
     from tests.factories import article
     from tiering.models import RetierRun
 
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    endpoint, _ = register_endpoint(
+        partner, url="http://127.0.0.1:9/hook", event_types=["ticket.created"], by=partner_admin
+    )
+    publish_many([Event(partner.pk, EventType.TEST, {"message": "Matrix"}, endpoints=[endpoint])])
     return {
+        "endpoint": endpoint,
+        "delivery": endpoint.deliveries.get(),
         "token": create_api_token(partner_member, name="Member's sync")[0],
         "run": RetierRun.objects.create(kind=RetierRun.Kind.DRY_RUN, as_of=timezone.localdate()),
         "article": article("Checkout 500 error — common causes"),
@@ -498,7 +569,8 @@ def implemented_methods(pattern) -> set[str]:
     """Return the HTTP methods an API route answers (other than HEAD and OPTIONS)."""
     callback = pattern.callback
     if getattr(callback, "actions", None):
-        return {method.upper() for method in callback.actions} - {"HEAD", "OPTIONS"}
+        allowed = set(callback.cls.http_method_names)  # a viewset may turn off a router's method (PUT)
+        return {method.upper() for method in callback.actions if method in allowed} - {"HEAD", "OPTIONS"}
     view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view_class is None:
         return {"GET", "POST"}
@@ -534,7 +606,14 @@ def _requests(key, url, rule, user, client_for, world):
         yield "GET", client.get(url + rule.query, headers=headers)
     if rule.post is not None:
         data = rule.post_data(world) if callable(rule.post_data) else rule.post_data
-        yield "POST", client.post(url, data, headers=headers)
+        if rule.as_json:
+            yield "POST", client.post(url, data, content_type="application/json", headers=headers)
+        else:
+            yield "POST", client.post(url, data, headers=headers)
+    if rule.patch is not None:
+        yield "PATCH", client.patch(url, rule.patch_data, content_type="application/json", headers=headers)
+    if rule.delete is not None:
+        yield "DELETE", client.delete(url, headers=headers)
 
 
 @pytest.mark.parametrize(("key", "route", "pattern"), URLS, ids=[key for key, _, _ in URLS])

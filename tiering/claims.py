@@ -11,6 +11,7 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from programs.models import Partner, User
 
+from . import webhooks
 from .models import EXCLUSIVITY_DAYS, AccountClaim, Benefit, Engagement, Standing
 
 
@@ -95,6 +96,7 @@ def release_claim(claim: AccountClaim, *, reason: str, by: User | None, now: dt.
         claim.released_at = now
         claim.release_reason = reason
         claim.save(update_fields=["released_at", "release_reason"])
+    webhooks.publish_claims_released([claim])
     return claim
 
 
@@ -110,4 +112,8 @@ def release_stale_claims(now: dt.datetime, *, engagement_days: int) -> dict[str,
             .exclude(Exists(recent))
             .update(released_at=now, release_reason=AccountClaim.Release.NO_ENGAGEMENT)
         )
+        subscribed = webhooks.subscribed_partners() if expired or quiet else set()
+        if subscribed:  # the claims this sweep released carry its exact time
+            released = AccountClaim.objects.filter(released_at=now, partner_id__in=subscribed).order_by("pk")
+            webhooks.publish_claims_released(released)
     return {"expired": expired, "no_engagement": quiet}

@@ -14,6 +14,7 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from programs.models import User
 
+from . import webhooks
 from .ladder_rules import result_reason
 from .models import DowngradeConversation, RetierResult, Standing, TierChange
 
@@ -72,7 +73,7 @@ def _apply_drop(standing: Standing, *, today: dt.date, by: User | None) -> None:
     reason = (result_reason(result) if result else "") or "Below the tier's criteria at the last re-tier."
     talk = standing.conversations.order_by("-held_on", "-pk").first()
     assert talk is not None and standing.grandfathered_until is not None  # a drop applies only after both
-    TierChange.objects.create(
+    change = TierChange.objects.create(
         partner_id=standing.partner_id,
         ladder_id=standing.ladder_id,
         kind=TierChange.Kind.DOWNGRADE if standing.pending_tier_id else TierChange.Kind.EXIT,
@@ -84,6 +85,14 @@ def _apply_drop(standing: Standing, *, today: dt.date, by: User | None) -> None:
         effective_on=today,
         recorded_by=by,
     )
+    webhooks.publish_tier_changes(
+        [
+            webhooks.Move(
+                change.partner_id, change.ladder_id, change.kind, change.from_tier_id, change.to_tier_id,
+                change.reason, today,
+            )
+        ]
+    )  # fmt: skip
     standing.tier_id = standing.pending_tier_id
     standing.since = today
     standing.grandfathered_until = None

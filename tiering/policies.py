@@ -10,6 +10,7 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from programs.models import User
 
+from . import webhooks
 from .models import POLICY_NOTICE_DAYS, Criterion, Ladder, Policy, notice_error
 
 
@@ -42,6 +43,7 @@ def publish_policy(policy: Policy, *, by: User, today: dt.date | None = None) ->
         policy.published_on = today
         policy.published_by = by
         policy.save(update_fields=["status", "published_on", "published_by"])
+    webhooks.publish_policy_published(policy)
     return policy
 
 

@@ -18,6 +18,7 @@ from partnerportal.audit import audit_context
 from partnerportal.bulk import insert_returning
 from programs.models import User
 
+from . import webhooks
 from .ladder_rules import ResultWording
 from .models import GRANDFATHERING, Ladder, RetierResult, RetierRun, Standing, TierChange
 
@@ -43,12 +44,16 @@ def apply_retier(run: RetierRun, *, by: User | None) -> None:
                 cursor.execute(f"LOCK TABLE {quoted_table(Standing)} IN EXCLUSIVE MODE")
         # The ladders the run evaluated are those of its criteria snapshot.
         wording = ResultWording(run)
+        subscribed = webhooks.subscribed_partners()  # asked once: most partners have no endpoint
         for ladder_id in Ladder.objects.filter(pk__in=[int(key) for key in run.criteria]).values_list("pk", flat=True):
-            _apply_ladder(run, ladder_id, by=by, wording=wording)
+            _apply_ladder(run, ladder_id, by=by, wording=wording, subscribed=subscribed)
 
 
-def _apply_ladder(run: RetierRun, ladder_id: int, *, by: User | None, wording: ResultWording) -> None:
-    _insert_changes(run, ladder_id, by=by, wording=wording)
+def _apply_ladder(
+    run: RetierRun, ladder_id: int, *, by: User | None, wording: ResultWording, subscribed: set[int]
+) -> None:
+    changes = _insert_changes(run, ladder_id, by=by, wording=wording)
+    webhooks.publish_tier_changes(changes, partners=subscribed)
     # Back on the ladder after an exit: the standing exists without a tier.
     _update_standings(
         run, ladder_id, [Move.ENTRY], "tier_id = r.computed_tier_id, since = %s", [run.as_of],
@@ -75,6 +80,12 @@ def _apply_ladder(run: RetierRun, ladder_id: int, *, by: User | None, wording: R
         where=f"{ON_READ_TIER} AND (s.grandfathered_until IS NULL"
         " OR s.pending_tier_id IS DISTINCT FROM r.computed_tier_id OR s.exit_candidate <> r.exit_candidate)",
     )
+    if subscribed:  # drops this run marked pending (one already pending keeps its first run)
+        webhooks.publish_pending_drops(
+            Standing.objects.filter(ladder_id=ladder_id, pending_run_id=run.pk, partner_id__in=subscribed)
+            .select_related("ladder__motion", "tier", "pending_tier")
+            .order_by("pk")
+        )
 
 
 def _update_standings(
@@ -105,8 +116,9 @@ def quoted_table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _insert_changes(run: RetierRun, ladder_id: int, *, by: User | None, wording: ResultWording) -> None:
-    """Record entries and upgrades as history (before the standings move), each with its reason in words."""
+def _insert_changes(run: RetierRun, ladder_id: int, *, by: User | None, wording: ResultWording) -> list[webhooks.Move]:
+    """Record entries and upgrades as history (before the standings move), each with its reason in words;
+    return them."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -136,6 +148,7 @@ def _insert_changes(run: RetierRun, ladder_id: int, *, by: User | None, wording:
         "partner", "ladder", "kind", "from_tier", "to_tier", "run", "reason", "effective_on", "recorded_at", "recorded_by",
     ]  # fmt: skip
     insert_returning(TierChange, columns, rows)
+    return [webhooks.Move(row[0], row[1], row[2], row[3], row[4], row[6], row[7]) for row in rows]
 
 
 def _insert_entries(run: RetierRun, ladder_id: int) -> None:

@@ -22,6 +22,7 @@ class EventType(models.TextChoices):
     SLA_WARNING = "ticket.sla_warning", "SLA deadline near"
     SLA_BREACHED = "ticket.sla_breached", "SLA deadline missed"
     TIER_CHANGED = "tier.changed", "Tier changed"
+    TIER_AT_RISK = "tier.at_risk", "Tier drop pending (grandfathered)"
     POLICY_PUBLISHED = "policy.published", "Criteria policy published"
     CLAIM_RELEASED = "claim.released", "Named-account claim released"
     TEST = "webhook.test", "Test event"
