@@ -17,7 +17,7 @@ from tiering import downgrades, policies
 from tiering.claims import release_claim, release_stale_claims
 from tiering.models import AccountClaim, Policy, Standing
 
-from .conftest import TODAY, make_policy, run_retier
+from .conftest import TODAY, run_retier
 
 LAST_YEAR = TODAY - dt.timedelta(days=365)
 PROGRAM_EVENTS = ["tier.changed", "tier.at_risk", "policy.published", "claim.released"]
