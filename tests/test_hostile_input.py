@@ -103,6 +103,9 @@ WATCHED = [
     "programs.User",
     "tiering.AccountClaim",
     "tiering.Engagement",
+    "programs.WebhookEndpoint",
+    "programs.WebhookMessage",
+    "programs.WebhookDelivery",
 ]
 
 
@@ -116,8 +119,57 @@ class Target:
     persona: str
     url: object  # callable(world) -> str
     valid: dict
-    method: str = "post"  # post (form), get (query string), json (API, with a token)
+    method: str = "post"  # post (form), get (query string), json / json-patch (API, with a token), api-get
     extra: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)  # field name -> a strategy of its own hostile values
+
+
+# Webhook addresses: other schemes, credentials, loopback and private addresses as IP literals of
+# both families and in odd spellings, names that resolve to 127.0.0.1 (not allowed here), cloud
+# metadata, bad ports, 10,000 characters. Only hooks.partner.test is allowed (without resolving).
+HOOK_URLS = st.one_of(
+    st.sampled_from(
+        [
+            "ftp://hooks.partner.test/events",
+            "file:///etc/passwd",
+            "gopher://hooks.partner.test:70/_GET",
+            "javascript:alert(1)",
+            "//hooks.partner.test/events",
+            "https://user:secret@hooks.partner.test/events",
+            "http://localhost/events",
+            "http://localhost.:8000/events",
+            "http://127.0.0.1/events",
+            "http://127.1/events",
+            "http://2130706433/events",
+            "http://0x7f000001/events",
+            "http://0.0.0.0/events",
+            "http://10.0.0.5/events",
+            "http://192.168.1.1/events",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/events",
+            "http://[::ffff:127.0.0.1]/events",
+            "http://[fe80::1%25eth0]/events",
+            "http://[fd00::1]/events",
+            "http://[::1/events",
+            "https://hooks.partner.test:99999/events",
+            "https://hooks.partner.test:0/events",
+            "https://exa mple.test/events",
+            "https://例え.テスト/events",
+            "https://hooks.partner.test/" + "x" * 10_000,
+            "https://" + "a" * 10_000 + ".test/",
+            "https://hooks.partner.test/\x00",
+        ]
+    ),
+    TEXT,
+)
+EVENT_LISTS = st.one_of(
+    JSON_VALUE,
+    st.lists(st.sampled_from(["ticket.created", "webhook.test", "ticket.*", "", "TIER.CHANGED"]), max_size=60),
+    st.lists(st.integers(), max_size=3),
+    st.lists(st.lists(st.text(max_size=3), max_size=2), max_size=2),
+)
+HOOK = {"url": "https://hooks.partner.test/events", "event_types": ["ticket.created"], "description": "ServiceNow"}
+HOOK_VALUES = {"url": HOOK_URLS, "event_types": EVENT_LISTS, "secret": JSON_VALUE}
 
 
 def _ticket_url(suffix=""):
@@ -237,6 +289,57 @@ TARGETS = [
         "API: scoreboard", "support_manager", lambda w: "/api/v1/scoreboard/", {"month": "2026-11"}, method="api-get"
     ),
     Target("API: search", "partner_member", lambda w: "/api/v1/kb/search/", {"q": "checkout"}, method="api-get"),
+    Target(
+        "webhook endpoint",
+        "partner_admin",
+        lambda w: reverse("webhooks"),
+        {**HOOK, "event_types": "ticket.created"},
+        values={"url": HOOK_URLS},
+    ),
+    Target(
+        "webhook change",
+        "partner_admin",
+        lambda w: reverse("webhook_detail", args=[w["endpoint"].pk]),
+        {**HOOK, "event_types": "ticket.created"},
+        values={"url": HOOK_URLS},
+    ),
+    Target(
+        "webhook log filter",
+        "partner_admin",
+        lambda w: reverse("webhook_detail", args=[w["endpoint"].pk]),
+        {"state": "failed", "page": "2"},
+        method="get",
+    ),
+    Target(
+        "API: webhook endpoint",
+        "partner_admin",
+        lambda w: "/api/v1/webhooks/",
+        {**HOOK, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+        method="json",
+        values=HOOK_VALUES,
+    ),
+    Target(
+        "API: webhook change",
+        "partner_admin",
+        lambda w: f"/api/v1/webhooks/{w['endpoint'].pk}/",
+        {**HOOK, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "is_active": False},
+        method="json-patch",
+        values=HOOK_VALUES,
+    ),
+    Target(
+        "API: webhook state",
+        "partner_admin",
+        lambda w: f"/api/v1/webhooks/{w['endpoint'].pk}/state/",
+        {"is_active": False},
+        method="json",
+    ),
+    Target(
+        "API: webhook deliveries",
+        "partner_admin",
+        lambda w: f"/api/v1/webhooks/{w['endpoint'].pk}/deliveries/",
+        {"state": "pending", "page": "1"},
+        method="api-get",
+    ),
 ]
 
 
@@ -247,6 +350,8 @@ def _send(target, client, url, data, headers):
         return client.get(url, data)
     if target.method == "api-get":
         return client.get(url, data, headers=headers)
+    if target.method == "json-patch":
+        return client.patch(url, data, content_type="application/json", headers=headers)
     return client.post(url, data, content_type="application/json", headers=headers)
 
 
@@ -256,21 +361,22 @@ def test_hostile_values_get_a_clear_answer_and_change_nothing_when_refused(targe
 
     settings.API_THROTTLE_RATE = "100000/minute"
     settings.AXES_ENABLED = False  # lockout after repeated failures is tested on its own
+    settings.WEBHOOK_ALLOWED_HOSTS = ["hooks.partner.test"]  # and not 127.0.0.1 or localhost
     user = request.getfixturevalue(target.persona)
     client = Client(raise_request_exception=False)
     headers = {}
-    if target.method in ("json", "api-get"):
+    if target.method in ("json", "json-patch", "api-get"):
         headers["authorization"] = "Bearer " + create_api_token(user, name="Hostile")[1]
     elif user is not None:
         client.force_login(user)
     url = target.url(world)
-    values = JSON_VALUE if target.method == "json" else TEXT
+    values = JSON_VALUE if target.method.startswith("json") else TEXT
 
     @settings_for_examples
     @given(st.data())
     def check(data):
         chosen = data.draw(st.lists(st.sampled_from(sorted(target.valid)), min_size=1, unique=True), label="fields")
-        payload = {**target.valid, **{name: data.draw(values, label=name) for name in chosen}}
+        payload = {**target.valid, **{name: data.draw(target.values.get(name, values), label=name) for name in chosen}}
         if data.draw(st.booleans(), label="unknown field"):
             payload[data.draw(st.text(min_size=1, max_size=20), label="name")] = data.draw(values, label="junk")
         before = counts()

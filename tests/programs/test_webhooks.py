@@ -448,3 +448,14 @@ def test_the_api_is_for_partner_admins_and_scoped_to_their_partner(
 def test_staff_see_no_webhook_pages(client, support_l2):
     client.force_login(support_l2)
     assert client.get(reverse("webhooks")).status_code == 403
+
+
+def test_a_secret_sent_to_the_api_is_ignored_the_portal_makes_its_own(api_client_for, partner_admin, receiver):
+    mine = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    api = api_client_for(partner_admin)
+    answer = api.post(
+        "/api/v1/webhooks/", {"url": receiver.url(), "event_types": ["ticket.created"], "secret": mine}, format="json"
+    ).json()
+    assert answer["secret"].startswith("whsec_") and answer["secret"] != mine
+    api.patch(f"/api/v1/webhooks/{answer['id']}/", {"secret": mine}, format="json")
+    assert WebhookEndpoint.objects.get().secret == answer["secret"]
