@@ -459,3 +459,33 @@ def test_a_secret_sent_to_the_api_is_ignored_the_portal_makes_its_own(api_client
     assert answer["secret"].startswith("whsec_") and answer["secret"] != mine
     api.patch(f"/api/v1/webhooks/{answer['id']}/", {"secret": mine}, format="json")
     assert WebhookEndpoint.objects.get().secret == answer["secret"]
+
+
+def documented_receiver() -> dict:
+    """Return the names defined by the Python example of docs/webhooks.md (its server is not started)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    [code] = [block.split("\n", 1)[1] for block in text.split("```")[1::2] if block.startswith("python")]
+    names: dict = {"__name__": "docs_example"}
+    exec(compile(code, "docs/webhooks.md", "exec"), names)  # noqa: S102 (our own documentation)
+    return names
+
+
+def test_the_documented_receiver_verifies_a_real_delivery_and_refuses_a_changed_one(
+    partner, partner_member, plan, endpoint_and_secret, receiver, django_capture_on_commit_callbacks
+):
+    _, secret = endpoint_and_secret
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = file_ticket(partner, partner_member)
+    [got] = receiver.wait_for(lambda received: len(received) == 1)
+    verify = documented_receiver()["verify"]
+    headers, body = got.headers, got.body.encode()  # the raw bytes, as a receiver reads them
+
+    assert verify(secret, headers, body)["data"]["ticket"]["id"] == ticket.pk
+    with pytest.raises(ValueError, match="no valid signature"):
+        verify(secret, headers, body.replace(b"Checkout", b"Checkin"))
+    with pytest.raises(ValueError, match="no valid signature"):
+        verify(transport.new_secret(), headers, body)
+    with pytest.raises(ValueError, match="too far"):
+        verify(secret, {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 3600)}, body)
