@@ -155,7 +155,6 @@ def _manager(*, filtered: bool) -> Manager:
             ip_filter_allow_loopback_ips=False,
             never_redirect=True,
             default_timeout=(TIMEOUT_SECONDS, TIMEOUT_SECONDS),
-            user_agent_override=USER_AGENT,
         )
     )
 

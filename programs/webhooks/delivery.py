@@ -108,7 +108,7 @@ def _send_to_endpoint(deliveries: list[WebhookDelivery]) -> list[Sent]:
                 continue
             body = delivery.message.body
             headers = transport.signed_headers(delivery.message.msg_id, at, body, endpoint.signing_secrets(at))
-            outcome = transport.post(session, endpoint.url, body, headers, allowed_hosts=allowed)
+            outcome = transport.post(session, endpoint.url, body, dict(headers), allowed_hosts=allowed)
             results.append(Sent(delivery, at, headers, outcome))
     return results
 
@@ -136,12 +136,11 @@ def record(results: Iterable[Sent]) -> None:
 
 def _attempt(sent: Sent) -> WebhookAttempt:
     assert sent.outcome is not None
-    shown_headers = {name: value for name, value in sent.headers.items() if name != "content-type"}
     return WebhookAttempt(
         delivery=sent.delivery,
         number=sent.delivery.attempts + 1,
         at=sent.at,
-        request_headers=shown_headers,
+        request_headers=sent.headers,
         response_status=sent.outcome.status,
         response_body=sent.outcome.body[:EXCERPT_CHARS],
         error=sent.outcome.error[:300],

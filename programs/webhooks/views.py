@@ -1,5 +1,7 @@
 """A partner admin's webhook pages: endpoints, their delivery log, test events and replays."""
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -135,7 +137,8 @@ def webhook_delivery(request, pk, delivery_pk):
         WebhookDelivery.objects.for_user(request.user).filter(endpoint=endpoint).select_related("message"),
         pk=delivery_pk,
     )
-    context = {"endpoint": endpoint, "delivery": delivery, "attempts": delivery.attempt_log.all()}
+    body = json.dumps(json.loads(delivery.message.body), indent=2, ensure_ascii=False)
+    context = {"endpoint": endpoint, "delivery": delivery, "attempts": delivery.attempt_log.all(), "body": body}
     return render(request, "programs/webhook_delivery.html", context)
 
 

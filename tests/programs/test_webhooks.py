@@ -381,6 +381,15 @@ def test_a_paused_endpoint_gets_what_waited_once_resumed(
     assert WebhookDelivery.objects.get().state == "delivered"
 
 
+def test_the_log_shows_the_headers_as_sent(client, partner_admin, endpoint, receiver):
+    endpoints.send_test_event(endpoint, by=partner_admin)
+    [got] = receiver.received
+    logged = WebhookAttempt.objects.get().request_headers
+    assert got.headers["user-agent"] == logged["user-agent"] == "PartnerPortal-Webhooks/1.0"
+    assert sorted(logged) == ["content-type", "user-agent", "webhook-id", "webhook-signature", "webhook-timestamp"]
+    assert all(got.headers[name] == value for name, value in logged.items())
+
+
 # --- The API -------------------------------------------------------------------------------------
 
 
