@@ -174,23 +174,31 @@ def session_for(url: str, *, allowed_hosts: Sequence[str] = ()) -> requests.Sess
 
 
 def post(
-    session: requests.Session, url: str, body: str, headers: dict[str, str], *, allowed_hosts: Sequence[str] = ()
+    session: requests.Session,
+    url: str,
+    body: str,
+    headers: dict[str, str],
+    *,
+    allowed_hosts: Sequence[str] = (),
+    timeout: float = TIMEOUT_SECONDS,
 ) -> Outcome:
     """POST one signed delivery and return its outcome; never raises for the receiver's faults.
 
-    Redirects are not followed (a 3xx is a failed attempt), the whole request is bounded by the
-    timeout, and at most MAX_RESPONSE_BYTES of the answer are read.
+    Redirects are not followed (a 3xx is a failed attempt), connecting and each read wait at most
+    `timeout` seconds, reading the answer too, and at most MAX_RESPONSE_BYTES of it are read.
     """
     started = time.monotonic()
     try:
         check_url(url, allowed_hosts=allowed_hosts)
-        with session.post(url, data=body.encode(), headers=headers, stream=True, allow_redirects=False) as response:
-            answer = _read_capped(response)
+        with session.post(
+            url, data=body.encode(), headers=headers, stream=True, allow_redirects=False, timeout=(timeout, timeout)
+        ) as response:
+            answer = _read_capped(response, timeout)
             status = response.status_code
     except UnsafeURL as error:
         return Outcome(None, "", _ms_since(started), str(error))
     except requests.Timeout:
-        return Outcome(None, "", _ms_since(started), f"No answer within {TIMEOUT_SECONDS:.0f} s.")
+        return Outcome(None, "", _ms_since(started), f"No answer within {timeout:g} s.")
     except InvalidIPAddress as error:
         return Outcome(None, "", _ms_since(started), f"Refused: the host now points to an internal address ({error}).")
     except requests.RequestException as error:
@@ -198,8 +206,8 @@ def post(
     return Outcome(status, answer, _ms_since(started))
 
 
-def _read_capped(response: requests.Response) -> str:
-    deadline = time.monotonic() + TIMEOUT_SECONDS
+def _read_capped(response: requests.Response, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
     chunks, size = [], 0
     for chunk in response.iter_content(chunk_size=8192):
         chunks.append(chunk)

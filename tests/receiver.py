@@ -2,6 +2,7 @@
 as told (a status per request, a delay, a redirect, an oversized body)."""
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +36,8 @@ class Behaviour:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """Listen on `port` (0: any free one; a fixed one lets a test bring a "down" endpoint up)."""
         self.received: list[Received] = []
         self.behaviour = Behaviour()
         self._answered = 0
@@ -67,7 +69,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -86,6 +88,11 @@ class Receiver:
         with self._lock:
             self.behaviour = Behaviour(list(statuses), delay, body, headers or {})
             self._answered = 0
+
+    def ids(self) -> list[str]:
+        """Return the webhook-id of every request received, in order (a retried one appears again)."""
+        with self._lock:
+            return [request.webhook_id for request in self.received]
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -108,3 +115,10 @@ class Receiver:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def free_port() -> int:
+    """Return a local port nothing listens on (an endpoint that is down, until a Receiver takes it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -108,7 +108,9 @@ def _send_to_endpoint(deliveries: list[WebhookDelivery]) -> list[Sent]:
                 continue
             body = delivery.message.body
             headers = transport.signed_headers(delivery.message.msg_id, at, body, endpoint.signing_secrets(at))
-            outcome = transport.post(session, endpoint.url, body, dict(headers), allowed_hosts=allowed)
+            outcome = transport.post(
+                session, endpoint.url, body, dict(headers), allowed_hosts=allowed, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+            )
             results.append(Sent(delivery, at, headers, outcome))
     return results
 

@@ -286,11 +286,9 @@ def test_five_days_of_failures_disable_the_endpoint_and_tell_the_partner_admins(
 
 
 def test_a_slow_receiver_times_out_and_the_rest_of_its_batch_waits(
-    partner, partner_member, plan, endpoint, receiver, monkeypatch
+    partner, partner_member, plan, endpoint, receiver, settings
 ):
-    monkeypatch.setattr(transport, "TIMEOUT_SECONDS", 0.3)
-    monkeypatch.setattr(transport, "_FILTERED", transport._manager(filtered=True))
-    monkeypatch.setattr(transport, "_UNFILTERED", transport._manager(filtered=False))
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
     receiver.answer(200, delay=1.0)
     file_ticket(partner, partner_member)
     file_ticket(partner, partner_member, title="Second")
