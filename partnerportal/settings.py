@@ -335,6 +335,8 @@ CELERY_BEAT_SCHEDULE = {
     "tiering-upkeep": {"task": "tiering.tasks.upkeep", "schedule": float(TIERING_UPKEEP_SECONDS)},
     # Retries that came due and deliveries a killed worker left behind (new events nudge a worker at once).
     "webhook-deliveries": {"task": "programs.tasks.deliver_webhooks", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
+    # The same for staff chat alerts.
+    "chat-alerts": {"task": "support.tasks.post_chat_alerts", "schedule": float(WEBHOOK_SWEEP_SECONDS)},
 }
 
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"

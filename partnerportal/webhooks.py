@@ -14,9 +14,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from django.db import transaction
+from django.db.models import QuerySet
 from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress, get_ip_address
 from standardwebhooks import Webhook
@@ -219,3 +222,25 @@ def _read_capped(response: requests.Response, timeout: float) -> str:
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def claim_due(pending: QuerySet[Any], *, now: datetime, limit: int, lease_seconds: int) -> list[int]:
+    """Take up to `limit` rows of `pending` whose `next_attempt_at` has come; hold them for the lease.
+
+    The rows' `next_attempt_at` moves to the lease's end in the same transaction as the
+    `SELECT … FOR UPDATE SKIP LOCKED` that found them, so two workers never take the same row, and
+    a worker that dies leaves its rows to be taken again once the lease is over. Returns their ids,
+    the most overdue first.
+    """
+    with transaction.atomic():
+        ids = list(
+            pending.filter(next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            pending.model._default_manager.filter(pk__in=ids).update(
+                next_attempt_at=now + timedelta(seconds=lease_seconds)
+            )
+    return ids

@@ -26,6 +26,7 @@ _SUPPORT_SETUP = [
         "escalationpolicy",
         "escalationlevel",
         "escalationtrigger",
+        "chatchannel",
     )
 ]
 _TIERING_SETUP = [
@@ -81,6 +82,7 @@ _SUPPORT_READ = [
     "support.view_ticketattachment",
     "support.view_supportplan",
     "support.view_businesscalendar",
+    "support.view_chatalert",
 ]
 # Both managers import tickets from another helpdesk (partners and people come with them); runs
 # are started from the import page, never edited; identities and report lines are only read.

@@ -2,6 +2,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from support.escalation.chat import post_until_idle
 from support.imports.runner import execute_import_run
 from support.insight.quarter import refresh_quarter_figures
 from support.models import ImportRun
@@ -17,6 +18,11 @@ def sweep_slas_task() -> dict:
         "escalated": result.escalated,
         "mailed": result.mailed,
     }
+
+
+@shared_task(name="support.tasks.post_chat_alerts", ignore_result=True)
+def post_chat_alerts_task() -> int:
+    return post_until_idle()
 
 
 @shared_task(name="support.tasks.refresh_quarter_figures")

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -68,20 +68,10 @@ def deliver_until_idle(*, seconds: float = 50.0) -> int:
 
 def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
     """Take up to `limit` due deliveries of active endpoints and hold them for the lease."""
-    lease_end = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
-    with transaction.atomic():
-        due = (
-            WebhookDelivery.objects.filter(
-                state=State.PENDING, next_attempt_at__lte=now, endpoint__disabled_at__isnull=True
-            )
-            .order_by("next_attempt_at", "pk")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", flat=True)[:limit]
-        )
-        ids = list(due)
-        if not ids:
-            return []
-        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=lease_end)
+    pending = WebhookDelivery.objects.filter(state=State.PENDING, endpoint__disabled_at__isnull=True)
+    ids = transport.claim_due(pending, now=now, limit=limit, lease_seconds=settings.WEBHOOK_LEASE_SECONDS)
+    if not ids:
+        return []
     return list(WebhookDelivery.objects.filter(pk__in=ids).select_related("message", "endpoint").order_by("pk"))
 
 
@@ -109,7 +99,12 @@ def _send_to_endpoint(deliveries: list[WebhookDelivery]) -> list[Sent]:
             body = delivery.message.body
             headers = transport.signed_headers(delivery.message.msg_id, at, body, endpoint.signing_secrets(at))
             outcome = transport.post(
-                session, endpoint.url, body, dict(headers), allowed_hosts=allowed, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+                session,
+                endpoint.url,
+                body,
+                dict(headers),
+                allowed_hosts=allowed,
+                timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
             )
             results.append(Sent(delivery, at, headers, outcome))
     return results

@@ -354,4 +354,4 @@ class TierWithSupportPlanAdmin(TierAdmin):
 
 
 # The import pages, in their own module (registered on import).
-from . import imports  # noqa: E402, F401
+from . import chat, imports  # noqa: E402, F401

@@ -15,6 +15,7 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from partnerportal.bulk import insert_returning, update_from_values
 from programs.models import User
+from support.escalation import chat
 from support.escalation.routing import Route, Router
 from support.models import Escalation, Notification, Ticket, TicketEvent
 from support.rules import escalation
@@ -218,6 +219,7 @@ def _escalation_effects(
         if order.ticket.pk in moves:
             order.ticket.assignee_id, order.ticket.escalation_level = moves[order.ticket.pk]
     publish_for_tickets(escalation_news((order.ticket.pk, level["name"], order.cause) for order, level, _ in done))
+    chat.alert_escalations([(order.ticket.pk, order.rank) for order, _, _ in done], now=now)
 
 
 def _escalation_mail(

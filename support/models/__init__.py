@@ -1,5 +1,6 @@
 """Support's models, one module per area; imported here so Django and callers find them as `support.models`."""
 
+from .chat import ChatAlert, ChatChannel
 from .escalation import (
     Escalation,
     EscalationLevel,
@@ -53,6 +54,8 @@ __all__ = [
     "CalendarHoliday",
     "CalendarWindow",
     "Channel",
+    "ChatAlert",
+    "ChatChannel",
     "CsatResponse",
     "CsatResponseQuerySet",
     "Deflection",

@@ -27,6 +27,7 @@ from partnerportal.audit import audit_context
 from partnerportal.bulk import insert_returning, update_from_values
 from partnerportal.health import record_heartbeat
 from programs.models import Partner
+from support.escalation import chat
 from support.escalation.routing import Router
 from support.escalation.services import (
     ESCALATION_EVENT,
@@ -179,6 +180,7 @@ def _sweep_batch(
     ]
     _queue_sla_alerts(alerts, now)
     escalated = _escalate_and_move(tickets, now, router)
+    _post_breaches(alerts, now)
     return SweepResult(checked=len(tickets), recorded=len(alerts), escalated=escalated, events=alerts)
 
 
@@ -440,6 +442,8 @@ def _sweep_batch_in_sql(now: datetime, batch_size: int, routing: SweepRouting) -
     escalated = [(ticket_id, name, cause) for what, ticket_id, _, name, cause, _ in rows if what == "escalated"]
     _queue_sla_alerts(alerts, now)
     publish_for_tickets(escalation_news(escalated))
+    chat.alert_escalations([(ticket_id, rank) for what, ticket_id, rank, *_ in rows if what == "escalated"], now=now)
+    _post_breaches(alerts, now)
     return SweepResult(checked=checked, recorded=len(alerts), escalated=len(escalated), events=alerts)
 
 
@@ -514,6 +518,13 @@ def _queue_sla_alerts(alerts: list[Alert], now: datetime) -> None:
         )
         for assignee_id, items in by_assignee.items()
     )
+
+
+def _post_breaches(alerts: list[Alert], now: datetime) -> None:
+    """Tell the staff chat rooms of the breaches just recorded: after the batch's escalations, on both
+    paths, so a room listening to a level hears of a breach at the level the ticket reached."""
+    breaches = [(ticket_id, target) for ticket_id, _, _, kind, target in alerts if kind == TicketEvent.Kind.SLA_BREACH]
+    chat.alert_breaches(breaches, now=now)
 
 
 def _alert_order(alert: tuple[int, int | None, str, str, str]) -> tuple[int, int, bool]:
