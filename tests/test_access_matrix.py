@@ -388,6 +388,13 @@ RULES = {
         kwargs=lambda world: {"pk": world["token"].pk},
     ),
     "my_tiers": Rule(get=expect(200, anonymous=LOGIN, **staff(403))),
+    # Notices: each partner reads its own (the list is scoped); each person sets their own mail.
+    "notices": Rule(get=expect(200, anonymous=LOGIN, **staff(403))),
+    "notice_preferences": Rule(
+        get=expect(200, anonymous=LOGIN, **staff(403)),
+        post=expect(Redirect("notice_preferences"), anonymous=LOGIN, **staff(403)),
+        post_data={"kinds": ["tier_changed"]},
+    ),
     "program": Rule(get=expect(200)),
     "account_claims": Rule(
         get=expect(200, anonymous=LOGIN, **staff(403)),

@@ -106,6 +106,7 @@ WATCHED = [
     "programs.WebhookEndpoint",
     "programs.WebhookMessage",
     "programs.WebhookDelivery",
+    "tiering.NoticePreference",
 ]
 
 
@@ -289,6 +290,12 @@ TARGETS = [
         "API: scoreboard", "support_manager", lambda w: "/api/v1/scoreboard/", {"month": "2026-11"}, method="api-get"
     ),
     Target("API: search", "partner_member", lambda w: "/api/v1/kb/search/", {"q": "checkout"}, method="api-get"),
+    Target(
+        "notices by mail",
+        "partner_member",
+        lambda w: reverse("notice_preferences"),
+        {"kinds": ["tier_changed", "at_risk"]},
+    ),
     Target(
         "webhook endpoint",
         "partner_admin",

@@ -11,7 +11,7 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from programs.models import Partner, User
 
-from . import webhooks
+from . import notices, webhooks
 from .models import EXCLUSIVITY_DAYS, AccountClaim, Benefit, Engagement, Standing
 
 
@@ -97,6 +97,7 @@ def release_claim(claim: AccountClaim, *, reason: str, by: User | None, now: dt.
         claim.release_reason = reason
         claim.save(update_fields=["released_at", "release_reason"])
     webhooks.publish_claims_released([claim])
+    notices.claims_released([claim], now=now)
     return claim
 
 
@@ -112,8 +113,9 @@ def release_stale_claims(now: dt.datetime, *, engagement_days: int) -> dict[str,
             .exclude(Exists(recent))
             .update(released_at=now, release_reason=AccountClaim.Release.NO_ENGAGEMENT)
         )
-        subscribed = webhooks.subscribed_partners() if expired or quiet else set()
-        if subscribed:  # the claims this sweep released carry its exact time
-            released = AccountClaim.objects.filter(released_at=now, partner_id__in=subscribed).order_by("pk")
-            webhooks.publish_claims_released(released)
+        if expired or quiet:  # the claims this sweep released carry its exact time
+            released = list(AccountClaim.objects.filter(released_at=now).order_by("pk"))
+            notices.claims_released(released, now=now)
+            subscribed = webhooks.subscribed_partners()
+            webhooks.publish_claims_released(claim for claim in released if claim.partner_id in subscribed)
     return {"expired": expired, "no_engagement": quiet}

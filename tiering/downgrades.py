@@ -14,7 +14,7 @@ from django.utils import timezone
 from partnerportal.audit import audit_context
 from programs.models import User
 
-from . import webhooks
+from . import notices, webhooks
 from .ladder_rules import result_reason
 from .models import DowngradeConversation, RetierResult, Standing, TierChange
 
@@ -85,14 +85,11 @@ def _apply_drop(standing: Standing, *, today: dt.date, by: User | None) -> None:
         effective_on=today,
         recorded_by=by,
     )
-    webhooks.publish_tier_changes(
-        [
-            webhooks.Move(
-                change.partner_id, change.ladder_id, change.kind, change.from_tier_id, change.to_tier_id,
-                change.reason, today,
-            )
-        ]
-    )  # fmt: skip
+    move = webhooks.Move(
+        change.partner_id, change.ladder_id, change.kind, change.from_tier_id, change.to_tier_id, change.reason, today
+    )
+    webhooks.publish_tier_changes([move])
+    notices.tier_changes([move])
     standing.tier_id = standing.pending_tier_id
     standing.since = today
     standing.grandfathered_until = None

@@ -1,5 +1,7 @@
 from django import forms
 
+from .models import NoticeKind
+
 
 class ClaimAccountForm(forms.Form):
     account_name = forms.CharField(
@@ -10,4 +12,14 @@ class ClaimAccountForm(forms.Form):
 class EngagementForm(forms.Form):
     note = forms.CharField(
         label="What happened", max_length=500, help_text="A meeting, a demo, a proposal sent…", strip=True
+    )
+
+
+class NoticePreferencesForm(forms.Form):
+    kinds = forms.MultipleChoiceField(
+        label="Mail me when",
+        choices=NoticeKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Untick them all to get no notice by mail; they stay on your notices page.",
     )

@@ -44,7 +44,15 @@ def publish_policy(policy: Policy, *, by: User, today: dt.date | None = None) ->
         policy.published_by = by
         policy.save(update_fields=["status", "published_on", "published_by"])
     webhooks.publish_policy_published(policy)
+    # Where each partner would land takes a what-if run: a worker does it once this commits.
+    transaction.on_commit(lambda: _tell_partners(policy.pk), robust=True)
     return policy
+
+
+def _tell_partners(policy_id: int) -> None:
+    from .tasks import policy_notices  # the task module imports the services
+
+    policy_notices.delay(policy_id)
 
 
 @transaction.atomic

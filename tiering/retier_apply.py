@@ -18,7 +18,7 @@ from partnerportal.audit import audit_context
 from partnerportal.bulk import insert_returning
 from programs.models import User
 
-from . import webhooks
+from . import notices, webhooks
 from .ladder_rules import ResultWording
 from .models import GRANDFATHERING, Ladder, RetierResult, RetierRun, Standing, TierChange
 
@@ -54,6 +54,7 @@ def _apply_ladder(
 ) -> None:
     changes = _insert_changes(run, ladder_id, by=by, wording=wording)
     webhooks.publish_tier_changes(changes, partners=subscribed)
+    notices.tier_changes(changes)
     # Back on the ladder after an exit: the standing exists without a tier.
     _update_standings(
         run, ladder_id, [Move.ENTRY], "tier_id = r.computed_tier_id, since = %s", [run.as_of],
@@ -80,12 +81,14 @@ def _apply_ladder(
         where=f"{ON_READ_TIER} AND (s.grandfathered_until IS NULL"
         " OR s.pending_tier_id IS DISTINCT FROM r.computed_tier_id OR s.exit_candidate <> r.exit_candidate)",
     )
-    if subscribed:  # drops this run marked pending (one already pending keeps its first run)
-        webhooks.publish_pending_drops(
-            Standing.objects.filter(ladder_id=ladder_id, pending_run_id=run.pk, partner_id__in=subscribed)
-            .select_related("ladder__motion", "tier", "pending_tier")
-            .order_by("pk")
-        )
+    # The drops this run marked pending (one already pending keeps its first run) are told once.
+    marked = list(
+        Standing.objects.filter(ladder_id=ladder_id, pending_run_id=run.pk)
+        .select_related("ladder__motion", "tier", "pending_tier")
+        .order_by("pk")
+    )
+    webhooks.publish_pending_drops([standing for standing in marked if standing.partner_id in subscribed])
+    notices.pending_drops(run, marked)
 
 
 def _update_standings(

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
+from . import notices
 from .claims import release_stale_claims
 from .downgrades import apply_due_downgrades
 from .models import RetierRun
@@ -26,11 +27,16 @@ def run_upkeep(now: dt.datetime | None = None) -> dict[str, int]:
         "policies": activate_due_policies(today),
         "downgrades": apply_due_downgrades(today),
         **release_stale_claims(now, engagement_days=settings.EXCLUSIVITY_ENGAGEMENT_DAYS),
+        "claims_expiring": notices.claims_expiring(now, engagement_days=settings.EXCLUSIVITY_ENGAGEMENT_DAYS),
     }
+    at_risk = notices.check_at_risk(today, now=now)
+    if at_risk is not None:
+        done["at_risk"] = at_risk
     run = _start_annual_retier(today)
     if run is not None:
         execute_run(run)
         done["retier_run"] = run.pk
+    done["notices_mailed"] = notices.mail_until_idle()  # what a lost nudge left behind
     return done
 
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -8,8 +9,11 @@ from django.views.decorators.http import require_POST
 from programs.access import partner_required
 
 from . import claims, selectors
-from .forms import ClaimAccountForm, EngagementForm
-from .models import EXCLUSIVITY_DAYS, AccountClaim, Benefit, MdfCriterion
+from . import notices as notice_services
+from .forms import ClaimAccountForm, EngagementForm, NoticePreferencesForm
+from .models import EXCLUSIVITY_DAYS, AccountClaim, Benefit, MdfCriterion, Notice
+
+NOTICES_PER_PAGE = 20
 
 
 @partner_required
@@ -90,3 +94,26 @@ def withdraw_claim(request, pk):
     else:
         messages.success(request, f"{claim.account_name} is released; other partners can claim it now.")
     return redirect("account_claims")
+
+
+@partner_required
+def notices(request):
+    """Everything the program told the partner, newest first."""
+    partner = request.membership.partner
+    found = Notice.objects.for_user(request.user).filter(partner=partner)
+    page = Paginator(found, NOTICES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "tiering/notices.html", {"partner": partner, "page": page})
+
+
+@partner_required
+def notice_preferences(request):
+    """Which notices this person gets by mail (all of them appear on the notices page either way)."""
+    chosen = notice_services.mail_choices(request.user)
+    form = NoticePreferencesForm(
+        request.POST or None, initial={"kinds": [kind for kind, mail in chosen.items() if mail]}
+    )
+    if request.method == "POST" and form.is_valid():
+        notice_services.set_mail_choices(request.user, form.cleaned_data["kinds"])
+        messages.success(request, "Saved: you get the notices ticked below by mail.")
+        return redirect("notice_preferences")
+    return render(request, "tiering/notice_preferences.html", {"form": form}, status=400 if form.errors else 200)

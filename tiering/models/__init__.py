@@ -8,6 +8,7 @@ attribution, and every tier change is kept as history.
 
 from .claims import EXCLUSIVITY_DAYS, AccountClaim, AccountClaimQuerySet, Engagement, EngagementQuerySet
 from .ladders import METAL_NAMES, Benefit, Ladder, Tier, TierBenefit
+from .notices import Notice, NoticeKind, NoticePreference, NoticeQuerySet
 from .policies import (
     POLICY_NOTICE_DAYS,
     Criterion,
@@ -36,6 +37,10 @@ __all__ = [
     "EngagementQuerySet",
     "Ladder",
     "MdfCriterion",
+    "Notice",
+    "NoticeKind",
+    "NoticePreference",
+    "NoticeQuerySet",
     "Policy",
     "PolicyQuerySet",
     "QualificationCheck",

@@ -1,7 +1,7 @@
 from django import template
 
 from tiering.evaluation import format_value
-from tiering.models import Standing
+from tiering.models import Notice, Standing
 
 register = template.Library()
 
@@ -15,6 +15,13 @@ def tier_summary(context, partner):
         .select_related("tier", "ladder__motion", "pending_tier")
     )
     return {"standings": standings}
+
+
+@register.inclusion_tag("tiering/_partials/notices_card.html", takes_context=True)
+def program_notices(context, partner, count=5):
+    """Render the partner's latest program notices."""
+    latest = Notice.objects.for_user(context["request"].user).filter(partner=partner)[:count]
+    return {"notices": latest}
 
 
 @register.filter
