@@ -23,6 +23,7 @@ from partnerportal.health import record_heartbeat
 from partnerportal.models import Heartbeat
 from programs.models import Membership, PartnerMotion, User
 
+from . import webhooks
 from .ladder_rules import ResultWording
 from .models import (
     GRANDFATHERING,
@@ -209,16 +210,20 @@ def check_at_risk(today: dt.date, *, now: dt.datetime | None = None) -> int | No
 def _at_risk_notices(run: RetierRun, retier: dt.date, now: dt.datetime) -> int:
     wording = ResultWording(run)
     pending = set(Standing.objects.filter(grandfathered_until__isnull=False).values_list("partner_id", "ladder_id"))
-    results = (
-        RetierResult.objects.filter(run=run, move__in=[Result.DOWN, Result.EXIT])
-        .select_related("ladder", "current_tier", "computed_tier")
+    results = [
+        result
+        for result in RetierResult.objects.filter(run=run, move__in=[Result.DOWN, Result.EXIT])
+        .select_related("ladder__motion", "current_tier", "computed_tier")
         .order_by("pk")
+        if (result.partner_id, result.ladder_id) not in pending
+    ]
+    told = set(
+        Notice.objects.filter(kind=NoticeKind.AT_RISK, key__endswith=f":{retier}").values_list("partner_id", "key")
     )
+    new = [result for result in results if (result.partner_id, f"at_risk:{result.ladder_id}:{retier}") not in told]
     link = reverse("my_tiers")
     notices = []
-    for result in results:
-        if (result.partner_id, result.ladder_id) in pending:
-            continue
+    for result in new:
         tier = result.current_tier.name if result.current_tier else "your tier"
         landing = result.computed_tier.name if result.computed_tier else "no tier"
         body = (
@@ -226,12 +231,11 @@ def _at_risk_notices(run: RetierRun, retier: dt.date, now: dt.datetime) -> int:
             f"land on {landing}: {wording.reason(result)} Figures leaving the measurement window by then no "
             f"longer count. What it takes to keep {tier} is on your tiers page."
         )
-        notices.append(
-            _notice(
-                result.partner_id, NoticeKind.AT_RISK, f"at_risk:{result.ladder_id}:{retier}",
-                f"{result.ladder.name}: {tier} at risk at the re-tier of {_date(retier)}", body, link, now,
-            )
-        )  # fmt: skip
+        title = f"{result.ladder.name}: {tier} at risk at the re-tier of {_date(retier)}"
+        key = f"at_risk:{result.ladder_id}:{retier}"
+        notices.append(_notice(result.partner_id, NoticeKind.AT_RISK, key, title, body, link, now))
+    subscribed = webhooks.subscribed_partners() if new else set()
+    webhooks.publish_at_risk([result for result in new if result.partner_id in subscribed], retier, wording)
     return post(notices)
 
 

@@ -6,7 +6,7 @@ payloads only for those: a program with no webhook costs one query per run, what
 """
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,8 @@ from django.urls import reverse
 from programs.models import EventType, WebhookEndpoint
 from programs.webhooks.outbox import Event, publish_many
 
-from .models import AccountClaim, Ladder, Policy, Standing, Tier
+from .ladder_rules import ResultWording
+from .models import AccountClaim, Ladder, Policy, RetierResult, Standing, Tier
 
 
 def subscribed_partners() -> set[int]:
@@ -82,6 +83,7 @@ def publish_pending_drops(standings: Iterable[Standing]) -> int:
                 "ladder": standing.ladder.name,
                 "tier": standing.tier.name if standing.tier else None,
                 "would_drop_to": standing.pending_tier.name if standing.pending_tier else None,
+                "stage": "grandfathered",
                 "grandfathered_until": standing.grandfathered_until,
                 "reason": "Below the tier's criteria at the re-tier: the benefits stay until the date, "
                 "and the drop waits for a conversation with your partner manager.",
@@ -91,6 +93,28 @@ def publish_pending_drops(standings: Iterable[Standing]) -> int:
         for standing in standings
     ]
     return publish_many(events)
+
+
+def publish_at_risk(results: Sequence[RetierResult], retier: dt.date, wording: ResultWording) -> int:
+    """Write a `tier.at_risk` event per standing that would drop at the next re-tier (its what-if results)."""
+    url = _link("my_tiers")
+    return publish_many(
+        Event(
+            result.partner_id,
+            EventType.TIER_AT_RISK,
+            {
+                "motion": result.ladder.motion.name,
+                "ladder": result.ladder.name,
+                "stage": "next_retier",
+                "tier": result.current_tier.name if result.current_tier else None,
+                "would_drop_to": result.computed_tier.name if result.computed_tier else None,
+                "retier_on": retier,
+                "reason": wording.reason(result),
+                "url": url,
+            },
+        )
+        for result in results
+    )
 
 
 def publish_policy_published(policy: Policy) -> int:

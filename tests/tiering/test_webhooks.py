@@ -163,3 +163,17 @@ def test_a_sweep_with_no_endpoint_anywhere_costs_one_question(partner):
     about_webhooks = [query["sql"] for query in queries.captured_queries if "webhook" in query["sql"]]
     assert len(about_webhooks) == 1  # "who has endpoints?": no claim read back, no payload built
     assert not WebhookMessage.objects.exists()
+
+
+def test_a_tier_at_risk_before_the_re_tier_is_sent_once(resale, record, partner, subscribe):
+    from tiering import notices
+
+    record(partner, arr=300_000, sellers=4, certs=1, on=dt.date(2025, 12, 20))  # out of the window by 15 January
+    run_retier()
+    subscribe(partner)
+    noon = dt.datetime.combine(TODAY, dt.time(12), tzinfo=dt.UTC)
+    notices.check_at_risk(TODAY, now=noon)
+    notices.check_at_risk(TODAY + dt.timedelta(days=1), now=noon + dt.timedelta(days=1))  # found again: not sent again
+    [(_, risk)] = sent("tier.at_risk")
+    assert (risk["stage"], risk["tier"], risk["retier_on"]) == ("next_retier", "Specialist", "2027-01-15")
+    assert risk["reason"]
