@@ -19,6 +19,7 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from partnerportal.bulk import insert_returning
 from partnerportal.health import record_heartbeat
 from partnerportal.models import Heartbeat
 from programs.models import Membership, PartnerMotion, User
@@ -53,13 +54,21 @@ def _date(day: dt.date | None) -> str:
     return f"{day:%-d %B %Y}" if day else "—"
 
 
+COLUMNS = ["partner", "kind", "key", "title", "body", "link", "created_at"]
+
+
 def post(notices: Sequence[Notice]) -> int:
-    """Write `notices` (each partner and key once: a repeat is a no-op) and nudge the mailer on commit."""
+    """Write `notices` (each partner and key once: a repeat is a no-op), nudge the mailer on commit;
+    return how many are new. One COPY on PostgreSQL: a first re-tier tells 300,000 partner × ladder."""
     if not notices:
         return 0
-    Notice.objects.bulk_create(notices, ignore_conflicts=True, batch_size=1000)
-    transaction.on_commit(nudge_mailer, robust=True)
-    return len(notices)
+    rows = [
+        [getattr(notice, "partner_id" if column == "partner" else column) for column in COLUMNS] for notice in notices
+    ]
+    written = insert_returning(Notice, COLUMNS, rows, conflict="(partner_id, key) DO NOTHING", returning=["id"])
+    if written:
+        transaction.on_commit(nudge_mailer, robust=True)
+    return len(written)
 
 
 def nudge_mailer() -> None:

@@ -143,7 +143,7 @@ def test_claims_about_to_end_and_ended_are_noticed(partner, partner_admin):
     claim_of(partner, "Fresh Ltd", claimed_at=now - dt.timedelta(days=1))
 
     assert notices.claims_expiring(now, engagement_days=30) == 2
-    assert notices.claims_expiring(now, engagement_days=30) == 2  # a repeat writes nothing new
+    assert notices.claims_expiring(now, engagement_days=30) == 0  # a repeat writes nothing new
     soon = {notice.title: notice.body for notice in told(partner, "claim_expiring")}
     assert soon == {
         "Ending Ltd is released on 28 November 2026": "Your claim on Ending Ltd ends on 28 November 2026: its 90 days are over.",
