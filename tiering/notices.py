@@ -84,7 +84,12 @@ def _notice(partner_id: int, kind: str, key: str, title: str, body: str, link: s
 # --- Written with the change ---------------------------------------------------------------------
 
 
-CHANGE_WORDS = {"entry": "joined", "upgrade": "moved up", "downgrade": "moved down", "exit": "left the ladder"}
+CHANGE_WORDS = {
+    "entry": "you joined {ladder} on {after}",
+    "upgrade": "you moved up to {after} in {ladder}",
+    "downgrade": "you moved down to {after} in {ladder}",
+    "exit": "you left {ladder}",
+}
 
 
 def tier_changes(moves: Iterable[Move], *, now: dt.datetime | None = None) -> int:
@@ -103,10 +108,8 @@ def tier_changes(moves: Iterable[Move], *, now: dt.datetime | None = None) -> in
         before = tiers.get(move.from_tier_id) if move.from_tier_id else None
         after = tiers.get(move.to_tier_id) if move.to_tier_id else None
         title = f"{ladder}: {before or 'no tier'} → {after or 'no tier'}"
-        body = (
-            f"On {_date(move.effective_on)} you {CHANGE_WORDS.get(move.kind, move.kind)} in {ladder}"
-            f"{f' to {after}' if after else ''}. Why: {move.reason}"
-        )
+        what = CHANGE_WORDS.get(move.kind, "your tier in {ladder} changed").format(ladder=ladder, after=after)
+        body = f"On {_date(move.effective_on)} {what}. Why: {move.reason}"
         key = f"tier_changed:{move.ladder_id}:{move.effective_on}:{move.kind}:{move.to_tier_id or 0}"
         notices.append(_notice(move.partner_id, NoticeKind.TIER_CHANGED, key, title, body, link, now))
     return post(notices)

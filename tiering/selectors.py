@@ -151,8 +151,9 @@ def _upcoming(policies: list[Policy], day: dt.date) -> Policy | None:
     return next((p for p in policies if p.effective_from is not None and p.effective_from > day), None)
 
 
-def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
-    """Return the partner's standing and progress in each motion it runs."""
+def partner_tiers(partner: Partner, today: dt.date, *, entitlements: bool = True) -> list[MotionStanding]:
+    """Return the partner's standing and progress in each motion it runs (without `entitlements`, no
+    support plan per tier: the home page's summary shows the plan on a card of its own)."""
     ladders = list(_ladders_with_tiers(Ladder.objects.filter(motion__partner_motions__partner=partner)))
     standings = {
         standing.ladder_id: standing
@@ -161,7 +162,9 @@ def partner_tiers(partner: Partner, today: dt.date) -> list[MotionStanding]:
     policies = _announced_policies(ladders)
     gates = _latest_checks(partner, today)
     next_run = next_retier_date(today)
-    entitled = entitlements_of(standing.tier for standing in standings.values() if standing.tier)
+    entitled = (
+        entitlements_of(standing.tier for standing in standings.values() if standing.tier) if entitlements else {}
+    )
     plans = [(ladder, *_policies_of(policies.get(ladder.pk, []), today, next_run)) for ladder in ladders]
     rules_today = [
         ladder_rules(ladder, p, today, list(ladder.tiers.all())) for ladder, now, _, up in plans for p in (now, up) if p

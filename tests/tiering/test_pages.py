@@ -39,6 +39,18 @@ def test_my_tiers_shows_the_tier_its_benefits_and_a_progress_bar_to_the_next_tie
     assert "support plan Essential" in page
 
 
+def test_the_partner_home_shows_each_motions_progress_to_the_next_tier(client, resale, record, partner, partner_member):
+    record(partner, arr=60_000, sellers=4, certs=1)
+    run_retier()
+    client.force_login(partner_member)
+
+    home = client.get(reverse("home")).content.decode()
+
+    assert "<strong>Resale</strong>: Selling" in home
+    assert "To Specialist" in home and "ARR sourced: $190,000 more" in home
+    assert '<progress max="100" value="24"' in home  # one criterion: $60,000 of $250,000
+
+
 def test_a_grandfathered_partner_sees_the_date_it_keeps_its_tier_until(client, resale, record, partner, partner_admin):
     record(partner, arr=300_000, sellers=4, certs=1, on=TODAY - dt.timedelta(days=400))
     run_retier(TODAY - dt.timedelta(days=380))
