@@ -93,3 +93,15 @@ def pass_second_factor(page) -> None:
     if "/accounts/two-factor/verify/" in page.url:
         page.get_by_label("Code").fill(demo_code())
         page.get_by_role("button", name="Continue").click()
+
+
+def file_ticket_in_page(page, *, title: str, severity: str, steps: str, impact: str) -> None:
+    """Fill the new-ticket form (already open) as a partner would and submit it."""
+    page.get_by_label("Title").fill(title)
+    page.get_by_label(severity, exact=False).check()
+    page.get_by_label("Category").select_option("defect")
+    page.get_by_label("End customer").fill("Acme Retail GmbH")
+    page.locator("#id_environment").select_option("production")
+    page.get_by_label("Steps to reproduce").fill(steps)
+    page.get_by_label("Business impact").fill(impact)
+    page.get_by_role("button", name="Submit ticket").click()

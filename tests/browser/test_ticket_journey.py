@@ -1,6 +1,6 @@
 from playwright.sync_api import expect
 
-from .conftest import sign_in
+from .conftest import file_ticket_in_page, sign_in
 
 
 def test_a_partner_files_a_ticket_l1_acknowledges_it_from_the_queue_and_the_partner_sees_it(
@@ -10,14 +10,13 @@ def test_a_partner_files_a_ticket_l1_acknowledges_it_from_the_queue_and_the_part
     sign_in(partner, live_server.url, "partner-admin@demo.test")
     partner.get_by_role("navigation", name="Main").get_by_role("link", name="Tickets").click()
     partner.get_by_role("link", name="File a ticket").click()
-    partner.get_by_label("Title").fill("Payment page times out for Acme")
-    partner.get_by_label("P2 – High", exact=False).check()
-    partner.get_by_label("Category").select_option("defect")
-    partner.get_by_label("End customer").fill("Acme Retail GmbH")
-    partner.locator("#id_environment").select_option("production")
-    partner.get_by_label("Steps to reproduce").fill("Open checkout, pay by card, wait 30 s: timeout.")
-    partner.get_by_label("Business impact").fill("No card payments for this customer.")
-    partner.get_by_role("button", name="Submit ticket").click()
+    file_ticket_in_page(
+        partner,
+        title="Payment page times out for Acme",
+        severity="P2 – High",
+        steps="Open checkout, pay by card, wait 30 s: timeout.",
+        impact="No card payments for this customer.",
+    )
     expect(partner.get_by_role("heading", name="Payment page times out for Acme")).to_be_visible()
     timeline = partner.get_by_role("region", name="Timeline")
     expect(timeline).to_contain_text("Received")

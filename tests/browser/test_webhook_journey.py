@@ -6,7 +6,7 @@ from standardwebhooks import Webhook
 
 from tests.receiver import Receiver
 
-from .conftest import sign_in
+from .conftest import file_ticket_in_page, sign_in
 
 
 def test_a_partner_admin_adds_an_endpoint_tests_it_and_receives_a_signed_ticket_event(
@@ -39,14 +39,13 @@ def test_a_partner_admin_adds_an_endpoint_tests_it_and_receives_a_signed_ticket_
         expect(log).to_contain_text(test_event.webhook_id)
 
         page.goto(f"{live_server.url}/tickets/new/")
-        page.get_by_label("Title").fill("Order sync stopped overnight")
-        page.get_by_label("P3", exact=False).check()
-        page.get_by_label("Category").select_option("defect")
-        page.get_by_label("End customer").fill("Acme Retail GmbH")
-        page.locator("#id_environment").select_option("production")
-        page.get_by_label("Steps to reproduce").fill("Look at the order feed after 02:00.")
-        page.get_by_label("Business impact").fill("Orders are keyed in by hand.")
-        page.get_by_role("button", name="Submit ticket").click()
+        file_ticket_in_page(
+            page,
+            title="Order sync stopped overnight",
+            severity="P3",
+            steps="Look at the order feed after 02:00.",
+            impact="Orders are keyed in by hand.",
+        )
         expect(page.get_by_role("heading", name="Order sync stopped overnight")).to_be_visible()
 
         got = receiver.wait_for(lambda received: len(received) == 2)[-1]
