@@ -325,6 +325,8 @@ WEBHOOK_LEASE_SECONDS = _int("WEBHOOK_LEASE_SECONDS", 300, minimum=15)
 WEBHOOK_BATCH_SIZE = _int("WEBHOOK_BATCH_SIZE", 200, minimum=1)
 WEBHOOK_CONCURRENCY = _int("WEBHOOK_CONCURRENCY", 16, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = _int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)  # to connect, and for each read
+if WEBHOOK_LEASE_SECONDS < 4 * WEBHOOK_TIMEOUT_SECONDS:
+    _fail("WEBHOOK_LEASE_SECONDS must be at least 4 × WEBHOOK_TIMEOUT_SECONDS: a claimed batch must be settled in time")
 
 # The one beat schedule. Later periodic tasks (SLA sweep, re-tier, releases) are added here.
 CELERY_BEAT_SCHEDULE = {

@@ -21,7 +21,7 @@ import requests
 from django.db import transaction
 from django.db.models import QuerySet
 from requests_hardened import Config, Manager
-from requests_hardened.ip_filter import InvalidIPAddress, get_ip_address
+from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES, InvalidIPAddress
 from standardwebhooks import Webhook
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
@@ -124,17 +124,20 @@ def _addresses(hostname: str, port: int) -> set[str]:
         raise UnsafeURL(f"The host name “{hostname}” does not resolve.") from None
 
 
+def is_internal(address: str) -> bool:
+    """Return True for an address webhooks must not reach: requests-hardened's rule (private,
+    loopback, link-local, multicast and its extra ranges, IPv4-mapped IPv6 unwrapped) and reserved."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    blocked = any(ip in net for net in EXTRA_BLOCKED_NET_RANGES if net.version == ip.version)
+    return ip.is_private or ip.is_multicast or ip.is_reserved or ip.is_unspecified or blocked
+
+
 def _refuse_internal(address: str, hostname: str, port: int) -> None:
-    # requests-hardened's own rule (private, loopback, link-local, multicast and its extra ranges,
-    # IPv4-mapped IPv6 unwrapped), applied here to every address the name has, not just the first.
-    try:
-        get_ip_address(address.split("%")[0], port, allow_loopback=False)
-    except InvalidIPAddress:
-        raise UnsafeURL(
-            f"“{hostname}” points to an internal address ({address}): webhooks go to public hosts only."
-        ) from None
-    if ipaddress.ip_address(address.split("%")[0]).is_reserved:
-        raise UnsafeURL(f"“{hostname}” points to a reserved address ({address}).")
+    # Every address the name has, not just the first (checked as resolved: no second lookup).
+    if is_internal(address):
+        raise UnsafeURL(f"“{hostname}” points to an internal address ({address}): webhooks go to public hosts only.")
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,10 @@ def session_for(url: str, *, allowed_hosts: Sequence[str] = ()) -> requests.Sess
     """
     hostname = urlsplit(url).hostname or ""
     manager = _UNFILTERED if _host_allowed(hostname, allowed_hosts) else _FILTERED
-    return manager.get_session()
+    session = manager.get_session()
+    # No proxy from the environment: a proxy would resolve the name itself, after our check.
+    session.trust_env = False
+    return session
 
 
 def post(
@@ -206,13 +212,15 @@ def post(
         return Outcome(None, "", _ms_since(started), f"Refused: the host now points to an internal address ({error}).")
     except requests.RequestException as error:
         return Outcome(None, "", _ms_since(started), f"Could not connect: {type(error).__name__}.")
+    except Exception as error:
+        return Outcome(None, "", _ms_since(started), f"Failed: {type(error).__name__}.")
     return Outcome(status, answer, _ms_since(started))
 
 
 def _read_capped(response: requests.Response, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     chunks, size = [], 0
-    for chunk in response.iter_content(chunk_size=8192):
+    for chunk in response.iter_content(chunk_size=1024):  # small reads: the deadline is checked often
         chunks.append(chunk)
         size += len(chunk)
         if size >= MAX_RESPONSE_BYTES or time.monotonic() > deadline:

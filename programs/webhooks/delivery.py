@@ -10,7 +10,7 @@ with the same `webhook-id`.
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,7 +40,13 @@ class Sent:
 
 
 def deliver_due(*, now: datetime | None = None, limit: int | None = None) -> int:
-    """Send one batch of due deliveries; return how many were attempted."""
+    """Send one batch of due deliveries; return how many were attempted.
+
+    Each endpoint's answers are recorded as soon as its sends are done, and no send starts after
+    half the lease (counted from the claim): what this worker holds is settled before another may
+    take it.
+    """
+    stop_at = time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 2
     claimed = _claim(now or timezone.now(), limit or settings.WEBHOOK_BATCH_SIZE)
     if not claimed:
         return 0
@@ -48,10 +54,14 @@ def deliver_due(*, now: datetime | None = None, limit: int | None = None) -> int
     for delivery in claimed:
         by_endpoint[delivery.endpoint_id].append(delivery)
     workers = min(settings.WEBHOOK_CONCURRENCY, len(by_endpoint))
+    attempted = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = [sent for batch in pool.map(_send_to_endpoint, by_endpoint.values()) for sent in batch]
-    record(results)
-    return sum(1 for sent in results if sent.outcome is not None)
+        sending = [pool.submit(_send_to_endpoint, batch, stop_at=stop_at) for batch in by_endpoint.values()]
+        for done in as_completed(sending):
+            results = done.result()
+            record(results)
+            attempted += sum(1 for sent in results if sent.outcome is not None)
+    return attempted
 
 
 def deliver_until_idle(*, seconds: float = 50.0) -> int:
@@ -75,7 +85,7 @@ def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
     return list(WebhookDelivery.objects.filter(pk__in=ids).select_related("message", "endpoint").order_by("pk"))
 
 
-def _send_to_endpoint(deliveries: list[WebhookDelivery]) -> list[Sent]:
+def _send_to_endpoint(deliveries: list[WebhookDelivery], *, stop_at: float | None = None) -> list[Sent]:
     """Send one endpoint's deliveries in order over one connection.
 
     After an attempt that got no answer (down, or past the timeout) the rest wait for that one's
@@ -84,7 +94,7 @@ def _send_to_endpoint(deliveries: list[WebhookDelivery]) -> list[Sent]:
     """
     endpoint = deliveries[0].endpoint
     allowed = settings.WEBHOOK_ALLOWED_HOSTS
-    stop_at = time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 2
+    stop_at = stop_at if stop_at is not None else time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 2
     results: list[Sent] = []
     with transport.session_for(endpoint.url, allowed_hosts=allowed) as session:
         for delivery in deliveries:
@@ -128,7 +138,13 @@ def record(results: Iterable[Sent]) -> None:
             retry_at[sent.delivery.endpoint_id] = _move_on(sent) or sent.at
         else:
             again = retry_at.get(sent.delivery.endpoint_id, sent.at) if sent.behind_failure else sent.at
-            WebhookDelivery.objects.filter(pk=sent.delivery.pk, state=State.PENDING).update(next_attempt_at=again)
+            _held(sent.delivery).update(next_attempt_at=again)
+
+
+def _held(delivery: WebhookDelivery) -> Any:
+    """Return the delivery's row while it is still under the lease this worker took (its `next_attempt_at`):
+    once the lease is over another worker may hold it, and then what this one learnt is only logged."""
+    return WebhookDelivery.objects.filter(pk=delivery.pk, state=State.PENDING, next_attempt_at=delivery.next_attempt_at)
 
 
 def _attempt(sent: Sent) -> WebhookAttempt:
@@ -159,7 +175,7 @@ def _move_on(sent: Sent) -> datetime | None:
         update |= (
             {"state": State.FAILED, "next_attempt_at": None} if wait is None else {"next_attempt_at": sent.at + wait}
         )
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(**update)
+    _held(delivery).update(**update)
     _endpoint_health(delivery.endpoint, outcome, sent.at)
     next_attempt: datetime | None = update["next_attempt_at"]
     return next_attempt
@@ -189,9 +205,17 @@ def disable_endpoint(
     changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, disabled_at__isnull=True).update(
         disabled_at=at, disabled_reason=reason
     )
+    park(endpoint)
     if changed and tell_admins:
         transaction.on_commit(lambda: _mail_admins_disabled(endpoint.pk), robust=True)
     return bool(changed)
+
+
+def park(endpoint: WebhookEndpoint) -> None:
+    """Take a paused or disabled endpoint's waiting deliveries out of the due line (resuming puts them back)."""
+    WebhookDelivery.objects.filter(endpoint=endpoint, state=State.PENDING, next_attempt_at__lte=timezone.now()).update(
+        next_attempt_at=None
+    )
 
 
 def _mail_admins_disabled(endpoint_id: int) -> None:

@@ -13,7 +13,7 @@ from partnerportal import webhooks as transport
 from partnerportal.audit import audit_context
 from programs.models import EventType, Partner, User, WebhookDelivery, WebhookEndpoint
 
-from .delivery import Sent, send_now
+from .delivery import Sent, park, send_now
 from .outbox import Event, nudge_worker, publish_many
 
 MAX_ENDPOINTS_PER_PARTNER = 20
@@ -90,9 +90,11 @@ def rotate_secret(endpoint: WebhookEndpoint, *, by: User) -> str:
     require_partner_admin(endpoint.partner, by)
     now = timezone.now()
     secret = transport.new_secret()
-    with audit_context(action="rotate_webhook_secret", actor=by.pk):
+    with transaction.atomic(), audit_context(action="rotate_webhook_secret", actor=by.pk):
+        # Locked: two rotations at once would otherwise hand out a secret already replaced.
+        current = WebhookEndpoint.objects.select_for_update().values_list("secret", flat=True).get(pk=endpoint.pk)
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-            previous_secret=endpoint.secret, previous_secret_until=now + WebhookEndpoint.ROTATION_OVERLAP, secret=secret
+            previous_secret=current, previous_secret_until=now + WebhookEndpoint.ROTATION_OVERLAP, secret=secret
         )
     endpoint.refresh_from_db()
     return secret
@@ -107,12 +109,16 @@ def set_endpoint_enabled(endpoint: WebhookEndpoint, *, enabled: bool, by: User) 
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
                 disabled_at=None, disabled_reason="", failing_since=None
             )
-            endpoint.deliveries.filter(state=WebhookDelivery.State.PENDING).update(next_attempt_at=timezone.now())
+            # What waited while paused (a retry already scheduled keeps its time).
+            endpoint.deliveries.filter(state=WebhookDelivery.State.PENDING, next_attempt_at__isnull=True).update(
+                next_attempt_at=timezone.now()
+            )
             transaction.on_commit(nudge_worker, robust=True)
         else:
             WebhookEndpoint.objects.filter(pk=endpoint.pk, disabled_at__isnull=True).update(
                 disabled_at=timezone.now(), disabled_reason=f"Paused by {by.get_full_name()}."
             )
+            park(endpoint)
     endpoint.refresh_from_db()
     return endpoint
 
@@ -139,9 +145,8 @@ def send_test_event(endpoint: WebhookEndpoint, *, by: User) -> Sent:
             .latest("pk")
         )
         # Held by this request, not by a worker nudged when the transaction commits.
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            next_attempt_at=timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
-        )
+        delivery.next_attempt_at = timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.next_attempt_at)
     return send_now(delivery)
 
 

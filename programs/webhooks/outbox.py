@@ -80,7 +80,10 @@ def publish_many(events: Iterable[Event]) -> int:
         for message in messages:
             message.pk = ids[message.msg_id]
     deliveries = [
-        WebhookDelivery(message=message, endpoint=endpoint, next_attempt_at=now, created_at=now)
+        # A paused or disabled endpoint's deliveries wait out of the due line until it is resumed.
+        WebhookDelivery(
+            message=message, endpoint=endpoint, next_attempt_at=None if endpoint.disabled_at else now, created_at=now
+        )
         for message, endpoints in zip(messages, targets, strict=True)
         for endpoint in endpoints
     ]
@@ -94,7 +97,9 @@ def _subscribers(partner_ids: set[int]) -> dict[int, list[WebhookEndpoint]]:
     if partner_ids:
         endpoints = (
             # Paused and disabled endpoints too: their deliveries wait, and a resumed endpoint gets them.
-            WebhookEndpoint.objects.filter(partner_id__in=partner_ids).only("id", "partner_id", "event_types")
+            WebhookEndpoint.objects.filter(partner_id__in=partner_ids).only(
+                "id", "partner_id", "event_types", "disabled_at"
+            )
         )
         for endpoint in endpoints:
             found[endpoint.partner_id].append(endpoint)

@@ -496,3 +496,63 @@ def test_the_documented_receiver_verifies_a_real_delivery_and_refuses_a_changed_
         verify(transport.new_secret(), headers, body)
     with pytest.raises(ValueError, match="too far"):
         verify(secret, {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 3600)}, body)
+
+
+def test_a_worker_late_past_its_lease_does_not_overwrite_the_one_that_took_over(
+    partner, partner_member, plan, endpoint, receiver
+):
+    file_ticket(partner, partner_member)
+    [held] = delivery._claim(timezone.now(), 10)
+    [sent] = delivery._send_to_endpoint([held])  # delivered, but this worker is slow to say so
+    taken_over = timezone.now() + timedelta(minutes=10)
+    WebhookDelivery.objects.update(next_attempt_at=taken_over)  # the lease ran out: another worker holds it
+    delivery.record([sent])
+    row = WebhookDelivery.objects.get()
+    assert (row.state, row.next_attempt_at, row.attempts) == ("pending", taken_over, 0)
+    assert WebhookAttempt.objects.count() == 1  # the request happened, and the log says so
+
+
+def test_an_unexpected_error_in_one_send_is_a_failed_attempt_not_a_stuck_batch(
+    partner, partner_member, plan, endpoint, receiver, monkeypatch
+):
+    import requests
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in a library")
+
+    file_ticket(partner, partner_member)
+    monkeypatch.setattr(requests.Session, "post", broken)
+    assert delivery.deliver_due() == 1
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.error == "Failed: ValueError." and WebhookDelivery.objects.get().attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "internal"),
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("169.254.169.254", True),
+        ("100.64.0.1", True),
+        ("0.0.0.0", True),  # noqa: S104 (an address to refuse, not one to bind)
+        ("240.0.0.1", True),
+        ("::1", True),
+        ("::ffff:10.0.0.1", True),
+        ("fe80::1%eth0", True),
+        ("fd00::1", True),
+        ("64:ff9b::a00:1", True),
+        ("2002:a00:1::", True),
+        ("93.184.215.14", False),
+        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", False),
+    ],
+)
+def test_internal_addresses_are_told_from_public_ones_as_resolved(address, internal):
+    assert transport.is_internal(address) is internal
+
+
+def test_a_paused_endpoints_deliveries_wait_out_of_the_due_line(partner, partner_member, partner_admin, plan, endpoint):
+    endpoints.set_endpoint_enabled(endpoint, enabled=False, by=partner_admin)
+    file_ticket(partner, partner_member)
+    assert WebhookDelivery.objects.get().next_attempt_at is None
+    endpoints.set_endpoint_enabled(endpoint, enabled=True, by=partner_admin)
+    assert WebhookDelivery.objects.get().next_attempt_at is not None
