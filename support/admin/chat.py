@@ -2,8 +2,10 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from partnerportal.admin import ReadOnlyAdmin, ReadOnlyInline
+from partnerportal.admin import ReadOnlyAdmin
 from support.escalation import chat
 from support.models import ChatAlert, ChatChannel, Severity
 
@@ -38,18 +40,6 @@ class ChatChannelForm(forms.ModelForm):
         ]
 
 
-class RecentAlertsInline(ReadOnlyInline):
-    model = ChatAlert
-    fields = ("created_at", "kind", "text", "state", "attempts", "last_status", "last_error")
-    readonly_fields = fields
-    ordering = ["-created_at"]
-    max_num = 0
-    verbose_name_plural = "Alerts (newest first)"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).order_by("-created_at", "-pk")
-
-
 @admin.register(ChatChannel)
 class ChatChannelAdmin(admin.ModelAdmin):
     form = ChatChannelForm
@@ -57,8 +47,30 @@ class ChatChannelAdmin(admin.ModelAdmin):
     list_filter = ["flavour", "is_active"]
     search_fields = ["name"]
     filter_horizontal = ["levels", "schedules"]
-    inlines = [RecentAlertsInline]
+    readonly_fields = ["latest_alerts"]
     actions = ["send_test_message"]
+    LATEST = 20
+
+    @admin.display(description="Latest alerts")
+    def latest_alerts(self, channel: ChatChannel) -> str:
+        if channel.pk is None:
+            return "—"
+        latest = channel.alerts.order_by("-created_at", "-pk")[: self.LATEST]
+        rows = format_html_join(
+            "",
+            "<li>{} · {} · {}{}</li>",
+            (
+                (
+                    f"{alert.created_at:%d %b %H:%M}",
+                    alert.get_state_display(),
+                    alert.text.splitlines()[0],
+                    f" (answered {alert.last_status})" if alert.last_status else "",
+                )
+                for alert in latest
+            ),
+        )
+        everything = reverse("admin:support_chatalert_changelist") + f"?channel__id__exact={channel.pk}"
+        return format_html('<ul class="plain">{}</ul><a href="{}">All alerts of this channel</a>', rows, everything)
 
     @admin.display(description="Severities")
     def posts(self, channel: ChatChannel) -> str:

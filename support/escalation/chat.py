@@ -201,7 +201,8 @@ def alert_breaches(breached: Iterable[tuple[int, str]], *, now: datetime) -> int
             ],
             link=link,
         )
-        key = f"breach:{ticket.pk}:{target}"
+        # A missed status update recurs once per interval: each is its own alert.
+        key = f"breach:{ticket.pk}:{target}" + (f":{now:%Y%m%dT%H%M%S}" if target == "update" else "")
         alerts += [_alert(channel, ticket, ChatAlert.Kind.BREACH, key, message, now) for channel in listening]
     return _queue(alerts)
 
@@ -255,15 +256,20 @@ def test_message(channel: ChatChannel, *, by_name: str, now: datetime | None = N
 
 
 def post_due(*, now: datetime | None = None, limit: int | None = None) -> int:
-    """Post one batch of due alerts; return how many were tried."""
+    """Post one batch of due alerts; return how many were tried.
+
+    Channel by channel, in order: after an attempt that got no answer the rest of that channel's
+    alerts wait for its retry, and nothing is posted after half the lease from the claim, so what
+    this worker holds is settled before another may take it.
+    """
     now = now or timezone.now()
+    stop_at = time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 2
     pending = ChatAlert.objects.filter(state=State.PENDING, channel__is_active=True)
     ids = transport.claim_due(
         pending, now=now, limit=limit or settings.WEBHOOK_BATCH_SIZE, lease_seconds=settings.WEBHOOK_LEASE_SECONDS
     )
-    alerts = list(ChatAlert.objects.filter(pk__in=ids).select_related("channel").order_by("pk"))
-    _post(alerts, now)
-    return len(alerts)
+    alerts = list(ChatAlert.objects.filter(pk__in=ids).select_related("channel").order_by("channel_id", "pk"))
+    return _post(alerts, now, stop_at=stop_at)
 
 
 def post_until_idle(*, seconds: float = 50.0) -> int:
@@ -277,9 +283,16 @@ def post_until_idle(*, seconds: float = 50.0) -> int:
     return total
 
 
-def _post(alerts: Sequence[ChatAlert], now: datetime) -> None:
+def _post(alerts: Sequence[ChatAlert], now: datetime, *, stop_at: float | None = None) -> int:
     allowed = settings.WEBHOOK_ALLOWED_HOSTS
+    stop_at = stop_at if stop_at is not None else time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 2
+    tried = 0
+    retry_at: dict[int, datetime] = {}  # a channel that did not answer: when its alerts go next
     for alert in alerts:
+        held = ChatAlert.objects.filter(pk=alert.pk, state=State.PENDING, next_attempt_at=alert.next_attempt_at)
+        if alert.channel_id in retry_at or time.monotonic() > stop_at:
+            held.update(next_attempt_at=retry_at.get(alert.channel_id, now))
+            continue
         headers = {"content-type": "application/json", "user-agent": transport.USER_AGENT}
         with transport.session_for(alert.channel.url, allowed_hosts=allowed) as session:
             outcome = transport.post(
@@ -290,6 +303,7 @@ def _post(alerts: Sequence[ChatAlert], now: datetime) -> None:
                 allowed_hosts=allowed,
                 timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
             )
+        tried += 1
         attempts = alert.attempts + 1
         update: dict[str, Any] = {
             "attempts": attempts,
@@ -303,4 +317,7 @@ def _post(alerts: Sequence[ChatAlert], now: datetime) -> None:
             update |= (
                 {"state": State.FAILED, "next_attempt_at": None} if wait is None else {"next_attempt_at": now + wait}
             )
-        ChatAlert.objects.filter(pk=alert.pk).update(**update)
+            if outcome.status is None and wait is not None:
+                retry_at[alert.channel_id] = now + wait
+        held.update(**update)  # guarded by the lease: a worker that took over after it is not overwritten
+    return tried

@@ -199,7 +199,7 @@ def test_a_support_manager_adds_a_channel_in_the_admin_and_sends_a_test_message(
     client.post(
         add,
         {"name": "#p1", "flavour": "slack", "url": room.url("/p1"), "severities": ["P1", "P2"], "on_escalation": "on",
-         "on_breach": "on", "is_active": "on", "alerts-TOTAL_FORMS": "0", "alerts-INITIAL_FORMS": "0"},
+         "on_breach": "on", "is_active": "on"},
     )  # fmt: skip
     created = ChatChannel.objects.get()
     assert created.severities == ["P1", "P2"]
@@ -211,8 +211,37 @@ def test_a_support_manager_adds_a_channel_in_the_admin_and_sends_a_test_message(
     )
     assert "the room accepted the test message (200)" in answer.content.decode()
     assert json.loads(room.received[0].body)["text"].startswith("Test message from Partner Portal")
+    page = client.get(reverse("admin:support_chatchannel_change", args=[created.pk])).content.decode()
+    assert "Test message from Partner Portal" in page and "(answered 200)" in page
 
 
 def test_support_agents_cannot_configure_rooms(client, support_l1):
     client.force_login(support_l1)
     assert client.get(reverse("admin:support_chatchannel_add")).status_code in (302, 403)
+
+
+def test_each_missed_status_update_is_its_own_alert(desk, room, partner, partner_member):
+    channel(room)
+    ticket = file_ticket(partner, partner_member, severity="P1")
+    assert chat.alert_breaches([(ticket.pk, "update")], now=START) == 1
+    assert chat.alert_breaches([(ticket.pk, "update")], now=START + timedelta(hours=1)) == 1
+    chat.alert_breaches([(ticket.pk, "resolution")], now=START)
+    chat.alert_breaches([(ticket.pk, "resolution")], now=START + timedelta(hours=1))  # a deadline is missed once
+    assert sorted(ChatAlert.objects.values_list("key", flat=True)) == [
+        f"breach:{ticket.pk}:resolution",
+        f"breach:{ticket.pk}:update:20261123T100000",
+        f"breach:{ticket.pk}:update:20261123T110000",
+    ]
+
+
+def test_a_silent_room_holds_back_its_other_alerts_until_its_retry(desk, room, partner, partner_member, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
+    channel(room)
+    room.answer(200, delay=1.0)  # past the timeout: no answer
+    for title in ("First", "Second"):
+        ticket = file_ticket(partner, partner_member, severity="P1", title=title)
+        chat.alert_breaches([(ticket.pk, "first_response")], now=START)
+    assert chat.post_due() == 1
+    first, second = ChatAlert.objects.order_by("pk")
+    assert first.attempts == 1 and "No answer" in first.last_error
+    assert second.attempts == 0 and second.next_attempt_at == first.next_attempt_at
