@@ -10,10 +10,12 @@ until they pick some on their notices page.
 """
 
 import datetime as dt
+import logging
+import smtplib
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
-from django.core.mail import send_mass_mail
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Max, Q
 from django.urls import reverse
@@ -48,6 +50,7 @@ CLAIM_NOTICE = dt.timedelta(days=7)
 AT_RISK_CHECK = "at_risk_check"
 MAIL_BATCH = 200
 Result = RetierResult.Move
+log = logging.getLogger(__name__)
 
 
 def _date(day: dt.date | None) -> str:
@@ -212,10 +215,11 @@ def check_at_risk(today: dt.date, *, now: dt.datetime | None = None) -> int | No
 
     run = execute_run(start_run(kind=RetierRun.Kind.DRY_RUN, as_of=retier, by=None))
     try:
-        told = _at_risk_notices(run, retier, now)
+        with transaction.atomic():  # the webhooks and the notices that say they were told, together
+            told = _at_risk_notices(run, retier, now)
+            record_heartbeat(AT_RISK_CHECK, now=now)
     finally:
         run.delete()
-    record_heartbeat(AT_RISK_CHECK, now=now)
     return told
 
 
@@ -287,6 +291,17 @@ def policy_published(policy: Policy, *, today: dt.date | None = None, now: dt.da
     return post(notices)
 
 
+def policies_untold(today: dt.date) -> list[Policy]:
+    """Return policies published in the last week whose partners were not told (a lost task)."""
+    recent = Policy.objects.announced().filter(published_on__gte=today - dt.timedelta(days=7)).select_related("ladder")
+    untold = []
+    for policy in recent:
+        told = Notice.objects.filter(key=f"policy_published:{policy.pk}").exists()
+        if not told and PartnerMotion.objects.filter(motion=policy.ladder.motion_id).exists():
+            untold.append(policy)
+    return untold
+
+
 # --- Who gets mail ---------------------------------------------------------------------------------
 
 
@@ -314,32 +329,35 @@ def set_mail_choices(user: User, kinds: Iterable[str]) -> None:
 def mail_due(*, limit: int = MAIL_BATCH) -> int:
     """Mail a batch of notices not mailed yet to the people who want them; return how many notices.
 
-    At least once: the batch is locked while it is sent and marked in the same transaction, so a
-    worker that dies mid-batch leaves it to the next sweep.
+    The batch is locked while it is sent (its own rows only: partners are not locked) and marked in
+    the same transaction, so a worker that dies mid-batch leaves it to the next sweep. An address
+    the mail server refuses is logged and skipped: one bad address never holds back the others.
     """
     with transaction.atomic():
         batch = list(
             Notice.objects.filter(mailed_at__isnull=True)
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, of=("self",))
             .select_related("partner")
             .order_by("created_at", "pk")[:limit]
         )
         if not batch:
             return 0
         people = _recipients({notice.partner_id for notice in batch})
-        messages = [
-            (
-                f"{notice.partner.name}: {notice.title}",
-                f"{notice.body}\n\n{settings.PORTAL_URL}{notice.link}\n\n"
-                f"Choose which notices you get by mail: {settings.PORTAL_URL}{reverse('notice_preferences')}",
-                None,
-                [email],
-            )
-            for notice in batch
-            for email in people.get((notice.partner_id, notice.kind), [])
-        ]
-        if messages:
-            send_mass_mail(messages, fail_silently=False)
+        preferences = f"{settings.PORTAL_URL}{reverse('notice_preferences')}"
+        with get_connection() as connection:
+            for notice in batch:
+                for email in people.get((notice.partner_id, notice.kind), []):
+                    message = EmailMessage(
+                        subject=f"{notice.partner.name}: {notice.title}",
+                        body=f"{notice.body}\n\n{settings.PORTAL_URL}{notice.link}\n\n"
+                        f"Choose which notices you get by mail: {preferences}",
+                        to=[email],
+                        connection=connection,
+                    )
+                    try:
+                        message.send()
+                    except (smtplib.SMTPException, OSError):
+                        log.warning("Notice %s not mailed to %s", notice.pk, email, exc_info=True)
         Notice.objects.filter(pk__in=[notice.pk for notice in batch]).update(mailed_at=timezone.now())
     return len(batch)
 

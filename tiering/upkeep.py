@@ -29,6 +29,8 @@ def run_upkeep(now: dt.datetime | None = None) -> dict[str, int]:
         **release_stale_claims(now, engagement_days=settings.EXCLUSIVITY_ENGAGEMENT_DAYS),
         "claims_expiring": notices.claims_expiring(now, engagement_days=settings.EXCLUSIVITY_ENGAGEMENT_DAYS),
     }
+    for policy in notices.policies_untold(today):  # its worker's task was lost: tell them now
+        notices.policy_published(policy, today=today, now=now)
     at_risk = notices.check_at_risk(today, now=now)
     if at_risk is not None:
         done["at_risk"] = at_risk

@@ -3,8 +3,10 @@ where each partner would land), a tier at risk before the re-tier, claims about 
 on the partner's home and notices page, by mail to the people who want them."""
 
 import datetime as dt
+import smtplib
 
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
 
 from partnerportal.models import Heartbeat
@@ -192,3 +194,43 @@ def test_another_partners_notices_stay_hidden(client, partner, other_partner):
     client.force_login(other_partner)
     assert "Northwind moved" not in client.get(reverse("notices")).content.decode()
     assert "Northwind moved" not in client.get(reverse("home")).content.decode()
+
+
+class RefusingBackend(BaseEmailBackend):
+    """A mail server that refuses one address and keeps the rest (in `mail.outbox`)."""
+
+    def send_messages(self, messages):
+        for message in messages:
+            if any("refused" in address for address in message.to):
+                raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"No such user")})
+            mail.outbox.append(message)
+        return len(messages)
+
+
+def test_an_address_the_mail_server_refuses_holds_back_nobody(partner, partner_admin, settings):
+    from programs.models import Membership
+    from tests.factories import UserFactory
+
+    settings.EMAIL_BACKEND = "tests.tiering.test_notices.RefusingBackend"
+    refused = UserFactory(email="refused@northwind.test")
+    Membership.objects.create(partner=partner, user=refused, role="admin")
+    notices.post([notices._notice(partner.pk, "tier_changed", "k", "Moved", "Body", "/tiers/", notices.timezone.now())])
+    mail.outbox.clear()
+    assert notices.mail_due() == 1
+    assert [message.to for message in mail.outbox] == [[partner_admin.email]]
+    assert Notice.objects.get().mailed_at is not None  # not sent again to everyone on the next sweep
+
+
+def test_the_upkeep_tells_of_a_published_policy_whose_task_was_lost(resale, record, partner, program_manager):
+    from tiering.upkeep import run_upkeep
+
+    record(partner, arr=60_000, sellers=4, certs=1)
+    draft = policies.draft_next_version(resale.policy, by=program_manager)
+    Policy.objects.filter(pk=draft.pk).update(effective_from=TODAY + dt.timedelta(days=120))
+    policies.publish_policy(draft, by=program_manager, today=TODAY)  # its on-commit task never ran
+    assert not told(partner, "policy_published")
+    run_upkeep(now=noon(TODAY))
+    [notice] = told(partner, "policy_published")
+    assert "you would land on Selling" in notice.body
+    run_upkeep(now=noon(TODAY))
+    assert len(told(partner, "policy_published")) == 1
