@@ -293,7 +293,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="webhookdelivery",
             index=models.Index(
-                condition=models.Q(("state", "pending")), fields=["next_attempt_at"], name="webhook_delivery_due"
+                condition=models.Q(("state", "pending")), fields=["next_attempt_at", "id"], name="webhook_delivery_due"
             ),
         ),
         migrations.AddIndex(

@@ -145,7 +145,9 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [models.UniqueConstraint("message", "endpoint", name="one_delivery_per_endpoint")]
         indexes = [
-            models.Index(fields=["next_attempt_at"], condition=models.Q(state="pending"), name="webhook_delivery_due"),
+            models.Index(
+                fields=["next_attempt_at", "id"], condition=models.Q(state="pending"), name="webhook_delivery_due"
+            ),
             models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_log"),
         ]
 

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from partnerportal import webhooks as transport
+from partnerportal.bulk import update_from_values
 from programs.models import Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 State = WebhookDelivery.State
@@ -132,13 +133,34 @@ def record(results: Iterable[Sent]) -> None:
     """Write each attempt to the log and move its delivery and endpoint on."""
     results = list(results)
     WebhookAttempt.objects.bulk_create([_attempt(sent) for sent in results if sent.outcome is not None])
+    delivered = [sent for sent in results if sent.outcome is not None and sent.outcome.delivered]
+    _delivered(delivered)
     retry_at: dict[int, datetime] = {}  # per endpoint: when its last failed delivery is tried again
     for sent in results:
+        if sent.outcome is not None and sent.outcome.delivered:
+            continue
         if sent.outcome is not None:
             retry_at[sent.delivery.endpoint_id] = _move_on(sent) or sent.at
         else:
             again = retry_at.get(sent.delivery.endpoint_id, sent.at) if sent.behind_failure else sent.at
             _held(sent.delivery).update(next_attempt_at=again)
+
+
+DELIVERED_COLUMNS = ["attempts", "last_status", "replay", "state", "delivered_at", "next_attempt_at"]
+
+
+def _delivered(sent: list[Sent]) -> None:
+    """Mark the accepted deliveries in one statement (each only while still under this worker's lease),
+    and clear the failing mark of endpoints that had one."""
+    rows = [
+        (item.delivery.pk, item.delivery.next_attempt_at, item.delivery.attempts + 1,
+         item.outcome.status if item.outcome else None, False, State.DELIVERED, item.at, None)
+        for item in sent
+    ]  # fmt: skip
+    update_from_values(WebhookDelivery, "pk", DELIVERED_COLUMNS, rows, still=["next_attempt_at"])
+    recovered = {item.delivery.endpoint_id for item in sent if item.delivery.endpoint.failing_since is not None}
+    if recovered:
+        WebhookEndpoint.objects.filter(pk__in=recovered).update(failing_since=None)
 
 
 def _held(delivery: WebhookDelivery) -> Any:

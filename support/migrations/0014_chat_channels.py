@@ -238,7 +238,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="chatalert",
             index=models.Index(
-                condition=models.Q(("state", "pending")), fields=["next_attempt_at"], name="chat_alert_due"
+                condition=models.Q(("state", "pending")), fields=["next_attempt_at", "id"], name="chat_alert_due"
             ),
         ),
         migrations.AddConstraint(

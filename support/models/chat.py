@@ -102,7 +102,7 @@ class ChatAlert(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["channel", "key"], name="chat_alert_once_per_channel")]
         indexes = [
-            models.Index(fields=["next_attempt_at"], name="chat_alert_due", condition=Q(state="pending")),
+            models.Index(fields=["next_attempt_at", "id"], name="chat_alert_due", condition=Q(state="pending")),
         ]
 
     def __str__(self) -> str:
