@@ -186,23 +186,15 @@ def analyze(*models) -> None:
             cursor.execute(f"ANALYZE {_quote(model._meta.db_table)}")
 
 
-def update_from_values(
-    model, key: str, columns: Sequence[str], rows: Sequence[Sequence], *, still: Sequence[str] = ()
-) -> int:
-    """UPDATE each row of `model` whose `key` is a row's first value, setting `columns` to the others.
-
-    With `still`, each row's next values (after the key, before those of `columns`) must also still
-    be what the row holds, or it is left alone: a lease or version the caller read. Returns how many
-    rows changed.
-    """
+def update_from_values(model, key: str, columns: Sequence[str], rows: Sequence[Sequence]) -> int:
+    """UPDATE each row of `model` whose `key` is a row's first value, setting `columns` to the others."""
     if not rows:
         return 0
-    names = [key, *still, *columns]
+    names = [key, *columns]
     rows = _prepared(model, names, rows)
     table = _quote(model._meta.db_table)
-    offset = 1 + len(still)
-    assignments = ", ".join(f"{_quote(_column(model, column))} = v.c{i + offset}" for i, column in enumerate(columns))
-    match = " AND ".join(f"{table}.{_quote(_column(model, column))} = v.c{i}" for i, column in enumerate([key, *still]))
+    assignments = ", ".join(f"{_quote(_column(model, column))} = v.c{i + 1}" for i, column in enumerate(columns))
+    match = f"{table}.{_quote(_column(model, key))} = v.c0"
     if connection.vendor == "postgresql":
         with _rows_table(model, names, rows) as (temp, cursor):
             cursor.execute(f"UPDATE {table} SET {assignments} FROM {temp} AS v WHERE {match}")  # noqa: S608 (names from the models)

@@ -22,7 +22,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from partnerportal import webhooks as transport
-from partnerportal.bulk import update_from_values
 from programs.models import Membership, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 State = WebhookDelivery.State
@@ -146,18 +145,18 @@ def record(results: Iterable[Sent]) -> None:
             _held(sent.delivery).update(next_attempt_at=again)
 
 
-DELIVERED_COLUMNS = ["attempts", "last_status", "replay", "state", "delivered_at", "next_attempt_at"]
-
-
 def _delivered(sent: list[Sent]) -> None:
-    """Mark the accepted deliveries in one statement (each only while still under this worker's lease),
-    and clear the failing mark of endpoints that had one."""
-    rows = [
-        (item.delivery.pk, item.delivery.next_attempt_at, item.delivery.attempts + 1,
-         item.outcome.status if item.outcome else None, False, State.DELIVERED, item.at, None)
-        for item in sent
-    ]  # fmt: skip
-    update_from_values(WebhookDelivery, "pk", DELIVERED_COLUMNS, rows, still=["next_attempt_at"])
+    """Mark the accepted deliveries (each only while still under this worker's lease), and clear the
+    failing mark of the endpoints that had one: nothing else to write for an endpoint that is well."""
+    for item in sent:
+        _held(item.delivery).update(
+            attempts=item.delivery.attempts + 1,
+            last_status=item.outcome.status if item.outcome else None,
+            replay=False,
+            state=State.DELIVERED,
+            delivered_at=item.at,
+            next_attempt_at=None,
+        )
     recovered = {item.delivery.endpoint_id for item in sent if item.delivery.endpoint.failing_since is not None}
     if recovered:
         WebhookEndpoint.objects.filter(pk__in=recovered).update(failing_since=None)
