@@ -40,6 +40,7 @@ def terms(text: str) -> list[str]:
 
 def search(text: str, *, user, limit: int = 3) -> list[Match]:
     """Return the best `limit` published articles for `text` that `user` may read, best first."""
+    text = text.replace("\x00", " ")  # PostgreSQL text cannot hold NUL: it is no part of a word anyway
     words = terms(text)
     if len("".join(words)) < MIN_QUERY:
         return []
