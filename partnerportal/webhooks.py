@@ -11,7 +11,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -252,3 +252,16 @@ def claim_due(pending: QuerySet[Any], *, now: datetime, limit: int, lease_second
                 next_attempt_at=now + timedelta(seconds=lease_seconds)
             )
     return ids
+
+
+def until_idle(step: Callable[[], int], *, seconds: float = 50.0) -> int:
+    """Run `step` (one batch of an outbox, returning how many it handled) until it handles nothing
+    or `seconds` have passed; return the total. What a worker's task does for each outbox."""
+    deadline = time.monotonic() + seconds
+    total = 0
+    while time.monotonic() < deadline:
+        done = step()
+        if not done:
+            break
+        total += done
+    return total

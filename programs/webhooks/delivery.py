@@ -66,14 +66,7 @@ def deliver_due(*, now: datetime | None = None, limit: int | None = None) -> int
 
 def deliver_until_idle(*, seconds: float = 50.0) -> int:
     """Send batches until nothing is due or `seconds` have passed; return how many were attempted."""
-    deadline = time.monotonic() + seconds
-    total = 0
-    while time.monotonic() < deadline:
-        sent = deliver_due()
-        if not sent:
-            break
-        total += sent
-    return total
+    return transport.until_idle(deliver_due, seconds=seconds)
 
 
 def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:

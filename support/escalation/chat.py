@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from django.conf import settings
@@ -273,51 +274,56 @@ def post_due(*, now: datetime | None = None, limit: int | None = None) -> int:
 
 
 def post_until_idle(*, seconds: float = 50.0) -> int:
-    deadline = time.monotonic() + seconds
-    total = 0
-    while time.monotonic() < deadline:
-        tried = post_due()
-        if not tried:
-            break
-        total += tried
-    return total
+    return transport.until_idle(post_due, seconds=seconds)
 
 
 def _post(alerts: Sequence[ChatAlert], now: datetime, *, stop_at: float | None = None) -> int:
-    allowed = settings.WEBHOOK_ALLOWED_HOSTS
+    """Post `alerts` (in channel order), one connection per channel; return how many were tried."""
     stop_at = stop_at if stop_at is not None else time.monotonic() + settings.WEBHOOK_LEASE_SECONDS / 2
     tried = 0
-    retry_at: dict[int, datetime] = {}  # a channel that did not answer: when its alerts go next
-    for alert in alerts:
-        held = ChatAlert.objects.filter(pk=alert.pk, state=State.PENDING, next_attempt_at=alert.next_attempt_at)
-        if alert.channel_id in retry_at or time.monotonic() > stop_at:
-            held.update(next_attempt_at=retry_at.get(alert.channel_id, now))
-            continue
-        headers = {"content-type": "application/json", "user-agent": transport.USER_AGENT}
-        with transport.session_for(alert.channel.url, allowed_hosts=allowed) as session:
+    for _, of_channel in groupby(alerts, key=lambda alert: alert.channel_id):
+        tried += _post_to_channel(list(of_channel), now, stop_at)
+    return tried
+
+
+def _post_to_channel(alerts: list[ChatAlert], now: datetime, stop_at: float) -> int:
+    # After an attempt that got no answer, the channel's other alerts wait for its retry.
+    allowed = settings.WEBHOOK_ALLOWED_HOSTS
+    channel = alerts[0].channel
+    headers = {"content-type": "application/json", "user-agent": transport.USER_AGENT}
+    tried = 0
+    retry_at: datetime | None = None
+    with transport.session_for(channel.url, allowed_hosts=allowed) as session:
+        for alert in alerts:
+            held = ChatAlert.objects.filter(pk=alert.pk, state=State.PENDING, next_attempt_at=alert.next_attempt_at)
+            if retry_at is not None or time.monotonic() > stop_at:
+                held.update(next_attempt_at=retry_at or now)
+                continue
             outcome = transport.post(
                 session,
-                alert.channel.url,
+                channel.url,
                 json.dumps(alert.payload, ensure_ascii=False),
-                headers,
+                dict(headers),
                 allowed_hosts=allowed,
                 timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
             )
-        tried += 1
-        attempts = alert.attempts + 1
-        update: dict[str, Any] = {
-            "attempts": attempts,
-            "last_status": outcome.status,
-            "last_error": outcome.error[:300],
-        }
-        if outcome.delivered:
-            update |= {"state": State.SENT, "sent_at": timezone.now(), "next_attempt_at": None}
-        else:
-            wait = transport.retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
-            update |= (
-                {"state": State.FAILED, "next_attempt_at": None} if wait is None else {"next_attempt_at": now + wait}
-            )
-            if outcome.status is None and wait is not None:
-                retry_at[alert.channel_id] = now + wait
-        held.update(**update)  # guarded by the lease: a worker that took over after it is not overwritten
+            tried += 1
+            attempts = alert.attempts + 1
+            update: dict[str, Any] = {
+                "attempts": attempts,
+                "last_status": outcome.status,
+                "last_error": outcome.error[:300],
+            }
+            if outcome.delivered:
+                update |= {"state": State.SENT, "sent_at": timezone.now(), "next_attempt_at": None}
+            else:
+                wait = transport.retry_delay(attempts) if attempts < MAX_ATTEMPTS else None
+                update |= (
+                    {"state": State.FAILED, "next_attempt_at": None}
+                    if wait is None
+                    else {"next_attempt_at": now + wait}
+                )
+                if outcome.status is None and wait is not None:
+                    retry_at = now + wait
+            held.update(**update)  # guarded by the lease: a worker that took over after it is not overwritten
     return tried
